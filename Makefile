@@ -1,0 +1,54 @@
+# Ruta de Empleabilidad — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+export RUTA_HOST ?= 127.0.0.1
+export RUTA_PORT ?= 8000
+PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
+
+.PHONY: install run test test-sqlite test-postgres lint run-distributed bench-smoke clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+## Embedded shape on SQLite files under ./data: migrate, demo data, serve.
+run: install
+	@$(BIN)/ruta migrate >/dev/null
+	@$(BIN)/ruta seed-demo
+	@echo ""
+	@echo "  Ruta de Empleabilidad en http://$(RUTA_HOST):$(RUTA_PORT)  (docs: /docs)"
+	@echo "  Token de desarrollo / dev token:  $(BIN)/ruta token --as caseworker"
+	@echo "  e.g.  curl -H \"Authorization: Bearer \$$($(BIN)/ruta token)\" http://$(RUTA_HOST):$(RUTA_PORT)/v1/profiles"
+	@echo ""
+	@exec $(BIN)/ruta serve
+
+## The whole suite on SQLite; on PostgreSQL too when RUTA_TEST_DATABASE=postgresql.
+test: install
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-sqlite: install
+	@RUTA_TEST_DATABASE=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	@RUTA_TEST_DATABASE=postgresql RUTA_TEST_PG_URL=$(PG_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	@$(BIN)/ruff check .
+	@$(BIN)/mypy
+
+## Gateway and the three services as separate processes against PostgreSQL.
+run-distributed: install
+	@$(BIN)/python -m ruta.distributed --pg-url $(PG_URL)
+
+bench-smoke: install
+	@$(BIN)/python bench/smoke.py
+
+clean:
+	rm -rf $(VENV) data

@@ -1,0 +1,9 @@
+"""Alembic environment of the registry database (see shared/migrate.py)."""
+
+from alembic import context
+
+from services.registry.models import Base
+from shared.migrate import run_env
+from shared.tables import shared_metadata
+
+run_env(context, [Base.metadata, shared_metadata])

@@ -1,0 +1,122 @@
+"""``ruta``: the operator's command line."""
+
+from __future__ import annotations
+
+import asyncio
+from enum import StrEnum
+
+import typer
+
+from shared.settings import DATABASES, Settings
+
+app = typer.Typer(help="Ruta de Empleabilidad — operator commands.", no_args_is_help=True,
+                  add_completion=False)
+
+
+class ProcessKind(StrEnum):
+    ALL = "all"
+    GATEWAY = "gateway"
+    REGISTRY = "registry"
+    REFERRALS = "referrals"
+    CREDENTIALS = "credentials"
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # invalid configuration: say why, exit non-zero
+        typer.echo(f"configuración no válida / invalid configuration: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def migrate(
+    database: list[str] = typer.Option(list(DATABASES), "--database", "-d",
+                                       help="Which databases (default: all)."),
+    revision: str = typer.Option("head", help="Target revision."),
+) -> None:
+    """Apply the migrations of each database (creating PostgreSQL databases if missing)."""
+    from shared.migrate import ensure_postgres_database, upgrade
+
+    settings = _settings()
+
+    async def run() -> None:
+        for name in database:
+            url = settings.database_url(name)
+            await ensure_postgres_database(url)
+            await upgrade(name, url, revision)
+            typer.echo(f"migrated {name}")
+        if "referrals" in database:
+            from services.referrals.service import seed_catalogue
+            from shared.db import Database
+
+            db = Database(settings.database_url("referrals"))
+            try:
+                added = await seed_catalogue(db=db)
+            finally:
+                await db.dispose()
+            typer.echo(f"catalogue: {added} programmes added")
+
+    asyncio.run(run())
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Demo organisations, catalogue and a few profiles (idempotent)."""
+    from ruta.demo import seed_demo as run
+
+    settings = _settings()
+    if settings.is_production:
+        typer.echo("seed-demo is a development command", err=True)
+        raise typer.Exit(2)
+    counts = asyncio.run(run(settings))
+    typer.echo("demo data: " + ", ".join(f"{k} +{v}" for k, v in counts.items()))
+
+
+@app.command()
+def token(
+    as_: str = typer.Option("caseworker", "--as",
+                            help="caseworker, coordinator, ngo_partner, provider, "
+                                 "ministry_system or admin"),
+    ttl: int = typer.Option(3600, help="Lifetime in seconds."),
+) -> None:
+    """Print a development access token for one of the demo identities."""
+    from gateway.auth import mint_token
+    from ruta.demo import IDENTITIES
+
+    settings = _settings()
+    if settings.is_production:
+        typer.echo("dev tokens are disabled in production; use POST /oauth/token", err=True)
+        raise typer.Exit(2)
+    if as_ not in IDENTITIES:
+        typer.echo(f"unknown identity {as_!r}; choose from {', '.join(IDENTITIES)}", err=True)
+        raise typer.Exit(2)
+    spec = IDENTITIES[as_]
+    typer.echo(mint_token(settings, subject=spec["subject"], role=spec["role"],
+                          organisation_id=spec["organisation_id"], regions=spec["regions"],
+                          ttl=ttl))
+
+
+@app.command()
+def serve(
+    service: ProcessKind = typer.Option(ProcessKind.ALL, help="all = the embedded shape"),
+    host: str | None = typer.Option(None, help="Default RUTA_HOST"),
+    port: int | None = typer.Option(None, help="Default RUTA_PORT"),
+    workers: int = typer.Option(1, min=1, max=32),
+) -> None:
+    """Serve one process of the system (``all``: gateway and services in one process)."""
+    import uvicorn
+
+    settings = _settings()
+    factory = "embedded" if service is ProcessKind.ALL else service.value
+    uvicorn.run(f"ruta.asgi:{factory}", factory=True, host=host or settings.host,
+                port=port or settings.port, workers=workers, loop="uvloop", http="httptools",
+                access_log=False, log_level=settings.log_level.lower(), proxy_headers=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""Database plumbing: one async engine per service database and the unit of work.
+
+A use case owns its transaction: ``async with db.uow() as uow: ...; await uow.commit()``.
+Routes and repositories never commit. The unit of work is also where the two mechanisms that
+must share the business transaction live: idempotency records and the event outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from shared.errors import AppError
+from shared.i18n import Text
+from shared.tables import idempotency_records, outbox_events
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands datetimes back naive; every stored datetime here is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class IdempotencyInFlight(AppError):
+    status = 409
+    code = "idempotency-in-flight"
+    detail_text = Text(
+        "Otra solicitud con la misma Idempotency-Key aún se está procesando; reintente luego.",
+        "Another request with the same Idempotency-Key is still being processed; retry later.",
+    )
+
+
+class IdempotencyKeyReused(AppError):
+    status = 422
+    code = "idempotency-key-reused"
+    detail_text = Text(
+        "Esta Idempotency-Key ya se usó con otro contenido.",
+        "This Idempotency-Key was already used with a different request body.",
+    )
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's key for one write, with a fingerprint of what it asked for."""
+
+    client_id: str
+    key: str
+    fingerprint: str
+
+    @staticmethod
+    def fingerprint_of(method: str, path: str, body: bytes) -> str:
+        h = hashlib.sha256()
+        for part in (method.encode(), b"\0", path.encode(), b"\0", body):
+            h.update(part)
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The first response to an idempotent write, replayed for its retries."""
+
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+    replayed: bool = True
+
+
+@dataclass
+class Event:
+    type: str
+    subject_type: str
+    subject_id: str
+    subject_version: int | None = None
+    organisation_id: str | None = None
+    regions: Sequence[str] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+# Keys of idempotent writes under way in this process (SQLite runs in one process only).
+_local_inflight: set[tuple[int, str, str]] = set()
+
+
+class UnitOfWork:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.session: AsyncSession
+        self._events: list[Event] = []
+        self._local_claims: list[tuple[int, str, str]] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._db.sessionmaker()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            # close() rolls back an uncommitted transaction without expiring what was
+            # loaded, so a read-only use case can still map its rows after the block.
+            await self.session.close()
+        finally:
+            for claim in self._local_claims:
+                _local_inflight.discard(claim)
+
+    def emit(self, event: Event) -> None:
+        """Queue a domain event; it is stored in the outbox by :meth:`commit`, atomically."""
+        self._events.append(event)
+
+    async def commit(self) -> None:
+        if self._events:
+            now = utcnow()
+            await self.session.execute(
+                outbox_events.insert(),
+                [
+                    {
+                        "event_id": str(uuid.uuid4()),
+                        "type": e.type,
+                        "occurred_at": now,
+                        "subject_type": e.subject_type,
+                        "subject_id": e.subject_id,
+                        "subject_version": e.subject_version,
+                        "organisation_id": e.organisation_id,
+                        "regions": list(e.regions),
+                        "data": e.data,
+                    }
+                    for e in self._events
+                ],
+            )
+            self._events.clear()
+        await self.session.commit()
+
+    # --- idempotency -------------------------------------------------------------------
+    async def claim(self, idem: IdempotencyKey | None) -> StoredResponse | None:
+        """Take the key for this transaction, or answer the earlier response for it.
+
+        Raises 409 while another request holds the key and 422 when the key was used for a
+        different body. The record is written by :meth:`remember` in this same transaction,
+        so a crash leaves neither the change nor the record.
+        """
+        if idem is None:
+            return None
+        ident = f"{idem.client_id}\0{idem.key}"
+        if self._db.is_postgres:
+            got = await self.session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": ident}
+            )
+            if not got:
+                raise IdempotencyInFlight()
+        else:
+            claim = (id(self._db.root), idem.client_id, idem.key)
+            if claim in _local_inflight:
+                raise IdempotencyInFlight()
+            _local_inflight.add(claim)
+            self._local_claims.append(claim)
+        row = (
+            await self.session.execute(
+                select(idempotency_records).where(
+                    idempotency_records.c.client_id == idem.client_id,
+                    idempotency_records.c.key == idem.key,
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        if as_utc(row.expires_at) <= utcnow():
+            await self.session.execute(
+                delete(idempotency_records).where(
+                    idempotency_records.c.client_id == idem.client_id,
+                    idempotency_records.c.key == idem.key,
+                )
+            )
+            return None
+        if row.fingerprint != idem.fingerprint:
+            raise IdempotencyKeyReused()
+        return StoredResponse(row.status_code, dict(row.headers), bytes(row.body))
+
+    async def remember(
+        self, idem: IdempotencyKey | None, *, status_code: int, body: Any,
+        headers: dict[str, str] | None = None,
+    ) -> StoredResponse:
+        """Record the response of an idempotent write; returns it ready to send."""
+        raw = body if isinstance(body, bytes) else orjson.dumps(body)
+        stored = StoredResponse(status_code, dict(headers or {}), raw, replayed=False)
+        if idem is not None:
+            now = utcnow()
+            await self.session.execute(
+                idempotency_records.insert().values(
+                    client_id=idem.client_id, key=idem.key, fingerprint=idem.fingerprint,
+                    status_code=status_code, headers=stored.headers, body=raw,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=self._db.idempotency_ttl_hours),
+                )
+            )
+        return stored
+
+
+class Database:
+    """An engine, its session factory and what a unit of work needs to know about it."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        idempotency_ttl_hours: int = 24,
+        engine: AsyncEngine | None = None,
+        bind: AsyncConnection | None = None,
+        root: Database | None = None,
+    ) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.is_postgres = self.url.get_backend_name() == "postgresql"
+        self.idempotency_ttl_hours = idempotency_ttl_hours
+        self.root: Database = root or self
+        if engine is None:
+            engine = self._make_engine(url, pool_size)
+        self.engine = engine
+        self.sessionmaker = async_sessionmaker(
+            bind=bind if bind is not None else engine,
+            expire_on_commit=False,
+            autoflush=False,
+            join_transaction_mode="create_savepoint",
+        )
+
+    def _make_engine(self, url: str, pool_size: int) -> AsyncEngine:
+        if self.is_sqlite:
+            database = self.url.database or ""
+            if database and database != ":memory:":
+                from pathlib import Path
+
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # One connection: SQLite has one writer anyway, and queueing in the pool beats
+            # SQLITE_BUSY retries. Transactions begin IMMEDIATE so a read-then-write never
+            # fails on lock upgrade.
+            engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+            install_sqlite_pragmas(engine)
+            return engine
+        if self.is_postgres:
+            return create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
+                pool_recycle=1800, pool_timeout=10,
+                connect_args={"server_settings": {"application_name": "ruta"},
+                              "command_timeout": 30},
+            )
+        return create_async_engine(url, poolclass=NullPool)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    def bound_to(self, connection: AsyncConnection) -> Database:
+        """A view of this database whose sessions run inside ``connection``'s transaction.
+
+        Tests use it to roll back everything a test wrote: each unit of work becomes a
+        savepoint of the test's outer transaction.
+        """
+        return Database(
+            str(self.url.render_as_string(hide_password=False)),
+            idempotency_ttl_hours=self.idempotency_ttl_hours, engine=self.engine,
+            bind=connection, root=self,
+        )
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def install_sqlite_pragmas(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, and SQLAlchemy-managed BEGIN so savepoints work under aiosqlite."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,275 @@
+"""One error format for every process: RFC 9457 problem details, Spanish unless asked otherwise.
+
+Domain errors carry their own status and title (``class ReferralNotFound(AppError)``); one set
+of handlers renders them, framework errors and crashes alike, so no route formats an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from shared.i18n import VALIDATION_MESSAGES, Lang, Text, current_language, status_title
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "/problems/"
+
+log = structlog.get_logger("ruta.errors")
+
+
+class InvalidValue(ValueError):
+    """A ValueError from a validator that knows how to say itself in both languages."""
+
+    def __init__(self, text: Text, **params: object) -> None:
+        super().__init__(text.en.format(**params) if params else text.en)
+        self.text = text
+        self.params = params
+
+
+class AppError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad-request"
+    title: ClassVar[Text | None] = None
+    detail_text: ClassVar[Text | None] = None
+
+    def __init__(
+        self,
+        detail: Text | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+        **params: object,
+    ) -> None:
+        super().__init__(self.code)
+        self.detail = detail or self.detail_text
+        self.params = params
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    def problem(self, lang: Lang, instance: str | None = None) -> dict[str, Any]:
+        title = self.title or status_title(self.status)
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE_BASE + self.code,
+            "title": title.render(lang),
+            "status": self.status,
+            "detail": self.detail.render(lang, **self.params) if self.detail else title.render(lang),
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not-found"
+    detail_text = Text("El recurso no existe o no está a su alcance.",
+                       "The resource does not exist or is outside your scope.")
+
+
+class Unauthenticated(AppError):
+    status = 401
+    code = "unauthenticated"
+    detail_text = Text("Falta el token de acceso o no es válido.",
+                       "The access token is missing or invalid.")
+
+    def __init__(self, detail: Text | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="ruta"'})
+        super().__init__(detail, **kw)
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+    detail_text = Text("Su rol no permite esta operación.",
+                       "Your role does not allow this operation.")
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class PreconditionRequired(AppError):
+    status = 428
+    code = "precondition-required"
+    detail_text = Text("Esta operación requiere la cabecera If-Match con el ETag actual.",
+                       "This operation requires an If-Match header with the current ETag.")
+
+
+class PreconditionFailed(AppError):
+    status = 412
+    code = "precondition-failed"
+    detail_text = Text("El recurso cambió desde que lo leyó (ETag obsoleto); vuelva a leerlo.",
+                       "The resource changed since you read it (stale ETag); read it again.")
+
+
+class BadRequest(AppError):
+    status = 400
+    code = "bad-request"
+
+
+class InvalidCursor(AppError):
+    status = 400
+    code = "invalid-cursor"
+    detail_text = Text("El cursor de paginación no es válido para esta lista.",
+                       "The pagination cursor is not valid for this list.")
+
+
+class ValidationFailed(AppError):
+    """Domain-level validation with the same shape as pydantic's: an ``errors`` list."""
+
+    status = 422
+    code = "validation-error"
+    detail_text = Text("Los datos enviados no son válidos.", "The submitted data is not valid.")
+
+    def __init__(self, errors: list[tuple[str, Text]], **params: object) -> None:
+        super().__init__(**params)
+        self.field_errors = errors
+
+    def problem(self, lang: Lang, instance: str | None = None) -> dict[str, Any]:
+        body = super().problem(lang, instance)
+        body["errors"] = [
+            {"field": f, "message": t.render(lang, **self.params)} for f, t in self.field_errors
+        ]
+        return body
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    code = "service-unavailable"
+    detail_text = Text("El servicio no está disponible; inténtelo más tarde.",
+                       "The service is unavailable; try again later.")
+
+
+class UpstreamTimeout(AppError):
+    status = 504
+    code = "upstream-timeout"
+    detail_text = Text("El servicio no respondió a tiempo.", "The service did not answer in time.")
+
+
+def problem_response(
+    body: dict[str, Any], status: int, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def render_error(exc: AppError, lang: Lang | None = None) -> Response:
+    return problem_response(exc.problem(lang or current_language()), exc.status, exc.headers)
+
+
+def validation_errors(errors: list[Any] | tuple[Any, ...], lang: Lang) -> list[dict[str, str]]:
+    """Pydantic errors as ``{field, message}`` without the rejected input, ever."""
+    out = []
+    for err in errors[:100]:
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] == "body":
+            loc = loc[1:]
+        field = ""
+        for part in loc:
+            field += f"[{part}]" if part.isdigit() else (f".{part}" if field else part)
+        kind = err.get("type", "value_error")
+        ctx = err.get("ctx") or {}
+        cause = ctx.get("error")
+        if isinstance(cause, InvalidValue):
+            message = cause.text.render(lang, **cause.params)
+        elif kind in VALIDATION_MESSAGES:
+            try:
+                message = VALIDATION_MESSAGES[kind].render(
+                    lang, **{k: v for k, v in ctx.items() if k != "error"}
+                )
+            except (KeyError, IndexError):
+                message = VALIDATION_MESSAGES[kind].render(lang)
+        else:
+            message = Text("Valor no válido", "Invalid value").render(lang)
+        out.append({"field": field or "body", "message": message})
+    return out
+
+
+def validation_problem(errors: list[Any] | tuple[Any, ...], lang: Lang) -> dict[str, Any]:
+    return {
+        "type": PROBLEM_TYPE_BASE + "validation-error",
+        "title": status_title(422).render(lang),
+        "status": 422,
+        "detail": ValidationFailed.detail_text.render(lang),  # type: ignore[union-attr]
+        "errors": validation_errors(errors, lang),
+    }
+
+
+def http_problem(status: int, lang: Lang) -> dict[str, Any]:
+    title = status_title(status).render(lang)
+    return {"type": "about:blank", "title": title, "status": status, "detail": title}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def app_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AppError)
+        return render_error(exc)
+
+    async def request_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(validation_problem(exc.errors(), current_language()), 422)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(http_problem(exc.status_code, current_language()),
+                                exc.status_code, headers)
+
+    async def unhandled(request: Request, exc: Exception) -> Response:
+        # The exception type and traceback go to the log; the request body never does.
+        log.error("unhandled_error", exc_type=type(exc).__name__, path=request.url.path,
+                  exc_info=exc)
+        return problem_response(http_problem(500, current_language()), 500)
+
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestValidationError, request_validation)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unhandled)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+    "required": ["type", "title", "status"],
+    "example": {
+        "type": "/problems/not-found",
+        "title": "No encontrado",
+        "status": 404,
+        "detail": "El recurso no existe o no está a su alcance.",
+    },
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the problems an operation can answer."""
+    return {
+        s: {
+            "description": status_title(s).en,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for s in statuses
+    }

@@ -1,0 +1,120 @@
+"""What every service app shares: the app factory, common dependencies and response helpers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.openapi.utils import get_openapi
+from starlette.responses import Response
+
+from shared.db import Database, IdempotencyKey, StoredResponse
+from shared.errors import PROBLEM_SCHEMA, install_error_handlers
+from shared.identity import AssertionSigner, CurrentIdentity
+from shared.observability import RequestContextMiddleware, install_health
+from shared.pagination import CursorCodec
+from shared.settings import Settings
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_cursors(request: Request) -> CursorCodec:
+    return request.app.state.cursors  # type: ignore[no-any-return]
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CursorsDep = Annotated[CursorCodec, Depends(get_cursors)]
+
+
+async def idempotency_key(
+    request: Request,
+    identity: CurrentIdentity,
+    key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=255,
+               pattern=r"^[\x21-\x7e]+$",
+               description="Makes the write safe to retry: the same key and body replay the "
+                           "first response for 24 h; the same key with another body is 422; "
+                           "while the first is still running, 409."),
+    ] = None,
+) -> IdempotencyKey | None:
+    if key is None:
+        return None
+    body = await request.body()
+    return IdempotencyKey(
+        client_id=identity.subject, key=key,
+        fingerprint=IdempotencyKey.fingerprint_of(request.method, request.url.path, body),
+    )
+
+
+Idempotency = Annotated[IdempotencyKey | None, Depends(idempotency_key)]
+
+
+def respond(stored: StoredResponse) -> Response:
+    headers = dict(stored.headers)
+    if stored.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(stored.body, status_code=stored.status_code, headers=headers,
+                    media_type="application/json")
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    settings: Settings,
+    database: Database,
+    routers: Sequence[APIRouter],
+    version: str = "1.0.0",
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if database.root is database:
+            await database.dispose()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
+                  docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.db = database
+    app.state.service_name = name
+    app.state.assertion_signer = AssertionSigner(
+        settings.internal_secret, settings.identity_assertion_ttl_seconds
+    )
+    app.state.cursors = CursorCodec(settings.cursor_secret)
+    install_error_handlers(app)
+    install_health(app, {"database": database.ping})
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(RequestContextMiddleware, service=name)
+    install_openapi(app)
+    return app
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Adds the Problem schema and bearer security scheme to the generated document."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                          routes=app.routes)
+        components = doc.setdefault("components", {})
+        components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        components.setdefault("securitySchemes", {})["bearerAuth"] = {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        }
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,116 @@
+"""Process settings, read once from the environment (prefix ``RUTA_``) and validated at start-up.
+
+One class serves every process shape: each process reads only the fields it needs. In
+production a missing or development-default secret refuses to start, because a default
+secret in a public-sector system holding refugees' data is a breach waiting to happen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("registry", "referrals", "credentials")
+DATABASES = ("gateway", *SERVICES)
+
+# Development defaults: obviously fake, refused when RUTA_ENV=production.
+DEV_INTERNAL_SECRET = "dev-internal-secret-not-for-production-0000000000"
+DEV_JWT_SECRET = "dev-jwt-secret-not-for-production-00000000000000000"
+DEV_CURSOR_SECRET = "dev-cursor-secret-not-for-production-000000000000"
+DEV_SECRETS = {DEV_INTERNAL_SECRET, DEV_JWT_SECRET, DEV_CURSOR_SECRET}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RUTA_", env_file=None, extra="ignore", frozen=True
+    )
+
+    env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+
+    data_dir: Path = Path("data")
+    gateway_database_url: str | None = None
+    registry_database_url: str | None = None
+    referrals_database_url: str | None = None
+    credentials_database_url: str | None = None
+    database_pool_size: int = Field(10, ge=1, le=200)
+
+    # Distributed shape: base URLs of the services as seen from the gateway. When unset the
+    # gateway runs the service in its own process (embedded shape).
+    registry_url: str | None = None
+    referrals_url: str | None = None
+    credentials_url: str | None = None
+    upstream_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    upstream_connect_timeout_seconds: float = Field(2.0, gt=0, le=30)
+    upstream_pool_size: int = Field(100, ge=1, le=2000)
+
+    # Secrets. The internal secret signs the gateway's identity assertion to the services;
+    # the cursor secret makes pagination cursors tamper-evident.
+    internal_secret: str = DEV_INTERNAL_SECRET
+    jwt_secret: str = DEV_JWT_SECRET
+    cursor_secret: str = DEV_CURSOR_SECRET
+
+    jwt_issuer: str = "ruta-empleabilidad"
+    jwt_audience: str = "ruta-api"
+    access_token_ttl_seconds: int = Field(900, ge=60, le=86400)
+    identity_assertion_ttl_seconds: int = Field(60, ge=5, le=600)
+    idempotency_ttl_hours: int = Field(24, ge=24, le=24 * 30)
+    max_body_bytes: int = Field(2_000_000, ge=1024)
+
+    bootstrap_admin_client_id: str | None = None
+    bootstrap_admin_client_secret: str | None = None
+    oidc_issuers: str = "[]"
+    allow_private_webhook_targets: bool = False
+
+    @model_validator(mode="after")
+    def _production_refuses_defaults(self) -> Settings:
+        if self.env != "production":
+            return self
+        problems = []
+        for name in ("internal_secret", "jwt_secret", "cursor_secret"):
+            value = getattr(self, name)
+            if value in DEV_SECRETS or len(value) < 32:
+                problems.append(f"RUTA_{name.upper()} must be set to a secret of 32+ characters")
+        for name in DATABASES:
+            if getattr(self, f"{name}_database_url") is None:
+                problems.append(f"RUTA_{name.upper()}_DATABASE_URL must be set in production")
+        if self.allow_private_webhook_targets:
+            problems.append("RUTA_ALLOW_PRIVATE_WEBHOOK_TARGETS is a development setting")
+        if self.bootstrap_admin_client_secret is not None and len(
+            self.bootstrap_admin_client_secret
+        ) < 24:
+            problems.append("RUTA_BOOTSTRAP_ADMIN_CLIENT_SECRET must have 24+ characters")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def database_url(self, name: str) -> str:
+        """The SQLAlchemy URL of one service's database; a SQLite file under data_dir by default."""
+        if name not in DATABASES:
+            raise KeyError(name)
+        url: str | None = getattr(self, f"{name}_database_url")
+        if url:
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{name}.db').resolve()}"
+
+    def upstream_url(self, name: str) -> str | None:
+        url: str | None = getattr(self, f"{name}_url")
+        return url.rstrip("/") if url else None
+
+    @property
+    def embedded(self) -> bool:
+        return not any(self.upstream_url(s) for s in SERVICES)
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
