@@ -160,7 +160,7 @@ class UnitOfWork:
         """
         if idem is None:
             return None
-        ident = f"{idem.client_id}\0{idem.key}"
+        ident = f"{len(idem.client_id)}:{idem.client_id}:{idem.key}"
         if self._db.is_postgres:
             got = await self.session.scalar(
                 text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": ident}
@@ -281,8 +281,8 @@ class Database:
         )
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with self.sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -12,6 +12,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -224,6 +225,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(http_problem(exc.status_code, current_language()),
                                 exc.status_code, headers)
 
+    async def stale(request: Request, exc: Exception) -> Response:
+        # A concurrent writer won the race between our If-Match check and our UPDATE.
+        return render_error(PreconditionFailed())
+
     async def unhandled(request: Request, exc: Exception) -> Response:
         # The exception type and traceback go to the log; the request body never does.
         log.error("unhandled_error", exc_type=type(exc).__name__, path=request.url.path,
@@ -233,6 +238,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, request_validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StaleDataError, stale)
     app.add_exception_handler(Exception, unhandled)
 
 

@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from shared.concurrency import etag
+from shared.concurrency import IfMatch, etag
 from shared.errors import problem_responses
 from shared.http import CursorsDep, DbDep, Idempotency, respond
 from shared.identity import CurrentIdentity
 from shared.pagination import Cursor, Limit, Page
 from services.registry import service
-from services.registry.schemas import ProfileCreate, ProfileOut
+from services.registry.schemas import ProfileCreate, ProfileOut, ProfileUpdate
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 
@@ -47,5 +47,18 @@ async def get_profile(
     profile_id: ProfileId, identity: CurrentIdentity, db: DbDep, response: Response
 ) -> ProfileOut:
     profile = await service.get_profile(db=db, identity=identity, profile_id=profile_id)
+    response.headers["ETag"] = etag(profile.version)
+    return profile
+
+
+@router.patch("/{profile_id}", response_model=ProfileOut,
+              responses=problem_responses(401, 403, 404, 412, 422, 428),
+              summary="Rectify a profile (If-Match required)")
+async def update_profile(
+    profile_id: ProfileId, data: ProfileUpdate, identity: CurrentIdentity, db: DbDep,
+    expected: IfMatch, response: Response,
+) -> ProfileOut:
+    profile = await service.update_profile(db=db, identity=identity, profile_id=profile_id,
+                                           data=data, expected=expected)
     response.headers["ETag"] = etag(profile.version)
     return profile

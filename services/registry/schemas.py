@@ -65,6 +65,35 @@ class ProfileCreate(BaseModel):
         return self
 
 
+class ProfileUpdate(BaseModel):
+    """Rectification (ARCO): only the fields sent change; unknown or read-only fields are 422."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"second_surname": "Rodríguez de Pérez",
+                                       "region": "PE-CAL"}},
+    )
+
+    given_names: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                  max_length=200)] | None = None
+    first_surname: Name | None = None
+    second_surname: Name | None = None
+    birth_date: date | None = None
+    sex: Sex | None = None
+    nationality: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    population_type: PopulationType | None = None
+    region: RegionCode | None = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> ProfileUpdate:
+        for name in ("given_names", "first_surname", "birth_date", "sex", "nationality",
+                     "population_type", "region"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise InvalidValue(Text("El campo {field} no puede quedar vacío",
+                                        "The field {field} cannot be emptied"), field=name)
+        return self
+
+
 class ProfileOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

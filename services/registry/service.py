@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.authz import ensure_in_scope
-from shared.concurrency import etag
+from shared.concurrency import ExpectedVersion, etag
 from shared.db import Database, Event, IdempotencyKey, StoredResponse
 from shared.errors import Forbidden, NotFound
 from shared.i18n import Text
@@ -12,7 +12,7 @@ from shared.pagination import CursorCodec, Page
 from shared.regions import country_of
 from services.registry.models import Profile
 from services.registry.repository import ProfileRepository
-from services.registry.schemas import ProfileCreate, ProfileOut
+from services.registry.schemas import ProfileCreate, ProfileOut, ProfileUpdate
 
 REGISTERING_ROLES = {Role.CASEWORKER, Role.COORDINATOR, Role.NGO_PARTNER}
 
@@ -67,12 +67,46 @@ async def create_profile(
 
 async def get_profile(*, db: Database, identity: Identity, profile_id: str) -> ProfileOut:
     async with db.uow() as uow:
-        profile = await ProfileRepository(uow.session).get(profile_id)
-        if profile is None or profile.status != "active":
-            raise ProfileNotFound()
-        ensure_in_scope(identity, organisation_id=profile.organisation_id,
-                        region=profile.region, not_found=ProfileNotFound)
+        profile = await _visible_profile(ProfileRepository(uow.session), identity, profile_id)
         return ProfileOut.model_validate(profile)
+
+
+async def _visible_profile(repo: ProfileRepository, identity: Identity, profile_id: str
+                           ) -> Profile:
+    profile = await repo.get(profile_id)
+    if profile is None or profile.status != "active":
+        raise ProfileNotFound()
+    ensure_in_scope(identity, organisation_id=profile.organisation_id, region=profile.region,
+                    not_found=ProfileNotFound)
+    return profile
+
+
+async def update_profile(
+    *, db: Database, identity: Identity, profile_id: str, data: ProfileUpdate,
+    expected: ExpectedVersion,
+) -> ProfileOut:
+    changes = data.model_dump(exclude_unset=True)
+    if identity.role not in REGISTERING_ROLES:
+        raise Forbidden()
+    if "region" in changes and identity.regions and changes["region"] not in identity.regions:
+        raise RegionOutsideScope()
+    async with db.uow() as uow:
+        profile = await _visible_profile(ProfileRepository(uow.session), identity, profile_id)
+        expected.check(profile.version)
+        changed = sorted(k for k, v in changes.items() if getattr(profile, k) != v)
+        for key in changed:
+            setattr(profile, key, changes[key])
+        if "region" in changed:
+            profile.country = country_of(profile.region)
+        if changed:
+            await uow.session.flush()
+            uow.emit(Event(type="profile.updated", subject_type="profile", subject_id=profile.id,
+                           subject_version=profile.version,
+                           organisation_id=profile.organisation_id, regions=[profile.region],
+                           data={"changed_fields": changed}))
+        out = ProfileOut.model_validate(profile)
+        await uow.commit()
+        return out
 
 
 async def list_profiles(

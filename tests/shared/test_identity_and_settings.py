@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from shared.errors import Unauthenticated
+from shared.i18n import negotiate
+from shared.identity import AssertionSigner, Identity, Role
+from shared.settings import Settings
+
+ALICE = Identity(subject="alice", role=Role.CASEWORKER, organisation_id="ong-lima",
+                 regions=frozenset({"PE-LMA"}), permissions=frozenset({"sensitive:read"}))
+
+
+def test_assertion_round_trip() -> None:
+    signer = AssertionSigner("s" * 40)
+    assert signer.verify(signer.sign(ALICE)) == ALICE
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda t: t[:-3] + (b"AAA" if t[-3:] != b"AAA" else b"BBB"),   # forged MAC
+    lambda t: t.replace(b"v1.", b"v2.", 1),                          # unknown version
+    lambda t: b"v1." + t.split(b".")[1],                             # no MAC
+    lambda t: b"",                                                   # empty
+    lambda t: t + b"x" * 9000,                                       # oversized
+])
+def test_tampered_assertions_are_refused(mutate: object) -> None:
+    signer = AssertionSigner("s" * 40)
+    with pytest.raises(Unauthenticated):
+        signer.verify(mutate(signer.sign(ALICE)))  # type: ignore[operator]
+
+
+def test_expired_and_foreign_assertions_are_refused() -> None:
+    signer = AssertionSigner("s" * 40, ttl_seconds=60)
+    token = signer.sign(ALICE, now=1_000_000)
+    with pytest.raises(Unauthenticated):
+        signer.verify(token, now=1_000_061)
+    with pytest.raises(Unauthenticated):
+        AssertionSigner("t" * 40).verify(signer.sign(ALICE))
+
+
+def test_production_refuses_default_or_missing_secrets() -> None:
+    with pytest.raises(ValidationError) as err:
+        Settings(env="production")
+    text = str(err.value)
+    assert "RUTA_INTERNAL_SECRET" in text and "RUTA_GATEWAY_DATABASE_URL" in text
+    pg = "postgresql+asyncpg://u@db/x"
+    ok = Settings(env="production", internal_secret="i" * 40, jwt_secret="j" * 40,
+                  cursor_secret="c" * 40, gateway_database_url=pg, registry_database_url=pg,
+                  referrals_database_url=pg, credentials_database_url=pg)
+    assert ok.is_production
+    with pytest.raises(ValidationError):
+        Settings(env="production", internal_secret="i" * 40, jwt_secret="j" * 40,
+                 cursor_secret="c" * 40, gateway_database_url=pg, registry_database_url=pg,
+                 referrals_database_url=pg, credentials_database_url=pg,
+                 allow_private_webhook_targets=True)
+
+
+def test_settings_honour_the_operator_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUTA_HOST", "0.0.0.0")
+    monkeypatch.setenv("RUTA_PORT", "9001")
+    s = Settings()
+    assert (s.host, s.port, s.env) == ("0.0.0.0", 9001, "development")
+    assert s.database_url("registry").startswith("sqlite+aiosqlite:///")
+    monkeypatch.setenv("RUTA_PORT", "not-a-port")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+@pytest.mark.parametrize(("header", "lang"), [
+    (None, "es"), ("en", "en"), ("en-GB,en;q=0.9", "en"), ("es-PE,es;q=0.9,en;q=0.8", "es"),
+    ("fr-FR, en;q=0.5", "en"), ("de", "es"), ("en;q=0.2, es;q=0.9", "es"), ("en;q=bad", "es"),
+])
+def test_language_negotiation(header: str | None, lang: str) -> None:
+    assert negotiate(header) == lang
