@@ -1,0 +1,91 @@
+"""The distributed shape as real processes on loopback: gateway → HTTP → each service."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ruta.distributed import DistributedSystem, prepare_databases
+from tests.conftest import TempDatabases, TokenFactory, profile_payload
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+async def distributed_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    temp = TempDatabases(Path(tmp_path_factory.mktemp("dist")), "dist")
+    urls = await temp.create()
+    await prepare_databases(urls)
+    yield urls  # type: ignore[misc]
+    await temp.drop()
+
+
+@pytest.fixture(scope="module")
+def system(distributed_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[DistributedSystem]:
+    s = DistributedSystem(distributed_urls, env={"RUTA_UPSTREAM_TIMEOUT_SECONDS": "5"},
+                          log_dir=Path(tmp_path_factory.mktemp("logs")))
+    with s.running():
+        yield s
+
+
+async def test_requests_reach_every_service_through_the_gateway(
+    system: DistributedSystem, auth: TokenFactory
+) -> None:
+    async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=10) as c:
+        created = await c.post("/v1/profiles", json=profile_payload(), headers=auth())
+        assert created.status_code == 201, created.text
+        profile_id = created.json()["id"]
+        read = await c.get(f"/v1/profiles/{profile_id}", headers=auth())
+        assert read.status_code == 200 and read.headers["etag"] == '"v1"'
+        assert read.headers["x-request-id"]
+
+        programmes = await c.get("/v1/programs", params={"country": "EC"}, headers=auth())
+        assert programmes.status_code == 200
+        assert {p["country"] for p in programmes.json()["items"]} == {"EC"}
+
+        credential = await c.post("/v1/credentials", headers=auth(), json={
+            "profile_id": profile_id, "kind": "academic_degree", "title": "Licenciada en "
+            "Enfermería"})
+        assert credential.status_code == 201, credential.text
+
+        doc = (await c.get("/openapi.json")).json()
+        assert {"/v1/profiles", "/v1/programs", "/v1/credentials"} <= set(doc["paths"])
+
+        rid = "trace-me-123"
+        traced = await c.get("/v1/programs", headers=auth(**{"X-Request-ID": rid}))
+        assert traced.headers["x-request-id"] == rid
+
+
+async def test_a_service_called_directly_without_the_gateway_is_401(
+    system: DistributedSystem, auth: TokenFactory
+) -> None:
+    async with httpx.AsyncClient(base_url=system.url("registry"), timeout=10) as c:
+        direct = await c.post("/v1/profiles", json=profile_payload(), headers=auth())
+        assert direct.status_code == 401
+        assert direct.headers["content-type"] == "application/problem+json"
+
+
+async def test_stopped_service_gives_503_problem_fast_then_recovers(
+    system: DistributedSystem, auth: TokenFactory
+) -> None:
+    system.stop_one("registry")
+    try:
+        async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=10) as c:
+            started = time.monotonic()
+            down = await c.get("/v1/profiles", headers=auth())
+            elapsed = time.monotonic() - started
+            assert down.status_code == 503
+            assert down.headers["content-type"] == "application/problem+json"
+            assert down.json()["title"] == "Servicio no disponible"
+            assert elapsed < 5, "a refused connection must not wait for the timeout"
+            # the other services keep answering
+            assert (await c.get("/v1/programs", headers=auth())).status_code == 200
+    finally:
+        system.start_one("registry")
+    async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=10) as c:
+        assert (await c.get("/v1/profiles", headers=auth())).status_code == 200
