@@ -7,7 +7,6 @@ throughput here under 50 connections, aiohttp about half (see docs/decisions/000
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any, Protocol
 
@@ -116,7 +115,7 @@ class HTTPUpstream:
                 async for chunk in resp.content.iter_chunked(65536):
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             if started:
                 raise
             await render_error(UpstreamTimeout())(scope, receive, send)
@@ -128,4 +127,4 @@ class HTTPUpstream:
     async def openapi(self) -> dict[str, Any]:
         async with self.session.get(self.base_url + "/openapi.json") as resp:
             resp.raise_for_status()
-            return orjson.loads(await resp.read())  # type: ignore[no-any-return]
+            return orjson.loads(await resp.read())

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from shared.settings import DATABASES, SERVICES
 
@@ -74,12 +75,12 @@ class DistributedSystem:
                "--host", "127.0.0.1", "--port", str(self.ports[name]), "--loop", "uvloop",
                "--http", "httptools", "--no-access-log", "--workers", str(self.workers),
                "--log-level", "warning"]
-        out: int | object = subprocess.DEVNULL
+        out: Any = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env_for(name), stdout=out,
-                                stderr=out, start_new_session=True)  # type: ignore[arg-type]
+                                stderr=out, start_new_session=True)
         self.procs[name] = proc
         wait_healthy(self.url(name), proc=proc)
 

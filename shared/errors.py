@@ -6,6 +6,7 @@ of handlers renders them, framework errors and crashes alike, so no route format
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import orjson
@@ -59,7 +60,7 @@ class AppError(Exception):
             "type": PROBLEM_TYPE_BASE + self.code,
             "title": title.render(lang),
             "status": self.status,
-            "detail": self.detail.render(lang, **self.params) if self.detail else title.render(lang),
+            "detail": (self.detail or title).render(lang, **self.params),
         }
         if instance:
             body["instance"] = instance
@@ -123,14 +124,17 @@ class InvalidCursor(AppError):
                        "The pagination cursor is not valid for this list.")
 
 
+_INVALID_DATA = Text("Los datos enviados no son válidos.", "The submitted data is not valid.")
+
+
 class ValidationFailed(AppError):
     """Domain-level validation with the same shape as pydantic's: an ``errors`` list."""
 
     status = 422
     code = "validation-error"
-    detail_text = Text("Los datos enviados no son válidos.", "The submitted data is not valid.")
+    detail_text = _INVALID_DATA
 
-    def __init__(self, errors: list[tuple[str, Text]], **params: object) -> None:
+    def __init__(self, errors: list[tuple[str, Text]], **params: Any) -> None:
         super().__init__(**params)
         self.field_errors = errors
 
@@ -167,7 +171,7 @@ def render_error(exc: AppError, lang: Lang | None = None) -> Response:
     return problem_response(exc.problem(lang or current_language()), exc.status, exc.headers)
 
 
-def validation_errors(errors: list[Any] | tuple[Any, ...], lang: Lang) -> list[dict[str, str]]:
+def validation_errors(errors: Sequence[Any], lang: Lang) -> list[dict[str, str]]:
     """Pydantic errors as ``{field, message}`` without the rejected input, ever."""
     out = []
     for err in errors[:100]:
@@ -195,12 +199,12 @@ def validation_errors(errors: list[Any] | tuple[Any, ...], lang: Lang) -> list[d
     return out
 
 
-def validation_problem(errors: list[Any] | tuple[Any, ...], lang: Lang) -> dict[str, Any]:
+def validation_problem(errors: Sequence[Any], lang: Lang) -> dict[str, Any]:
     return {
         "type": PROBLEM_TYPE_BASE + "validation-error",
         "title": status_title(422).render(lang),
         "status": 422,
-        "detail": ValidationFailed.detail_text.render(lang),  # type: ignore[union-attr]
+        "detail": _INVALID_DATA.render(lang),
         "errors": validation_errors(errors, lang),
     }
 

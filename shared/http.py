@@ -19,15 +19,15 @@ from shared.settings import Settings
 
 
 def get_db(request: Request) -> Database:
-    return request.app.state.db  # type: ignore[no-any-return]
+    return request.app.state.db
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_cursors(request: Request) -> CursorCodec:
-    return request.app.state.cursors  # type: ignore[no-any-return]
+    return request.app.state.cursors
 
 
 DbDep = Annotated[Database, Depends(get_db)]

@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from services.credentials import service
+from services.credentials.schemas import CredentialCreate, CredentialOut
 from shared.concurrency import etag
 from shared.errors import problem_responses
 from shared.http import DbDep, Idempotency, respond
 from shared.identity import CurrentIdentity
-from services.credentials import service
-from services.credentials.schemas import CredentialCreate, CredentialOut
 
 router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.credentials.api import router
 from shared.db import Database
 from shared.http import create_service_app
 from shared.settings import Settings
-from services.credentials.api import router
 
 
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
+from services.credentials.models import Credential
+from services.credentials.repository import CredentialRepository
+from services.credentials.schemas import CredentialCreate, CredentialOut
 from shared.authz import CASELOAD_ROLES, ensure_in_scope
 from shared.concurrency import etag
 from shared.db import Database, Event, IdempotencyKey, StoredResponse
 from shared.errors import Forbidden, NotFound
 from shared.i18n import Text
 from shared.identity import Identity
-from services.credentials.models import Credential
-from services.credentials.repository import CredentialRepository
-from services.credentials.schemas import CredentialCreate, CredentialOut
 
 
 class CredentialNotFound(NotFound):

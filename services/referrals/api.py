@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from services.referrals import service
+from services.referrals.schemas import Country, ProgrammeOut, RouteType
 from shared.errors import problem_responses
 from shared.http import CursorsDep, DbDep
 from shared.identity import CurrentIdentity
 from shared.pagination import Cursor, Limit, Page
-from services.referrals import service
-from services.referrals.schemas import Country, ProgrammeOut, RouteType
 
 router = APIRouter(prefix="/v1/programs", tags=["programs"])
 

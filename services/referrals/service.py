@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from shared.db import Database
-from shared.identity import Identity
-from shared.pagination import CursorCodec, Page
 from services.referrals.catalogue import PROGRAMMES
 from services.referrals.models import Programme
 from services.referrals.repository import ProgrammeRepository
 from services.referrals.schemas import Country, ProgrammeOut, RouteType
+from shared.db import Database
+from shared.identity import Identity
+from shared.pagination import CursorCodec, Page
 
 
 async def list_programmes(

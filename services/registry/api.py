@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from services.registry import service
+from services.registry.schemas import ProfileCreate, ProfileOut, ProfileUpdate
 from shared.concurrency import IfMatch, etag
 from shared.errors import problem_responses
 from shared.http import CursorsDep, DbDep, Idempotency, respond
 from shared.identity import CurrentIdentity
 from shared.pagination import Cursor, Limit, Page
-from services.registry import service
-from services.registry.schemas import ProfileCreate, ProfileOut, ProfileUpdate
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 

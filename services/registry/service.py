@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from services.registry.models import Profile
+from services.registry.repository import ProfileRepository
+from services.registry.schemas import ProfileCreate, ProfileOut, ProfileUpdate
 from shared.authz import ensure_in_scope
 from shared.concurrency import ExpectedVersion, etag
 from shared.db import Database, Event, IdempotencyKey, StoredResponse
@@ -10,9 +13,6 @@ from shared.i18n import Text
 from shared.identity import Identity, Role
 from shared.pagination import CursorCodec, Page
 from shared.regions import country_of
-from services.registry.models import Profile
-from services.registry.repository import ProfileRepository
-from services.registry.schemas import ProfileCreate, ProfileOut, ProfileUpdate
 
 REGISTERING_ROLES = {Role.CASEWORKER, Role.COORDINATOR, Role.NGO_PARTNER}
 
