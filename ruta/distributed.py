@@ -66,8 +66,8 @@ class DistributedSystem:
         env.update(self.extra_env)
         env.update({f"RUTA_{db.upper()}_DATABASE_URL": url
                     for db, url in self.database_urls.items()})
-        if name == "gateway":
-            env.update({f"RUTA_{s.upper()}_URL": self.url(s) for s in SERVICES})
+        # the gateway forwards to the services; services call their siblings' APIs
+        env.update({f"RUTA_{s.upper()}_URL": self.url(s) for s in SERVICES if s != name})
         return env
 
     def start_one(self, name: str) -> None:

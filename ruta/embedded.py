@@ -31,8 +31,8 @@ def create_embedded_app(
     settings: Settings, databases: dict[str, Database] | None = None
 ) -> FastAPI:
     dbs = databases or {}
-    upstreams: dict[str, Upstream] = {
-        name: ASGIUpstream(name, factory(settings, dbs.get(name)))
-        for name, factory in SERVICE_FACTORIES.items()
-    }
+    apps = {name: factory(settings, dbs.get(name)) for name, factory in SERVICE_FACTORIES.items()}
+    for app in apps.values():
+        app.state.peers.bind_apps(apps)
+    upstreams: dict[str, Upstream] = {name: ASGIUpstream(name, a) for name, a in apps.items()}
     return create_gateway(settings, dbs.get("gateway"), upstreams)

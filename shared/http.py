@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
+from shared.clients import Peers
 from shared.db import Database, IdempotencyKey, StoredResponse
 from shared.errors import PROBLEM_SCHEMA, install_error_handlers
 from shared.identity import AssertionSigner, CurrentIdentity
@@ -26,6 +27,10 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_peers(request: Request) -> Peers:
+    return request.app.state.peers
+
+
 def get_cursors(request: Request) -> CursorCodec:
     return request.app.state.cursors
 
@@ -33,6 +38,7 @@ def get_cursors(request: Request) -> CursorCodec:
 DbDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CursorsDep = Annotated[CursorCodec, Depends(get_cursors)]
+PeersDep = Annotated[Peers, Depends(get_peers)]
 
 
 async def idempotency_key(
@@ -80,6 +86,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await app.state.peers.close()
         if database.root is database:
             await database.dispose()
 
@@ -92,6 +99,7 @@ def create_service_app(
         settings.internal_secret, settings.identity_assertion_ttl_seconds
     )
     app.state.cursors = CursorCodec(settings.cursor_secret)
+    app.state.peers = Peers(settings)
     install_error_handlers(app)
     install_health(app, {"database": database.ping})
     for router in routers:
