@@ -114,6 +114,29 @@ def serve(
                 access_log=False, log_level=settings.log_level.lower(), proxy_headers=False)
 
 
+# Each room may contribute its own commands (``COMMANDS`` in ``<room>/cli.py``), so domain
+# commands such as ``ruta import-profiles`` live next to the use cases they drive.
+COMMAND_MODULES = ("gateway.cli", "services.registry.cli", "services.referrals.cli",
+                   "services.credentials.cli")
+
+
+def _register_room_commands() -> None:
+    import importlib
+
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        for command in getattr(module, "COMMANDS", ()):
+            app.command()(command)
+
+
+_register_room_commands()
+
+
 def main() -> None:
     app()
 

@@ -33,6 +33,7 @@ class Role(StrEnum):
     PROVIDER = "provider"
     MINISTRY_SYSTEM = "ministry_system"
     ADMIN = "admin"
+    SYSTEM = "system"  # a service acting on its own (event handlers); never given to callers
 
 
 class Permission(StrEnum):

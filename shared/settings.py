@@ -7,6 +7,8 @@ secret in a public-sector system holding refugees' data is a breach waiting to h
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +22,8 @@ DATABASES = ("gateway", *SERVICES)
 DEV_INTERNAL_SECRET = "dev-internal-secret-not-for-production-0000000000"
 DEV_JWT_SECRET = "dev-jwt-secret-not-for-production-00000000000000000"
 DEV_CURSOR_SECRET = "dev-cursor-secret-not-for-production-000000000000"
+# 32-byte AES key (base64) for sensitive data at rest in development only.
+DEV_DATA_KEYS = '{"dev-1": "ZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24tMDAwMDA="}'
 DEV_SECRETS = {DEV_INTERNAL_SECRET, DEV_JWT_SECRET, DEV_CURSOR_SECRET}
 
 
@@ -56,6 +60,13 @@ class Settings(BaseSettings):
     jwt_secret: str = DEV_JWT_SECRET
     cursor_secret: str = DEV_CURSOR_SECRET
 
+    # Keys for sensitive data at rest: JSON {key_id: base64 32-byte key}; the active key
+    # encrypts, every listed key decrypts (rotation without re-encrypting everything at once).
+    data_keys: str = DEV_DATA_KEYS
+    data_active_key: str = "dev-1"
+    # Where the public API is reachable from outside (VC issuer URLs, Location headers).
+    public_base_url: str = "http://127.0.0.1:8000"
+
     jwt_issuer: str = "ruta-empleabilidad"
     jwt_audience: str = "ruta-api"
     access_token_ttl_seconds: int = Field(900, ge=60, le=86400)
@@ -69,6 +80,24 @@ class Settings(BaseSettings):
     allow_private_webhook_targets: bool = False
 
     @model_validator(mode="after")
+    def _data_keys_are_usable(self) -> Settings:
+        keys = self.data_key_map()
+        if self.data_active_key not in keys:
+            raise ValueError("RUTA_DATA_ACTIVE_KEY must name one of RUTA_DATA_KEYS")
+        return self
+
+    def data_key_map(self) -> dict[str, bytes]:
+        """RUTA_DATA_KEYS parsed: key id → 32-byte AES key."""
+        try:
+            raw = json.loads(self.data_keys)
+            keys = {str(k): base64.b64decode(v, validate=True) for k, v in raw.items()}
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise ValueError("RUTA_DATA_KEYS must be a JSON object of base64 keys") from exc
+        if not keys or any(len(v) != 32 for v in keys.values()):
+            raise ValueError("RUTA_DATA_KEYS: every key must be 32 bytes (base64)")
+        return keys
+
+    @model_validator(mode="after")
     def _production_refuses_defaults(self) -> Settings:
         if self.env != "production":
             return self
@@ -77,9 +106,8 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value in DEV_SECRETS or len(value) < 32:
                 problems.append(f"RUTA_{name.upper()} must be set to a secret of 32+ characters")
-        for name in DATABASES:
-            if getattr(self, f"{name}_database_url") is None:
-                problems.append(f"RUTA_{name.upper()}_DATABASE_URL must be set in production")
+        if self.data_keys == DEV_DATA_KEYS:
+            problems.append("RUTA_DATA_KEYS must be set (the development key is public)")
         if self.allow_private_webhook_targets:
             problems.append("RUTA_ALLOW_PRIVATE_WEBHOOK_TARGETS is a development setting")
         if self.bootstrap_admin_client_secret is not None and len(
@@ -101,6 +129,9 @@ class Settings(BaseSettings):
         url: str | None = getattr(self, f"{name}_database_url")
         if url:
             return url
+        if self.is_production:
+            # only the databases a process actually opens must be configured
+            raise ValueError(f"RUTA_{name.upper()}_DATABASE_URL must be set in production")
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{name}.db').resolve()}"
 
     def upstream_url(self, name: str) -> str | None:

@@ -53,3 +53,13 @@ outbox_events = Table(
     Column("data", JSON, nullable=False),
     Index("ix_outbox_events_type", "type"),
 )
+
+# Events this service has already handled (the inbox): written in the same transaction as the
+# handler's effects, so a redelivered event changes nothing the second time.
+inbox_events = Table(
+    "inbox_events",
+    shared_metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("handled_at", DateTime(timezone=True), nullable=False),
+)

@@ -43,16 +43,19 @@ def test_production_refuses_default_or_missing_secrets() -> None:
     with pytest.raises(ValidationError) as err:
         Settings(env="production")
     text = str(err.value)
-    assert "RUTA_INTERNAL_SECRET" in text and "RUTA_GATEWAY_DATABASE_URL" in text
+    assert "RUTA_INTERNAL_SECRET" in text and "RUTA_DATA_KEYS" in text
     pg = "postgresql+asyncpg://u@db/x"
+    keys = '{"k1": "' + "A" * 43 + '="}'
     ok = Settings(env="production", internal_secret="i" * 40, jwt_secret="j" * 40,
-                  cursor_secret="c" * 40, gateway_database_url=pg, registry_database_url=pg,
-                  referrals_database_url=pg, credentials_database_url=pg)
+                  cursor_secret="c" * 40, registry_database_url=pg, data_keys=keys,
+                  data_active_key="k1")
     assert ok.is_production
+    assert ok.database_url("registry") == pg
+    with pytest.raises(ValueError, match="RUTA_GATEWAY_DATABASE_URL"):
+        ok.database_url("gateway")  # a process refuses to open an unconfigured database
     with pytest.raises(ValidationError):
         Settings(env="production", internal_secret="i" * 40, jwt_secret="j" * 40,
-                 cursor_secret="c" * 40, gateway_database_url=pg, registry_database_url=pg,
-                 referrals_database_url=pg, credentials_database_url=pg,
+                 cursor_secret="c" * 40, data_keys=keys, data_active_key="k1",
                  allow_private_webhook_targets=True)
 
 
