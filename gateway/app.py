@@ -6,18 +6,23 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse, JSONResponse
 
-from gateway.auth import TokenVerifier
+from gateway.api import admin, oauth
+from gateway.frontdoor import FrontDoor
 from gateway.openapi import merge_openapi
-from gateway.proxy import ProxyMiddleware
+from gateway.ratelimit import make_limiter, parse_quotas
 from gateway.routing import RouteTable
+from gateway.service import ensure_bootstrap_admin
+from gateway.tokens import KeyStore, TokenVerifier, ensure_signing_key
 from gateway.upstreams import HTTPUpstream, Upstream
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.http import install_openapi
 from shared.identity import AssertionSigner
 from shared.observability import RequestContextMiddleware, install_health
+from shared.pagination import CursorCodec
 from shared.settings import SERVICES, Settings
 
 
@@ -45,11 +50,17 @@ def create_app(
                               idempotency_ttl_hours=settings.idempotency_ttl_hours)
     ups = upstreams if upstreams is not None else http_upstreams(settings)
     routes = RouteTable()
+    keys = KeyStore(db, settings)
+    verifier = TokenVerifier(settings, keys)
+    limiter = make_limiter(settings.redis_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started: list[Upstream] = []
         try:
+            await ensure_signing_key(db, settings)
+            await ensure_bootstrap_admin(db=db, settings=settings)
+            await keys.refresh(force=True)
             for upstream in ups.values():
                 await upstream.startup()
                 started.append(upstream)
@@ -57,6 +68,8 @@ def create_app(
         finally:
             for upstream in reversed(started):
                 await upstream.shutdown()
+            await verifier.close()
+            await limiter.close()
             if db.root is db:
                 await db.dispose()
 
@@ -65,11 +78,15 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.upstreams = ups
-    app.state.verifier = TokenVerifier(settings)
+    app.state.keys = keys
+    app.state.verifier = verifier
+    app.state.cursors = CursorCodec(settings.cursor_secret)
     app.state.assertion_signer = AssertionSigner(settings.internal_secret,
                                                  settings.identity_assertion_ttl_seconds)
     install_error_handlers(app)
     install_health(app, {"database": db.ping})
+    app.include_router(oauth)
+    app.include_router(admin)
     install_openapi(app)
     merged: dict[str, Any] = {}
 
@@ -85,8 +102,20 @@ def create_app(
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Ruta de Empleabilidad")
 
     app.add_middleware(
-        ProxyMiddleware, routes=routes, upstreams=ups, verifier=app.state.verifier,
-        signer=app.state.assertion_signer, max_body_bytes=settings.max_body_bytes,
+        FrontDoor, routes=routes, upstreams=ups, verifier=verifier,
+        signer=app.state.assertion_signer, limiter=limiter,
+        quotas=parse_quotas(settings.rate_limits), max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
     )
     app.add_middleware(RequestContextMiddleware, service="gateway")
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=origins, allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match",
+                           "Accept-Language", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "RateLimit",
+                            "RateLimit-Policy", "Retry-After", "Idempotent-Replayed"],
+            max_age=600)
     return app

@@ -18,7 +18,7 @@ class Route:
     regex: re.Pattern[str] | None = None
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
+def compile_pattern(pattern: str) -> re.Pattern[str]:
     out = "^"
     for part in re.split(r"(\{[^}]+\})", pattern):
         if part.startswith("{"):
@@ -28,6 +28,8 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(out + "$")
 
 
+# (pattern, owner, public). Owner "gateway" means the gateway's own routes; public paths carry
+# no bearer token (they authenticate otherwise, or need nothing).
 ROUTE_TABLE: tuple[tuple[str, str, bool], ...] = (
     ("/v1/profiles/{id}/recommendations", "referrals", False),
     ("/v1/profiles", "registry", False),
@@ -44,6 +46,18 @@ ROUTE_TABLE: tuple[tuple[str, str, bool], ...] = (
     ("/v1/credentials/issuer/{rest:path}", "credentials", True),
     ("/v1/credentials", "credentials", False),
     ("/v1/credentials/{rest:path}", "credentials", False),
+    ("/v1/reports/{rest:path}", "referrals", False),
+    ("/v1/me", "gateway", False),
+    ("/v1/events", "gateway", False),
+    ("/v1/webhook-subscriptions", "gateway", False),
+    ("/v1/webhook-subscriptions/{rest:path}", "gateway", False),
+    ("/v1/organisations", "gateway", False),
+    ("/v1/organisations/{rest:path}", "gateway", False),
+    ("/v1/clients", "gateway", False),
+    ("/v1/clients/{rest:path}", "gateway", False),
+    ("/v1/inbound-sources", "gateway", False),
+    ("/v1/inbound-sources/{rest:path}", "gateway", False),
+    ("/v1/inbound/{source}", "gateway", True),
 )
 
 
@@ -53,7 +67,7 @@ class RouteTable:
         for pattern, upstream, public in table:
             prefix = pattern.split("/")[2] if pattern.count("/") >= 2 else pattern
             self._by_prefix.setdefault(prefix, []).append(
-                Route(pattern, upstream, public, _compile(pattern)))
+                Route(pattern, upstream, public, compile_pattern(pattern)))
 
     def match(self, path: str) -> Route | None:
         parts = path.split("/", 3)

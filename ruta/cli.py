@@ -10,7 +10,7 @@ import typer
 from shared.settings import DATABASES, Settings
 
 app = typer.Typer(help="Ruta de Empleabilidad — operator commands.", no_args_is_help=True,
-                  add_completion=False)
+                  add_completion=False, pretty_exceptions_enable=False)
 
 
 class ProcessKind(StrEnum):
@@ -81,8 +81,8 @@ def token(
     ttl: int = typer.Option(3600, help="Lifetime in seconds."),
 ) -> None:
     """Print a development access token for one of the demo identities."""
-    from gateway.auth import mint_token
-    from ruta.demo import IDENTITIES
+    from gateway.devtokens import mint_dev_token
+    from ruta.demo import IDENTITIES, demo_identity
 
     settings = _settings()
     if settings.is_production:
@@ -91,10 +91,7 @@ def token(
     if as_ not in IDENTITIES:
         typer.echo(f"unknown identity {as_!r}; choose from {', '.join(IDENTITIES)}", err=True)
         raise typer.Exit(2)
-    spec = IDENTITIES[as_]
-    typer.echo(mint_token(settings, subject=spec["subject"], role=spec["role"],
-                          organisation_id=spec["organisation_id"], regions=spec["regions"],
-                          ttl=ttl))
+    typer.echo(asyncio.run(mint_dev_token(settings, demo_identity(as_), ttl=ttl)))
 
 
 @app.command()

@@ -34,7 +34,8 @@ IDENTITIES: dict[str, dict[str, Any]] = {
     "caseworker": {"subject": "demo-caseworker", "role": Role.CASEWORKER,
                    "organisation_id": "ong-lima", "regions": ["PE-LMA", "PE-CAL"]},
     "coordinator": {"subject": "demo-coordinator", "role": Role.COORDINATOR,
-                    "organisation_id": "ong-lima", "regions": ["PE-LMA", "PE-CAL"]},
+                    "organisation_id": "ong-lima", "regions": ["PE-LMA", "PE-CAL"],
+                    "permissions": ["sensitive:read"]},
     "ngo_partner": {"subject": "demo-ngo-client", "role": Role.NGO_PARTNER,
                     "organisation_id": "ong-quito", "regions": ["EC-P"]},
     "provider": {"subject": "demo-provider", "role": Role.PROVIDER,
@@ -97,4 +98,6 @@ async def seed_demo(settings: Settings) -> dict[str, int]:
 def demo_identity(name: str) -> Identity:
     spec = IDENTITIES[name]
     return Identity(subject=spec["subject"], role=spec["role"],
-                    organisation_id=spec["organisation_id"], regions=frozenset(spec["regions"]))
+                    organisation_id=spec["organisation_id"], regions=frozenset(spec["regions"]),
+                    permissions=frozenset(spec.get("permissions", ())),
+                    kind="user" if name in ("caseworker", "coordinator") else "client")

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -245,11 +246,7 @@ class Database:
 
     def _make_engine(self, url: str, pool_size: int) -> AsyncEngine:
         if self.is_sqlite:
-            database = self.url.database or ""
-            if database and database != ":memory:":
-                from pathlib import Path
-
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            ensure_sqlite_folder(url)
             # One connection: SQLite has one writer anyway, and queueing in the pool beats
             # SQLITE_BUSY retries. Transactions begin IMMEDIATE so a read-then-write never
             # fails on lock upgrade.
@@ -286,6 +283,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def ensure_sqlite_folder(url: str) -> None:
+    """A SQLite file under a folder that does not exist yet: make the folder."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def install_sqlite_pragmas(engine: AsyncEngine) -> None:

@@ -41,25 +41,30 @@ CursorsDep = Annotated[CursorCodec, Depends(get_cursors)]
 PeersDep = Annotated[Peers, Depends(get_peers)]
 
 
-async def idempotency_key(
-    request: Request,
-    identity: CurrentIdentity,
-    key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", min_length=1, max_length=255,
-               pattern=r"^[\x21-\x7e]+$",
-               description="Makes the write safe to retry: the same key and body replay the "
-                           "first response for 24 h; the same key with another body is 422; "
-                           "while the first is still running, 409."),
-    ] = None,
-) -> IdempotencyKey | None:
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+           description="Makes the write safe to retry: the same key and body replay the "
+                       "first response for 24 h; the same key with another body is 422; "
+                       "while the first is still running, 409."),
+]
+
+
+async def idempotency_for(request: Request, subject: str, key: str | None
+                          ) -> IdempotencyKey | None:
+    """The caller's key for this write, fingerprinted with method, path and body."""
     if key is None:
         return None
     body = await request.body()
     return IdempotencyKey(
-        client_id=identity.subject, key=key,
+        client_id=subject, key=key,
         fingerprint=IdempotencyKey.fingerprint_of(request.method, request.url.path, body),
     )
+
+
+async def idempotency_key(request: Request, identity: CurrentIdentity,
+                          key: IdempotencyHeader = None) -> IdempotencyKey | None:
+    return await idempotency_for(request, identity.subject, key)
 
 
 Idempotency = Annotated[IdempotencyKey | None, Depends(idempotency_key)]

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -49,7 +49,8 @@ class Identity:
     permissions: frozenset[str] = frozenset()
     kind: str = "client"  # "client" (machine, OAuth2) or "user" (human, OIDC)
     request_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    # OAuth scopes granted to a machine client's token; None for people (their role decides).
+    scopes: frozenset[str] | None = None
 
     def has(self, permission: str) -> bool:
         return permission in self.permissions

@@ -17,6 +17,8 @@ from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from shared.db import ensure_sqlite_folder
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -78,6 +80,7 @@ async def _run(conn: AsyncConnection, name: str, url: str, action: str, revision
 
 
 async def upgrade(name: str, url: str, revision: str = "head") -> None:
+    ensure_sqlite_folder(url)
     engine = create_async_engine(url, poolclass=pool.NullPool)
     try:
         async with engine.begin() as conn:

@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(24, ge=24, le=24 * 30)
     max_body_bytes: int = Field(2_000_000, ge=1024)
 
+    # Gateway protection. Rate limits: JSON {"read"|"write"|"token"|"public":
+    # {"capacity": N, "window_seconds": S}}; shared across replicas through Redis when set.
+    redis_url: str | None = None
+    rate_limits: str = "{}"
+    cors_origins: str = ""  # comma-separated origins of the frontends allowed to call the API
+    max_header_bytes: int = Field(16_384, ge=1024)
+    client_secret_overlap_hours: int = Field(24, ge=0, le=24 * 30)
+
     bootstrap_admin_client_id: str | None = None
     bootstrap_admin_client_secret: str | None = None
     oidc_issuers: str = "[]"

@@ -15,10 +15,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.auth import mint_token
+from gateway.policy import SCOPES_BY_ROLE
+from gateway.tokens import KeyStore, ensure_signing_key
 from ruta.embedded import create_embedded_app
 from shared.db import Database
-from shared.identity import Role
+from shared.identity import Identity, Role
 from shared.settings import DATABASES, Settings
 
 BACKEND = os.environ.get("RUTA_TEST_DATABASE", "sqlite")
@@ -136,17 +137,37 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 TokenFactory = Callable[..., dict[str, str]]
 
 
-@pytest.fixture
-def auth(settings: Settings) -> TokenFactory:
-    """``auth(role, org=..., regions=[...])`` → headers with a bearer token for that caller."""
+@pytest.fixture(scope="session")
+async def token_keys(root_dbs: dict[str, Database]) -> KeyStore:
+    """The gateway's signing key, made once in the suite's (committed) gateway database."""
+    settings = Settings()
+    await ensure_signing_key(root_dbs["gateway"], settings)
+    keys = KeyStore(root_dbs["gateway"], settings)
+    await keys.refresh(force=True)
+    return keys
 
+
+@pytest.fixture
+def auth(token_keys: KeyStore) -> TokenFactory:
+    """``auth(role, org=..., regions=[...])`` → headers with a bearer token for that caller,
+    signed with the gateway's own key (people: no scopes; machine clients: their role's)."""
+    return make_token_factory(token_keys)
+
+
+def make_token_factory(token_keys: KeyStore) -> TokenFactory:
     def make(role: str = "caseworker", org: str | None = "ong-lima",
              regions: list[str] | None = None, permissions: list[str] | None = None,
-             subject: str | None = None, **extra: Any) -> dict[str, str]:
-        token = mint_token(settings, subject=subject or f"test-{role}-{org}", role=Role(role),
-                           organisation_id=org,
-                           regions=["PE-LMA", "PE-CAL"] if regions is None else regions,
-                           permissions=permissions)
+             subject: str | None = None, scopes: list[str] | None = None,
+             **extra: Any) -> dict[str, str]:
+        r = Role(role)
+        human = r in (Role.CASEWORKER, Role.COORDINATOR)
+        granted = scopes if scopes is not None else sorted(SCOPES_BY_ROLE.get(r, ()))
+        identity = Identity(
+            subject=subject or f"test-{role}-{org}", role=r, organisation_id=org,
+            regions=frozenset(["PE-LMA", "PE-CAL"] if regions is None else regions),
+            permissions=frozenset(permissions or ()), kind="user" if human else "client",
+            scopes=None if human else frozenset(granted))
+        token = token_keys.mint(identity, scopes=[] if human else granted)
         return {"Authorization": f"Bearer {token}", **extra}
 
     return make

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from gateway.tokens import KeyStore, ensure_signing_key
 from ruta.distributed import DistributedSystem, prepare_databases
-from tests.conftest import TempDatabases, TokenFactory, profile_payload
+from shared.db import Database
+from shared.settings import Settings
+from tests.conftest import TempDatabases, TokenFactory, make_token_factory, profile_payload
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +28,24 @@ async def distributed_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 
 @pytest.fixture(scope="module")
-def system(distributed_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[DistributedSystem]:
+async def dist_keys(distributed_urls: dict[str, str]) -> AsyncIterator[KeyStore]:
+    db = Database(distributed_urls["gateway"])
+    await ensure_signing_key(db, Settings())
+    keys = KeyStore(db, Settings())
+    await keys.refresh(force=True)
+    yield keys
+    await db.dispose()
+
+
+@pytest.fixture
+def auth(dist_keys: KeyStore) -> TokenFactory:
+    """Tokens signed by the distributed gateway's own key (its database, not the suite's)."""
+    return make_token_factory(dist_keys)
+
+
+@pytest.fixture(scope="module")
+def system(distributed_urls: dict[str, str], dist_keys: KeyStore,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributedSystem]:
     s = DistributedSystem(distributed_urls, env={"RUTA_UPSTREAM_TIMEOUT_SECONDS": "5"},
                           log_dir=Path(tmp_path_factory.mktemp("logs")))
     with s.running():

@@ -1,0 +1,84 @@
+"""Operator commands for the gateway (registered in ``ruta`` through ``COMMANDS``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from shared.db import Database
+from shared.identity import Identity, Role
+from shared.settings import Settings
+
+_CLI_ADMIN = Identity(subject="cli", role=Role.ADMIN, organisation_id=None)
+
+
+def create_organisation(
+    org_id: str = typer.Argument(..., help="Slug, e.g. ong-lima"),
+    name: str = typer.Option(..., help="Display name"),
+    kind: str = typer.Option(..., help="ngo, provider, ministry, public_employment_service"),
+    country: str = typer.Option(..., help="PE or EC"),
+    regions: str = typer.Option(..., help="Comma-separated ISO 3166-2 codes, e.g. PE-LMA,PE-CAL"),
+) -> None:
+    """Register an organisation (same rules as POST /v1/organisations)."""
+    from gateway import service
+    from gateway.schemas import OrganisationCreate
+
+    data = OrganisationCreate.model_validate({
+        "id": org_id, "name": name, "kind": kind, "country": country,
+        "regions": [r.strip() for r in regions.split(",") if r.strip()]})
+
+    async def run() -> None:
+        db = Database(Settings().database_url("gateway"))
+        try:
+            await service.create_organisation(db=db, identity=_CLI_ADMIN, data=data,
+                                              idempotency=None)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    typer.echo(f"organisation {org_id} created")
+
+
+def create_client(
+    organisation_id: str = typer.Option("", help="Owning organisation (empty for admin)"),
+    role: str = typer.Option(..., help="ngo_partner, provider, ministry_system or admin"),
+    name: str = typer.Option(..., help="What the client is"),
+    regions: str = typer.Option("", help="Comma-separated; empty = the organisation's"),
+) -> None:
+    """Register a machine client and print its credentials (the secret only this once)."""
+    from gateway import service
+    from gateway.schemas import ClientCreate
+
+    data = ClientCreate.model_validate({
+        "name": name, "organisation_id": organisation_id or None, "role": role,
+        "regions": [r.strip() for r in regions.split(",") if r.strip()]})
+
+    async def run() -> None:
+        db = Database(Settings().database_url("gateway"))
+        try:
+            client = await service.create_client(db=db, identity=_CLI_ADMIN, data=data)
+        finally:
+            await db.dispose()
+        typer.echo(f"client_id={client.client_id}")
+        typer.echo(f"client_secret={client.client_secret}")
+
+    asyncio.run(run())
+
+
+def rotate_signing_key() -> None:
+    """New access-token signing key; old keys keep verifying until their tokens expire."""
+    from gateway.tokens import rotate_signing_key as rotate
+
+    async def run() -> str:
+        settings = Settings()
+        db = Database(settings.database_url("gateway"))
+        try:
+            return await rotate(db, settings)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"new signing key {asyncio.run(run())}")
+
+
+COMMANDS = [create_organisation, create_client, rotate_signing_key]

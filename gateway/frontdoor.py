@@ -1,0 +1,192 @@
+"""The front door: one pure-ASGI layer every request passes before anything else.
+
+In order: header size, route lookup, authentication (bearer token), route-level policy
+(role and scope → 403), rate limit (→ 429 with RateLimit headers), then either the gateway's
+own routes or a service, which receives the caller's identity as a signed assertion. Any
+identity header a caller sends is dropped: nobody outside may speak for the gateway.
+Security headers are added to every response on the way out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.policy import allowed
+from gateway.ratelimit import Decision, Limiter, Quota
+from gateway.routing import RouteTable
+from gateway.tokens import TokenVerifier
+from gateway.upstreams import Upstream
+from shared.errors import AppError, Forbidden, render_error
+from shared.i18n import Text
+from shared.identity import ASSERTION_HEADER_B, AssertionSigner, Identity
+from shared.observability import current_request_id
+
+IDENTITY_SCOPE_KEY = "ruta.identity"
+DOCS_PATHS = {"/docs", "/openapi.json"}
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+API_ONLY_HEADERS = [
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class BodyTooLarge(AppError):
+    status = 413
+    code = "body-too-large"
+    detail_text = Text("El cuerpo de la solicitud supera el tamaño máximo ({limit} bytes).",
+                       "The request body exceeds the maximum size ({limit} bytes).")
+
+
+class HeadersTooLarge(AppError):
+    status = 431
+    code = "headers-too-large"
+    detail_text = Text("Las cabeceras de la solicitud son demasiado grandes.",
+                       "The request headers are too large.")
+
+
+class RateLimited(AppError):
+    status = 429
+    code = "rate-limited"
+    detail_text = Text("Demasiadas solicitudes; espere {retry_after} s antes de reintentar.",
+                       "Too many requests; wait {retry_after} s before retrying.")
+
+
+class RouteForbidden(Forbidden):
+    code = "forbidden"
+
+
+class FrontDoor:
+    def __init__(
+        self, app: ASGIApp, *, routes: RouteTable, upstreams: dict[str, Upstream],
+        verifier: TokenVerifier, signer: AssertionSigner, limiter: Limiter,
+        quotas: dict[str, Quota], max_body_bytes: int, max_header_bytes: int,
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.upstreams = upstreams
+        self.verifier = verifier
+        self.signer = signer
+        self.limiter = limiter
+        self.quotas = quotas
+        self.max_body = max_body_bytes
+        self.max_headers = max_header_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        extra_headers = list(SECURITY_HEADERS)
+        if path not in DOCS_PATHS:
+            extra_headers += API_ONLY_HEADERS
+
+        async def send_secure(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *(h for h in extra_headers if h[0] not in present)]
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, send_secure, extra_headers)
+        except AppError as exc:
+            await render_error(exc)(scope, receive, send_secure)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send,
+                      extra_headers: list[tuple[bytes, bytes]]) -> None:
+        headers = []
+        size = 0
+        authorization = None
+        content_length = None
+        for k, v in scope["headers"]:
+            size += len(k) + len(v)
+            if k == b"authorization":
+                authorization = v
+            elif k == ASSERTION_HEADER_B:
+                continue
+            elif k == b"content-length":
+                content_length = v
+            headers.append((k, v))
+        if size > self.max_headers:
+            raise HeadersTooLarge()
+        if content_length is not None and (
+            not content_length.isdigit() or int(content_length) > self.max_body
+        ):
+            raise BodyTooLarge(limit=self.max_body)
+        scope = dict(scope)
+        scope["headers"] = headers
+        path = scope["path"]
+        route = self.routes.match(path)
+
+        if route is None:
+            if path == "/oauth/token":
+                await self._limit(self._client_ip(scope), self.quotas["token"], extra_headers)
+            await self.app(scope, _limited(receive, self.max_body), send)
+            return
+        scope["ruta_route"] = route.pattern
+
+        if route.public:
+            await self._limit(self._client_ip(scope), self.quotas["public"], extra_headers)
+            identity = None
+        else:
+            identity = await self.verifier.verify_header(authorization)
+            if not allowed(identity, scope["method"], path):
+                raise RouteForbidden()
+            quota = self.quotas["read" if scope["method"] in ("GET", "HEAD") else "write"]
+            await self._limit(identity.subject, quota, extra_headers)
+            if (rid := current_request_id()) is not None:
+                identity = replace(identity, request_id=rid)
+
+        if route.upstream == "gateway":
+            scope[IDENTITY_SCOPE_KEY] = identity
+            await self.app(scope, _limited(receive, self.max_body), send)
+            return
+        upstream = self.upstreams.get(route.upstream)
+        if upstream is None:
+            await self.app(scope, receive, send)  # → 404 problem
+            return
+        if identity is not None:
+            headers.append((ASSERTION_HEADER_B, self.signer.sign(identity)))
+        await upstream.forward(scope, _limited(receive, self.max_body), send)
+
+    async def _limit(self, key: str, quota: Quota, extra_headers: list[tuple[bytes, bytes]]
+                     ) -> Decision:
+        decision = await self.limiter.hit(key, quota)
+        extra_headers.extend(decision.headers(quota))
+        if not decision.allowed:
+            raise RateLimited(retry_after=decision.retry_after)
+        return decision
+
+    @staticmethod
+    def _client_ip(scope: Scope) -> str:
+        client = scope.get("client")
+        return str(client[0]) if client else "unknown"
+
+
+def identity_of(scope: Scope) -> Identity | None:
+    return scope.get(IDENTITY_SCOPE_KEY)
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """Counts streamed body bytes: a chunked body cannot slip past the size limit."""
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit=limit)
+        return message
+
+    return wrapped

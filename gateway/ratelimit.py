@@ -1,0 +1,160 @@
+"""Token-bucket rate limits per caller and route class, in memory or shared through Redis.
+
+In memory suits the embedded shape (one process). With ``RUTA_REDIS_URL`` the buckets live
+in Redis, updated atomically by a Lua script on Redis's own clock, so several gateway
+replicas share one limit. If Redis stops answering the gateway falls back to its own memory
+for that request rather than refusing everybody.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+log = structlog.get_logger("ruta.ratelimit")
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    name: str
+    capacity: int           # requests allowed in a burst
+    window_seconds: float   # time to refill the whole bucket
+
+    @property
+    def rate(self) -> float:
+        return self.capacity / self.window_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    remaining: int
+    reset_seconds: int      # until the bucket is full again
+    retry_after: int        # until one request is allowed (0 when allowed)
+
+    def headers(self, quota: Quota) -> list[tuple[bytes, bytes]]:
+        h = [
+            (b"ratelimit-policy",
+             f'"{quota.name}";q={quota.capacity};w={int(quota.window_seconds)}'.encode()),
+            (b"ratelimit", f'"{quota.name}";r={self.remaining};t={self.reset_seconds}'.encode()),
+        ]
+        if not self.allowed:
+            h.append((b"retry-after", str(self.retry_after).encode()))
+        return h
+
+
+DEFAULT_QUOTAS = {
+    "read": Quota("read", 1200, 60),
+    "write": Quota("write", 300, 60),
+    "token": Quota("token", 30, 60),
+    "public": Quota("public", 120, 60),
+}
+
+
+def parse_quotas(raw: str) -> dict[str, Quota]:
+    """``RUTA_RATE_LIMITS``: JSON ``{"read": {"capacity": 1200, "window_seconds": 60}, ...}``."""
+    quotas = dict(DEFAULT_QUOTAS)
+    for name, spec in (json.loads(raw or "{}") or {}).items():
+        if name not in DEFAULT_QUOTAS:
+            raise ValueError(f"unknown rate-limit class {name!r}")
+        capacity = int(spec["capacity"])
+        window = float(spec.get("window_seconds", 60))
+        if capacity < 1 or window <= 0:
+            raise ValueError(f"rate limit {name!r} must allow at least one request")
+        quotas[name] = Quota(name, capacity, window)
+    return quotas
+
+
+def _decide(tokens: float, quota: Quota) -> Decision:
+    if tokens >= 1:
+        tokens -= 1
+        allowed = True
+    else:
+        allowed = False
+    reset = math.ceil((quota.capacity - tokens) / quota.rate)
+    retry = 0 if allowed else max(1, math.ceil((1 - tokens) / quota.rate))
+    return Decision(allowed, int(tokens), reset, retry)
+
+
+class Limiter(Protocol):
+    async def hit(self, key: str, quota: Quota) -> Decision: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryLimiter:
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._max = max_keys
+
+    async def hit(self, key: str, quota: Quota) -> Decision:
+        return self.hit_sync(key, quota)
+
+    def hit_sync(self, key: str, quota: Quota) -> Decision:
+        now = time.monotonic()
+        full_key = f"{quota.name}:{key}"
+        tokens, ts = self._buckets.get(full_key, (float(quota.capacity), now))
+        tokens = min(float(quota.capacity), tokens + (now - ts) * quota.rate)
+        decision = _decide(tokens, quota)
+        self._buckets[full_key] = (tokens - 1 if decision.allowed else tokens, now)
+        self._buckets.move_to_end(full_key)
+        if len(self._buckets) > self._max:
+            self._buckets.popitem(last=False)
+        return decision
+
+    async def close(self) -> None:
+        return None
+
+
+# KEYS[1] bucket; ARGV capacity, rate (tokens/s). Returns {allowed, tokens*1000}.
+_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1])
+local ts = tonumber(b[2])
+if tokens == nil then tokens = capacity; ts = now end
+tokens = math.min(capacity, tokens + (now - ts) * rate)
+local allowed = 0
+if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+return {allowed, math.floor(tokens * 1000)}
+"""
+
+
+class RedisLimiter:
+    def __init__(self, url: str, prefix: str = "ruta:rl:") -> None:
+        import redis.asyncio as redis
+
+        self._redis: Any = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._script = self._redis.register_script(_LUA)
+        self._prefix = prefix
+        self._fallback = MemoryLimiter()
+
+    async def hit(self, key: str, quota: Quota) -> Decision:
+        try:
+            allowed, milli = await self._script(
+                keys=[f"{self._prefix}{quota.name}:{key}"], args=[quota.capacity, quota.rate])
+        except Exception as exc:
+            log.warning("ratelimit_redis_unavailable", error=type(exc).__name__)
+            return self._fallback.hit_sync(key, quota)
+        tokens = int(milli) / 1000
+        reset = math.ceil((quota.capacity - tokens) / quota.rate)
+        retry = 0 if allowed else max(1, math.ceil((1 - tokens) / quota.rate))
+        return Decision(bool(allowed), int(tokens), reset, retry)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def make_limiter(redis_url: str | None) -> Limiter:
+    return RedisLimiter(redis_url) if redis_url else MemoryLimiter()

@@ -1,0 +1,382 @@
+"""Access tokens: our own ES256 keys for machine clients, trusted OIDC issuers for people.
+
+python-jose is used defensively: the algorithm list is fixed per key (ES256 for ours; the
+JWK's own algorithm for an issuer's, never an HMAC one), every registered claim is required
+(its ``require_*`` options default to off), the token size is bounded, and header fields that
+point elsewhere (``jku``, ``x5u``, ``jwk``, ``x5c``) are never followed: keys come only from
+our database or the configured JWKS URLs. Verified tokens are cached until they expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import structlog
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jose import jwk, jwt
+from jose.exceptions import JOSEError
+from jose.utils import long_to_base64
+from sqlalchemy import select
+
+from gateway.models import Client, SigningKey
+from shared.crypto import Sealer
+from shared.db import Database, as_utc, utcnow
+from shared.errors import Unauthenticated
+from shared.i18n import Text
+from shared.identity import Identity, Role
+from shared.settings import Settings
+
+log = structlog.get_logger("ruta.tokens")
+
+MAX_TOKEN_BYTES = 8192
+KEY_REFRESH_SECONDS = 30.0
+JWKS_REFRESH_SECONDS = 60.0
+_OPTIONS = {
+    "verify_signature": True, "verify_aud": True, "verify_iat": True, "verify_exp": True,
+    "verify_nbf": True, "verify_iss": True, "verify_sub": True, "verify_jti": False,
+    "verify_at_hash": False, "require_aud": True, "require_iat": True, "require_exp": True,
+    "require_iss": True, "require_sub": True, "leeway": 30,
+}
+# Asymmetric algorithms only; an HMAC algorithm would turn a public key into a secret.
+ALGORITHMS_BY_KTY = {"EC": {"ES256", "ES384", "ES512"}, "RSA": {"RS256", "RS384", "RS512",
+                                                                 "PS256", "PS384", "PS512"}}
+HUMAN_ROLES = {r for r in Role if r is not Role.SYSTEM}
+
+INVALID_TOKEN = Text("El token de acceso no es válido o expiró.",
+                     "The access token is invalid or expired.")
+MISSING_TOKEN = Text("Falta el token de acceso (cabecera Authorization: Bearer).",
+                     "The access token is missing (Authorization: Bearer header).")
+
+
+def _invalid() -> Unauthenticated:
+    return Unauthenticated(INVALID_TOKEN)
+
+
+# --- our keys -----------------------------------------------------------------------------
+
+def generate_signing_key(sealer: Sealer) -> SigningKey:
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    numbers = private.public_key().public_numbers()
+    kid = "k-" + uuid.uuid4().hex[:16]
+    public_jwk = {
+        "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
+        "x": long_to_base64(numbers.x, size=32).decode(),
+        "y": long_to_base64(numbers.y, size=32).decode(),
+    }
+    return SigningKey(kid=kid, alg="ES256", public_jwk=public_jwk, created_at=utcnow(),
+                      private_key=sealer.seal(pem, f"signing_keys:{kid}".encode()))
+
+
+@dataclass
+class _LoadedKey:
+    kid: str
+    public_jwk: dict[str, str]
+    private_pem: str | None
+    created_at: float
+    retired: bool
+
+
+class KeyStore:
+    """Our signing keys and disabled clients, as this process last read them.
+
+    Replicas share the gateway database: each reloads at most every 30 s, and at once (still
+    bounded) when it meets a kid it does not know, so a key rotated by another replica is
+    picked up without letting a stream of made-up kids hammer the database.
+    """
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self._sealer = Sealer.from_settings(settings)
+        self._keys: dict[str, _LoadedKey] = {}
+        self._disabled_clients: set[str] = set()
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def refresh(self, *, force: bool = False) -> None:
+        async with self._lock:
+            if not force and time.monotonic() - self._loaded_at < 1.0:
+                return
+            async with self._db.uow() as uow:
+                rows = (await uow.session.scalars(select(SigningKey))).all()
+                disabled = set((await uow.session.scalars(
+                    select(Client.id).where(Client.status != "active"))).all())
+            publish_after_retire = timedelta(seconds=self._settings.access_token_ttl_seconds * 2)
+            keys = {}
+            for row in rows:
+                retired = row.retired_at is not None
+                if retired and as_utc(row.retired_at) + publish_after_retire < utcnow():  # type: ignore[arg-type]
+                    continue  # no token it signed can still be valid
+                pem = None if retired else self._sealer.unseal(
+                    row.private_key, f"signing_keys:{row.kid}".encode()).decode()
+                keys[row.kid] = _LoadedKey(row.kid, row.public_jwk, pem,
+                                           as_utc(row.created_at).timestamp(), retired)
+            self._keys = keys
+            self._disabled_clients = disabled
+            self._loaded_at = time.monotonic()
+
+    async def maybe_refresh(self) -> None:
+        if time.monotonic() - self._loaded_at > KEY_REFRESH_SECONDS:
+            await self.refresh()
+
+    def note_disabled(self, client_id: str) -> None:
+        self._disabled_clients.add(client_id)
+
+    def is_disabled(self, client_id: str) -> bool:
+        return client_id in self._disabled_clients
+
+    def active(self) -> _LoadedKey:
+        usable = [k for k in self._keys.values() if not k.retired and k.private_pem]
+        if not usable:
+            raise RuntimeError("no active signing key: run `ruta migrate` and start the gateway")
+        return max(usable, key=lambda k: k.created_at)
+
+    def public(self, kid: str) -> dict[str, str] | None:
+        key = self._keys.get(kid)
+        return key.public_jwk if key else None
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [k.public_jwk for k in sorted(self._keys.values(),
+                                                      key=lambda k: -k.created_at)]}
+
+    def mint(self, identity: Identity, *, scopes: list[str], ttl: int | None = None) -> str:
+        key = self.active()
+        now = int(time.time())
+        claims = {
+            "iss": self._settings.jwt_issuer, "aud": self._settings.jwt_audience,
+            "sub": identity.subject, "iat": now, "nbf": now,
+            "exp": now + (ttl or self._settings.access_token_ttl_seconds),
+            "jti": uuid.uuid4().hex, "role": identity.role.value,
+            "org": identity.organisation_id, "regions": sorted(identity.regions),
+            "permissions": sorted(identity.permissions), "scope": " ".join(sorted(scopes)),
+            "kind": identity.kind,
+        }
+        assert key.private_pem is not None
+        return jwt.encode(claims, key.private_pem, algorithm="ES256",
+                          headers={"kid": key.kid, "typ": "at+jwt"})
+
+
+async def ensure_signing_key(db: Database, settings: Settings) -> bool:
+    """Create the first signing key if there is none that signs. True when one was made."""
+    async with db.uow() as uow:
+        active = await uow.session.scalar(
+            select(SigningKey.kid).where(SigningKey.retired_at.is_(None)).limit(1))
+        if active is not None:
+            return False
+        uow.session.add(generate_signing_key(Sealer.from_settings(settings)))
+        await uow.commit()
+        return True
+
+
+async def rotate_signing_key(db: Database, settings: Settings) -> str:
+    """A new key signs from now on; the old ones keep verifying until their tokens expire."""
+    async with db.uow() as uow:
+        now = utcnow()
+        for key in (await uow.session.scalars(
+                select(SigningKey).where(SigningKey.retired_at.is_(None)))).all():
+            key.retired_at = now
+        new = generate_signing_key(Sealer.from_settings(settings))
+        uow.session.add(new)
+        await uow.commit()
+        return new.kid
+
+
+# --- trusted identity providers ---------------------------------------------------------
+
+@dataclass
+class OIDCIssuer:
+    issuer: str
+    jwks_url: str
+    audience: str
+    role_claim: str
+    organisation_claim: str
+    regions_claim: str
+    permissions_claim: str | None
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fetched_at: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def parse_all(cls, raw: str) -> dict[str, OIDCIssuer]:
+        items = json.loads(raw or "[]")
+        if not isinstance(items, list):
+            raise ValueError("RUTA_OIDC_ISSUERS must be a JSON list")
+        out = {}
+        for item in items:
+            claims = item.get("claims") or {}
+            issuer = cls(
+                issuer=str(item["issuer"]), jwks_url=str(item["jwks_url"]),
+                audience=str(item["audience"]), role_claim=str(claims.get("role", "role")),
+                organisation_claim=str(claims.get("organisation", "organisation")),
+                regions_claim=str(claims.get("regions", "regions")),
+                permissions_claim=claims.get("permissions"),
+            )
+            out[issuer.issuer] = issuer
+        return out
+
+    async def key(self, kid: str, http: httpx.AsyncClient) -> dict[str, Any] | None:
+        if kid in self.keys:
+            return self.keys[kid]
+        async with self.lock:
+            # refresh on an unknown kid, at most once a minute (bounded outbound calls)
+            if kid not in self.keys and time.monotonic() - self.fetched_at > JWKS_REFRESH_SECONDS:
+                self.fetched_at = time.monotonic()
+                try:
+                    resp = await http.get(self.jwks_url)
+                    resp.raise_for_status()
+                    self.keys = {k["kid"]: k for k in resp.json().get("keys", [])
+                                 if isinstance(k, dict) and "kid" in k}
+                except (httpx.HTTPError, ValueError, TypeError):
+                    log.warning("jwks_fetch_failed", issuer=self.issuer)
+        return self.keys.get(kid)
+
+
+# --- verification ---------------------------------------------------------------------------
+
+class TokenVerifier:
+    def __init__(self, settings: Settings, keys: KeyStore, cache_size: int = 10_000) -> None:
+        self._settings = settings
+        self._keys = keys
+        self._issuers = OIDCIssuer.parse_all(settings.oidc_issuers)
+        self._cache: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+        self._cache_size = cache_size
+        self._http = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    def forget_client(self, client_id: str) -> None:
+        self._keys.note_disabled(client_id)
+        for token, (identity, _) in list(self._cache.items()):
+            if identity.subject == client_id and identity.kind == "client":
+                self._cache.pop(token, None)
+
+    async def verify_header(self, authorization: bytes | str | None) -> Identity:
+        if not authorization:
+            raise Unauthenticated(MISSING_TOKEN)
+        value = authorization.decode("latin-1") if isinstance(authorization, bytes) \
+            else authorization
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated(MISSING_TOKEN)
+        return await self.verify(token.strip())
+
+    async def verify(self, token: str) -> Identity:
+        now = time.time()
+        cached = self._cache.get(token)
+        if cached is not None:
+            identity, exp = cached
+            if exp > now and not (identity.kind == "client"
+                                  and self._keys.is_disabled(identity.subject)):
+                return identity
+            self._cache.pop(token, None)
+            raise _invalid()
+        if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
+            raise _invalid()
+        await self._keys.maybe_refresh()
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.get_unverified_claims(token)
+        except (JOSEError, ValueError, TypeError):
+            raise _invalid() from None
+        kid = header.get("kid")
+        if not isinstance(kid, str) or len(kid) > 128 or header.get("crit") is not None:
+            raise _invalid()
+        issuer = unverified.get("iss")
+        if issuer == self._settings.jwt_issuer:
+            identity, exp = await self._verify_ours(token, header, kid)
+        elif isinstance(issuer, str) and issuer in self._issuers:
+            identity, exp = await self._verify_oidc(token, header, kid, self._issuers[issuer])
+        else:
+            raise _invalid()
+        self._cache[token] = (identity, exp)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return identity
+
+    async def _verify_ours(self, token: str, header: dict[str, Any], kid: str
+                           ) -> tuple[Identity, float]:
+        if header.get("alg") != "ES256":
+            raise _invalid()
+        public = self._keys.public(kid)
+        if public is None:
+            await self._keys.refresh()
+            public = self._keys.public(kid)
+        if public is None:
+            raise _invalid()
+        claims = self._decode(token, public, ["ES256"], self._settings.jwt_audience,
+                              self._settings.jwt_issuer)
+        try:
+            kind = str(claims.get("kind", "client"))
+            identity = Identity(
+                subject=str(claims["sub"]), role=Role(claims["role"]),
+                organisation_id=claims.get("org"),
+                regions=frozenset(claims.get("regions") or ()),
+                permissions=frozenset(claims.get("permissions") or ()), kind=kind,
+                # a machine client is held to its scopes; a person to their role
+                scopes=frozenset(str(claims.get("scope", "")).split()) if kind == "client"
+                else None,
+            )
+        except (KeyError, ValueError, TypeError):
+            raise _invalid() from None
+        if identity.role is Role.SYSTEM or (identity.kind == "client"
+                                            and self._keys.is_disabled(identity.subject)):
+            raise _invalid()
+        return identity, float(claims["exp"])
+
+    async def _verify_oidc(self, token: str, header: dict[str, Any], kid: str,
+                           issuer: OIDCIssuer) -> tuple[Identity, float]:
+        key = await issuer.key(kid, self._http)
+        if key is None:
+            raise _invalid()
+        allowed = ALGORITHMS_BY_KTY.get(str(key.get("kty")), set())
+        if key.get("alg"):
+            allowed = allowed & {str(key["alg"])}
+        alg = header.get("alg")
+        if alg not in allowed:
+            raise _invalid()
+        claims = self._decode(token, key, [str(alg)], issuer.audience, issuer.issuer)
+        try:
+            role = Role(claims[issuer.role_claim])
+            if role not in HUMAN_ROLES:
+                raise ValueError(role)
+            regions = claims.get(issuer.regions_claim) or []
+            if isinstance(regions, str):
+                regions = regions.split()
+            permissions: list[str] = []
+            if issuer.permissions_claim:
+                raw = claims.get(issuer.permissions_claim) or []
+                permissions = raw.split() if isinstance(raw, str) else list(raw)
+            org = claims.get(issuer.organisation_claim)
+            identity = Identity(
+                subject=f"{issuer.issuer}#{claims['sub']}", role=role,
+                organisation_id=str(org) if org is not None else None,
+                regions=frozenset(str(r) for r in regions),
+                permissions=frozenset(str(p) for p in permissions), kind="user",
+            )
+        except (KeyError, ValueError, TypeError):
+            raise _invalid() from None
+        return identity, float(claims["exp"])
+
+    @staticmethod
+    def _decode(token: str, key: dict[str, Any], algorithms: list[str], audience: str,
+                issuer: str) -> dict[str, Any]:
+        try:
+            public = jwk.construct(key, algorithm=algorithms[0])
+            claims: dict[str, Any] = jwt.decode(token, public, algorithms=algorithms,
+                                                audience=audience, issuer=issuer,
+                                                options=_OPTIONS)
+        except (JOSEError, ValueError, TypeError, KeyError):
+            raise _invalid() from None
+        return claims
