@@ -1,31 +1,309 @@
-"""Every query of the registry. Never commits: the use case owns the transaction."""
+"""Every query of the registry. Never commits: the use case owns the transaction.
+
+The hot paths (read one profile, search, bulk insert) use Core statements: one round trip
+each, rows mapped straight to response dictionaries, no ORM identity map to fill.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.models import Profile
+from services.registry import search
+from services.registry.models import (
+    Consent,
+    IdentityDocument,
+    Profile,
+    ProfileStatus,
+    audit_table,
+    consents_table,
+    documents_table,
+    profiles_table,
+)
+from shared.identity import Identity, Role
+
+P = profiles_table.c
+D = documents_table.c
+C = consents_table.c
+A = audit_table.c
+
+# Above this many shared profiles the visibility filter uses a subquery, not a list.
+_SHARED_LIST_LIMIT = 2000
+
+DOC_COLUMNS = [D.id.label("d_id"), D.doc_type.label("d_type"), D.number.label("d_number"),
+               D.issuing_country.label("d_country"), D.expiry_date.label("d_expiry"),
+               D.verification.label("d_verification"),
+               D.authorises_work.label("d_authorises_work"),
+               D.created_at.label("d_created_at")]
+
+
+def sharing_consent(org: str, now: datetime, profile_id: Any = None) -> ColumnElement[bool]:
+    """A granted, unexpired referral consent naming ``org`` as recipient."""
+    cond = and_(C.purpose == "referral", C.status == "granted",
+                C.recipient_organisation_id == org,
+                or_(C.valid_until.is_(None), C.valid_until > now))
+    if profile_id is not None:
+        cond = and_(cond, C.profile_id == profile_id)
+    return cond
 
 
 class ProfileRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    # --- single profile ------------------------------------------------------------------
+    async def get_with_documents(self, profile_id: str) -> list[Row[Any]]:
+        """The profile row joined with its documents (one row per document, or one row
+        with null document columns): one round trip for the whole read."""
+        q = (select(profiles_table, *DOC_COLUMNS)
+             .outerjoin(documents_table, D.profile_id == P.id)
+             .where(P.id == profile_id)
+             .order_by(D.created_at, D.id))
+        return list((await self.session.execute(q)).all())
+
     async def get(self, profile_id: str) -> Profile | None:
         return await self.session.get(Profile, profile_id)
 
-    def add(self, profile: Profile) -> None:
-        self.session.add(profile)
+    async def get_for_update(self, profile_id: str) -> Profile | None:
+        q = select(Profile).where(Profile.id == profile_id)
+        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
+            q = q.with_for_update()
+        return (await self.session.scalars(q)).first()
 
-    async def list_visible(
-        self, *, organisation_id: str, regions: frozenset[str], after: str | None, limit: int
-    ) -> list[Profile]:
-        q = select(Profile).where(Profile.organisation_id == organisation_id,
-                                  Profile.status == "active")
-        if regions:
-            q = q.where(Profile.region.in_(sorted(regions)))
-        if after:
-            q = q.where(Profile.id > after)
-        q = q.order_by(Profile.id).limit(limit)
+    async def documents_of(self, profile_ids: Collection[str]) -> list[IdentityDocument]:
+        q = (select(IdentityDocument).where(IdentityDocument.profile_id.in_(list(profile_ids)))
+             .order_by(IdentityDocument.created_at, IdentityDocument.id))
         return list((await self.session.scalars(q)).all())
+
+    async def is_shared_with(self, profile_id: str, org: str, now: datetime
+                             ) -> tuple[bool, bool]:
+        """(shared, covers sensitive data) for ``org`` by the person's referral consent."""
+        rows = (await self.session.execute(
+            select(C.sensitive_data, C.evidence).where(sharing_consent(org, now, profile_id))
+        )).all()
+        if not rows:
+            return False, False
+        return True, any(r.sensitive_data and r.evidence in ("written", "digital_signature")
+                         for r in rows)
+
+    async def shared_profile_ids(self, org: str, now: datetime) -> list[str] | None:
+        """Ids shared with ``org``; None when there are too many to list (use a subquery)."""
+        rows = (await self.session.execute(
+            select(C.profile_id).where(sharing_consent(org, now)).distinct()
+            .limit(_SHARED_LIST_LIMIT + 1))).scalars().all()
+        return None if len(rows) > _SHARED_LIST_LIMIT else list(rows)
+
+    # --- visibility ----------------------------------------------------------------------
+    def visible(self, identity: Identity, now: datetime,
+                shared: list[str] | None) -> ColumnElement[bool]:
+        """Which profiles ``identity`` may see (``shared`` from :meth:`shared_profile_ids`)."""
+        org = identity.organisation_id
+        if org is None:
+            return false()
+        shared_cond: ColumnElement[bool]
+        if shared is None:
+            shared_cond = P.id.in_(select(C.profile_id).where(sharing_consent(org, now)))
+        elif shared:
+            shared_cond = P.id.in_(shared)
+        else:
+            shared_cond = false()
+        cond = shared_cond if identity.role is Role.PROVIDER else or_(
+            P.organisation_id == org, shared_cond)
+        if identity.regions:
+            cond = and_(cond, P.region.in_(sorted(identity.regions)))
+        return cond
+
+    def visible_exists(self, identity: Identity, now: datetime) -> ColumnElement[bool]:
+        """Visibility as a correlated EXISTS: cheap when another index drives the query
+        (trigram candidates, a document number)."""
+        org = identity.organisation_id
+        if org is None:
+            return false()
+        shared_cond = exists().where(sharing_consent(org, now, P.id))
+        cond = shared_cond if identity.role is Role.PROVIDER else or_(
+            P.organisation_id == org, shared_cond)
+        if identity.regions:
+            cond = and_(cond, P.region.in_(sorted(identity.regions)))
+        return cond
+
+    # --- lists and search ----------------------------------------------------------------
+    async def list_page(self, *, where: Sequence[ColumnElement[bool]], after: str | None,
+                        limit: int) -> list[Row[Any]]:
+        q = select(*SUMMARY_COLUMNS).where(*where)
+        if after:
+            q = q.where(P.id > after)
+        q = q.order_by(P.id).limit(limit)
+        return list((await self.session.execute(q)).all())
+
+    async def by_document(self, *, numbers: list[str], doc_type: str | None,
+                          where: Sequence[ColumnElement[bool]], after: str | None,
+                          limit: int) -> list[Row[Any]]:
+        cond: list[ColumnElement[bool]] = [D.number.in_(numbers)]
+        if doc_type:
+            cond.append(D.doc_type == doc_type)
+        q = (select(*SUMMARY_COLUMNS).where(P.id.in_(select(D.profile_id).where(*cond)),
+                                            *where))
+        if after:
+            q = q.where(P.id > after)
+        q = q.order_by(P.id).limit(limit)
+        return list((await self.session.execute(q)).all())
+
+    async def name_candidates(self, *, query_key: str, where: Sequence[ColumnElement[bool]],
+                              is_postgres: bool) -> list[tuple[str, str]]:
+        """(id, search_key) of the profiles worth ranking for ``query_key``."""
+        if is_postgres:
+            sim = func.word_similarity(literal(query_key), P.search_key)
+            q = (select(P.id, P.search_key)
+                 .where(P.search_key.op("%>")(literal(query_key)), *where)
+                 .order_by(sim.desc()).limit(search.CANDIDATE_LIMIT))
+            return [(r[0], r[1]) for r in (await self.session.execute(q)).all()]
+        q = select(P.id, P.search_key).where(P.search_key.is_not(None), *where)
+        rows = [(r[0], r[1]) for r in (await self.session.execute(q)).all()]
+        if len(rows) <= search.CANDIDATE_LIMIT:
+            return rows
+        return search.prefilter(query_key, rows)
+
+    async def summaries(self, ids: Collection[str]) -> dict[str, Row[Any]]:
+        if not ids:
+            return {}
+        rows = (await self.session.execute(
+            select(*SUMMARY_COLUMNS).where(P.id.in_(list(ids))))).all()
+        return {r.id: r for r in rows}
+
+    async def born_on(self, dates: Iterable[date], *, exclude: str | None,
+                      where: Sequence[ColumnElement[bool]]) -> list[Row[Any]]:
+        q = select(*SUMMARY_COLUMNS, P.search_key).where(
+            P.birth_date.in_(list(dates)), P.status == ProfileStatus.ACTIVE, *where)
+        if exclude:
+            q = q.where(P.id != exclude)
+        return list((await self.session.execute(q.limit(200))).all())  # type: ignore[arg-type]
+
+    # --- documents -----------------------------------------------------------------------
+    async def find_documents(self, keys: Collection[tuple[str, str, str]]
+                             ) -> dict[tuple[str, str, str], tuple[str, str, str, str]]:
+        """(type, country, number) → (profile id, organisation, region, status) for the
+        documents already registered among ``keys``."""
+        if not keys:
+            return {}
+        out: dict[tuple[str, str, str], tuple[str, str, str, str]] = {}
+        wanted = set(keys)
+        numbers = sorted({k[2] for k in keys})
+        for i in range(0, len(numbers), 500):
+            rows = (await self.session.execute(
+                select(D.doc_type, D.issuing_country, D.number, P.id, P.organisation_id,
+                       P.region, P.status)
+                .join(profiles_table, P.id == D.profile_id)
+                .where(D.number.in_(numbers[i:i + 500])))).all()
+            for r in rows:
+                key = (r[0], r[1], r[2])
+                if key in wanted:
+                    out[key] = (r[3], r[4], r[5], r[6])
+        return out
+
+    async def shared_among(self, org: str, profile_ids: Collection[str], now: datetime
+                           ) -> set[str]:
+        if not profile_ids:
+            return set()
+        rows = (await self.session.execute(
+            select(C.profile_id).where(sharing_consent(org, now),
+                                       C.profile_id.in_(list(profile_ids))))).scalars()
+        return set(rows)
+
+    # --- consents ------------------------------------------------------------------------
+    async def consents_of(self, profile_id: str) -> list[Consent]:
+        q = (select(Consent).where(Consent.profile_id == profile_id)
+             .order_by(Consent.recorded_at, Consent.id))
+        return list((await self.session.scalars(q)).all())
+
+    async def consent(self, profile_id: str, consent_id: str) -> Consent | None:
+        q = select(Consent).where(Consent.id == consent_id, Consent.profile_id == profile_id)
+        return (await self.session.scalars(q)).first()
+
+    # --- merges --------------------------------------------------------------------------
+    async def merged_into(self, survivor_id: str) -> list[str]:
+        rows = await self.session.execute(select(P.id).where(P.merged_into == survivor_id)
+                                          .order_by(P.id))
+        return list(rows.scalars().all())
+
+    async def move_children(self, from_id: str, to_id: str) -> tuple[int, int]:
+        docs = await self.session.execute(
+            update(documents_table).where(D.profile_id == from_id).values(profile_id=to_id))
+        cons = await self.session.execute(
+            update(consents_table).where(C.profile_id == from_id).values(profile_id=to_id))
+        await self.session.execute(
+            update(profiles_table).where(P.merged_into == from_id).values(merged_into=to_id))
+        return int(getattr(docs, "rowcount", 0) or 0), int(getattr(cons, "rowcount", 0) or 0)
+
+    # --- writes in bulk ------------------------------------------------------------------
+    async def insert_many(self, profiles: list[dict[str, Any]], documents: list[dict[str, Any]],
+                          consents: list[dict[str, Any]]) -> None:
+        if profiles:
+            await self.session.execute(insert(profiles_table), profiles)
+        if documents:
+            await self.session.execute(insert(documents_table), documents)
+        if consents:
+            await self.session.execute(insert(consents_table), consents)
+
+    async def add_audit(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(audit_table), rows)
+
+    # --- audit ---------------------------------------------------------------------------
+    async def audit_page(self, profile_ids: list[str], before: int | None, limit: int
+                         ) -> list[Row[Any]]:
+        q = select(audit_table).where(A.profile_id.in_(profile_ids))
+        if before is not None:
+            q = q.where(A.id < before)
+        return list((await self.session.execute(q.order_by(A.id.desc()).limit(limit))).all())
+
+    async def audit_all(self, profile_ids: list[str], limit: int = 10_000) -> list[Row[Any]]:
+        q = (select(audit_table).where(A.profile_id.in_(profile_ids)).order_by(A.id)
+             .limit(limit))
+        return list((await self.session.execute(q)).all())
+
+    # --- statistics ----------------------------------------------------------------------
+    async def statistics(self, *, where: Sequence[ColumnElement[bool]], today: date
+                         ) -> list[Row[Any]]:
+        band = age_band_expression(today)
+        q = (select(P.sex, band.label("age_band"), P.nationality, P.population_type, P.region,
+                    P.status, func.count().label("n"))
+             .where(P.status.in_([ProfileStatus.ACTIVE, ProfileStatus.ERASED]),
+                    P.opt_out_statistics.is_(False), *where)
+             .group_by(P.sex, band, P.nationality, P.population_type, P.region, P.status))
+        return list((await self.session.execute(q)).all())
+
+
+SUMMARY_COLUMNS = [P.id, P.organisation_id, P.status, P.version, P.given_names,
+                   P.first_surname, P.second_surname, P.birth_date, P.sex, P.nationality,
+                   P.population_type, P.region]
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def age_band_expression(today: date) -> ColumnElement[Any]:
+    """The age band as SQL, from cut-off birth dates computed for ``today`` (portable)."""
+    bounds = [(18, "0-17"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (60, "45-59")]
+    whens = [(P.birth_date > years_before(today, y), label) for y, label in bounds]
+    return case((P.birth_date.is_(None), P.erased_age_band), *whens, else_="60+")

@@ -1,0 +1,78 @@
+"""What the registry asks its siblings, through their public APIs (never their tables).
+
+The ARCO export must cover what every service holds on the person. A sibling that does not
+offer the list yet (404/405) is recorded as ``{"status": "unavailable"}``; a sibling that is
+down fails the whole export (503): an access request is never answered silently incomplete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.clients import Peers
+from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout
+from shared.i18n import Text
+from shared.identity import Identity
+
+SECTIONS = {"credentials": "/v1/credentials", "referrals": "/v1/referrals"}
+MAX_PAGES = 50
+
+
+class ExportIncomplete(AppError):
+    status = 503
+    code = "export-incomplete"
+    detail_text = Text(
+        "No se pudo reunir lo que el servicio {service} guarda sobre la persona; la "
+        "exportación no se entrega incompleta. Reintente más tarde.",
+        "Could not gather what the {service} service holds on the person; the export is "
+        "never delivered incomplete. Retry later.")
+
+
+class ExportUpstreamError(ExportIncomplete):
+    status = 502
+    code = "export-upstream-error"
+
+
+async def _section(peers: Peers, identity: Identity, service: str, profile_ids: list[str]
+                   ) -> dict[str, Any]:
+    items: list[dict[str, Any]] = []
+    for pid in profile_ids:
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            params: dict[str, Any] = {"profile_id": pid, "limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            try:
+                resp = await peers.request(service, "GET", SECTIONS[service],
+                                           identity=identity, params=params)
+            except (ServiceUnavailable, UpstreamTimeout):
+                raise ExportIncomplete(service=service) from None
+            if resp.status_code in (404, 405):
+                return {"status": "unavailable"}
+            if resp.status_code in (503, 504):
+                raise ExportIncomplete(service=service)
+            if resp.status_code != 200:
+                raise ExportUpstreamError(service=service)
+            try:
+                page = resp.json()
+            except ValueError:
+                raise ExportUpstreamError(service=service) from None
+            if isinstance(page, list):
+                items += page
+                break
+            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                raise ExportUpstreamError(service=service)
+            items += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        else:
+            raise ExportUpstreamError(service=service)
+    return {"status": "ok", "items": items}
+
+
+async def gather_sibling_data(peers: Peers, identity: Identity, profile_ids: list[str]
+                              ) -> dict[str, dict[str, Any]]:
+    """``{"credentials": {...}, "referrals": {...}}`` for the person's ids (merged included),
+    asked as the caller: each service applies its own scope to what it returns."""
+    return {name: await _section(peers, identity, name, profile_ids) for name in SECTIONS}
