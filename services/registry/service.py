@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -475,8 +475,9 @@ def prepare(identity: Identity, data: ProfileCreate, cipher: SensitiveCipher, no
         "id": new_id(), "profile_id": pid, "doc_type": d.type.value, "number": d.number,
         "issuing_country": d.issuing_country, "expiry_date": d.expiry_date,
         "verification": d.verification.value, "authorises_work": d.authorises_work,
-        "created_at": now, "created_by": identity.subject,
-    } for d in data.documents]
+        # microseconds apart, so a read lists them in the order they were given
+        "created_at": now + timedelta(microseconds=i), "created_by": identity.subject,
+    } for i, d in enumerate(data.documents)]
     keys = [(d.type.value, d.issuing_country or "", d.number) for d in data.documents]
     return Prepared(profile, documents, consents, keys, sensitive)
 
