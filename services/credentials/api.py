@@ -1,36 +1,204 @@
+"""HTTP routes of the credentials service (thin: parse, call the use case, shape the reply).
+
+Three routers: ``router`` (bearer token through the gateway), ``public_router`` (the
+issuer's documents and the verification endpoint, which the gateway forwards without a
+token: nothing here may depend on a caller identity) and ``internal_router`` (reachable only
+with a system or ministry assertion, never routed by the gateway's public table).
+"""
+
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+import orjson
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from services.credentials import service
-from services.credentials.schemas import CredentialCreate, CredentialOut
-from shared.concurrency import etag
+from services.credentials.lifecycle import Status
+from services.credentials.schemas import (
+    CredentialCreate,
+    CredentialKind,
+    CredentialOut,
+    HistoryOut,
+    JwksOut,
+    TransitionIn,
+    VerifyIn,
+    VerifyOut,
+)
+from services.credentials.status_list import Purpose
+from services.credentials.vc import MEDIA_TYPE
+from shared.concurrency import IF_MATCH_DOC, ExpectedVersion, IfMatch, etag
 from shared.errors import problem_responses
-from shared.http import DbDep, Idempotency, respond
+from shared.http import CursorsDep, DbDep, Idempotency, PeersDep, SettingsDep, respond
 from shared.identity import CurrentIdentity
+from shared.pagination import Cursor, Limit, Page
 
 router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
+public_router = APIRouter(prefix="/v1/credentials", tags=["credential verification (public)"])
+internal_router = APIRouter(prefix="/internal/credentials", include_in_schema=False)
 
-CredentialId = Annotated[str, Path(max_length=64)]
+CredentialId = Annotated[str, Path(max_length=64, description="Credential id (UUID)")]
+ListId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="Status list id")]
 
+VC_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The verifiable credential, a compact JWS (VC-JOSE-COSE).",
+          "content": {MEDIA_TYPE: {"schema": {"type": "string"},
+                                   "example": "eyJhbGciOiJFUzI1NiIsImN0eSI6InZjIiwia2lkIjoi…"}}},
+}
+
+
+# --- authenticated ------------------------------------------------------------------------
 
 @router.post("", status_code=201, response_model=CredentialOut,
-             responses=problem_responses(401, 403, 409, 422), summary="Add a credential")
+             responses=problem_responses(401, 403, 409, 422, 503),
+             summary="Add a credential to a person (self-declared)")
 async def create_credential(
-    data: CredentialCreate, identity: CurrentIdentity, db: DbDep, idempotency: Idempotency
+    data: CredentialCreate, identity: CurrentIdentity, db: DbDep, peers: PeersDep,
+    idempotency: Idempotency,
 ) -> Response:
-    return respond(await service.create_credential(db=db, identity=identity, data=data,
-                                                   idempotency=idempotency))
+    """The person must be visible to the caller in the registry (else 422 on `profile_id`).
+    The credential is filed under the profile's organisation and region."""
+    return respond(await service.create_credential(db=db, peers=peers, identity=identity,
+                                                   data=data, idempotency=idempotency))
+
+
+@router.get("", response_model=Page[CredentialOut],
+            responses=problem_responses(400, 401, 403, 422, 503),
+            summary="List credentials (a person's, by kind and state)")
+async def list_credentials(
+    identity: CurrentIdentity, db: DbDep, peers: PeersDep, cursors: CursorsDep,
+    profile_id: Annotated[str | None, Query(max_length=36, pattern=r"^[A-Za-z0-9-]+$")] = None,
+    kind: CredentialKind | None = None,
+    status: Status | None = None,
+    limit: Limit = 50, cursor: Cursor = None,
+) -> Page[CredentialOut]:
+    """Without `profile_id`: your organisation's credentials in your regions. With it: that
+    person's credentials if you may see the person (an empty page otherwise)."""
+    return await service.list_credentials(
+        db=db, peers=peers, identity=identity, cursors=cursors, profile_id=profile_id,
+        kind=kind.value if kind else None, status=status.value if status else None,
+        limit=limit, cursor=cursor)
 
 
 @router.get("/{credential_id}", response_model=CredentialOut,
-            responses=problem_responses(401, 404), summary="Read a credential")
+            responses=problem_responses(401, 403, 404, 503), summary="Read a credential")
 async def get_credential(
-    credential_id: CredentialId, identity: CurrentIdentity, db: DbDep, response: Response
+    credential_id: CredentialId, identity: CurrentIdentity, db: DbDep, peers: PeersDep,
+    response: Response,
 ) -> CredentialOut:
-    credential = await service.get_credential(db=db, identity=identity,
+    credential = await service.get_credential(db=db, peers=peers, identity=identity,
                                               credential_id=credential_id)
     response.headers["ETag"] = etag(credential.version)
     return credential
+
+
+@router.get("/{credential_id}/history", response_model=HistoryOut,
+            responses=problem_responses(401, 403, 404, 503),
+            summary="Verification history: every transition with who, when and why")
+async def credential_history(
+    credential_id: CredentialId, identity: CurrentIdentity, db: DbDep, peers: PeersDep,
+) -> HistoryOut:
+    return await service.credential_history(db=db, peers=peers, identity=identity,
+                                            credential_id=credential_id)
+
+
+@router.post("/{credential_id}/transitions", response_model=CredentialOut,
+             responses=problem_responses(401, 403, 404, 409, 412, 422, 428, 503),
+             summary="Change the verification state (If-Match required)")
+async def transition_credential(
+    credential_id: CredentialId, data: TransitionIn, identity: CurrentIdentity, db: DbDep,
+    peers: PeersDep, expected: IfMatch, response: Response,
+) -> CredentialOut:
+    """Actions: `see_document`, `apostille`, `verify_with_issuer`, `recognise` (with
+    `recognition`: body, resolution number and date), `reject`, `suspend`, `reinstate`,
+    `revoke` (the last four need a `reason`). An action the current state does not allow is
+    409 with the allowed ones; a stale If-Match is 412."""
+    out = await service.transition_credential(
+        db=db, peers=peers, identity=identity, credential_id=credential_id, data=data,
+        expected=expected)
+    response.headers["ETag"] = etag(out.version)
+    return out
+
+
+@router.get("/{credential_id}/vc", response_class=Response,
+            responses={**VC_RESPONSE, **problem_responses(401, 403, 404, 409, 503)},
+            summary="Export as a W3C verifiable credential (application/vc+jwt)")
+async def export_vc(
+    credential_id: CredentialId, identity: CurrentIdentity, db: DbDep, peers: PeersDep,
+    settings: SettingsDep,
+) -> Response:
+    """A VC Data Model 2.0 credential in the Open Badges 3.0 shape, secured with JOSE (ES256,
+    `typ: vc+jwt`, the credential as the claims set), with Bitstring Status List entries for
+    revocation and suspension. Only for a credential verified with its issuer or recognised
+    (else 409 `credential-not-verified`), and only with the person's consent to share
+    credentials (else 409 `consent-required`). Each export is recorded."""
+    token = await service.export_vc(db=db, peers=peers, settings=settings, identity=identity,
+                                    credential_id=credential_id)
+    return Response(token, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
+
+
+# --- public -------------------------------------------------------------------------------
+
+@public_router.post("/verify", response_model=VerifyOut, responses=problem_responses(422),
+                    summary="Verify a credential (public, no token)", openapi_extra={
+                        "security": []})
+async def verify(data: VerifyIn, db: DbDep) -> VerifyOut:
+    """Checks the signature against the issuer's keys (current and rotated), the VC 2.0 data
+    model, the validity period and the status lists. Always 200 for a well-formed body:
+    `valid`, `invalid` (with the reason), `revoked` or `suspended`."""
+    return await service.verify_vc(db=db, token=data.credential)
+
+
+@public_router.get("/issuer/jwks.json", response_model=JwksOut,
+                   summary="The issuer's public keys (JWKS)", openapi_extra={"security": []})
+async def jwks(db: DbDep, response: Response) -> dict[str, list[dict[str, Any]]]:
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return await service.issuer_jwks(db=db)
+
+
+@public_router.get("/issuer/profile", summary="The issuer (Open Badges Profile)",
+                   openapi_extra={"security": []})
+async def issuer(db: DbDep, settings: SettingsDep, response: Response) -> dict[str, Any]:
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return await service.issuer_profile(db=db, settings=settings)
+
+
+@public_router.get(
+    "/issuer/status/{list_id}/{purpose}", response_class=Response,
+    responses={200: {"description": "BitstringStatusListCredential, signed as vc+jwt (or "
+                                    "unsecured JSON with `Accept: application/vc`).",
+                     "content": {MEDIA_TYPE: {"schema": {"type": "string"}},
+                                 "application/vc": {"schema": {"type": "object"}}}},
+               **problem_responses(404, 422)},
+    summary="A status list (W3C Bitstring Status List)", openapi_extra={"security": []})
+async def status_list(
+    list_id: ListId, purpose: Purpose, db: DbDep, settings: SettingsDep,
+    accept: Annotated[str | None, Header(max_length=512)] = None,
+) -> Response:
+    unsecured = accept is not None and "application/vc" in accept \
+        and MEDIA_TYPE not in accept
+    body = await service.status_list(db=db, settings=settings, list_id=list_id,
+                                     purpose=purpose, signed=not unsecured)
+    headers = {"Cache-Control": "public, max-age=60"}
+    if isinstance(body, dict):
+        return Response(orjson.dumps(body), media_type="application/vc", headers=headers)
+    return Response(body, media_type=MEDIA_TYPE, headers=headers)
+
+
+# --- internal -----------------------------------------------------------------------------
+
+@internal_router.post("/{credential_id}/transitions", response_model=CredentialOut)
+async def authority_transition(
+    credential_id: CredentialId, data: TransitionIn, identity: CurrentIdentity, db: DbDep,
+    peers: PeersDep, response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=512,
+                                           description=IF_MATCH_DOC)] = None,
+) -> CredentialOut:
+    """A decision of an authority (e.g. SUNEDU through a signed inbound callback), with a
+    system or ministry identity asserted by the gateway. If-Match is optional here."""
+    expected = ExpectedVersion.parse(if_match) if if_match else None
+    out = await service.transition_credential(
+        db=db, peers=peers, identity=identity, credential_id=credential_id, data=data,
+        expected=expected, authority=True)
+    response.headers["ETag"] = etag(out.version)
+    return out

@@ -2,10 +2,22 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.credentials.api import router
+from services.credentials.api import internal_router, public_router, router
+from services.credentials.service import (
+    on_profile_erased,
+    on_profile_merged,
+    on_profile_updated,
+)
 from shared.db import Database
+from shared.events import EventConsumer, event_router
 from shared.http import create_service_app
 from shared.settings import Settings
+
+consumer = EventConsumer({
+    "profile.erased": on_profile_erased,
+    "profile.updated": on_profile_updated,
+    "profile.merged": on_profile_merged,
+})
 
 
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
@@ -15,8 +27,10 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     return create_service_app(
         name="credentials",
         title="Ruta de Empleabilidad — credentials",
-        description="Degrees, licences, certifications and verifiable credentials.",
+        description="Degrees, licences, skills certifications and training completions; their "
+                    "verification and recognition; export as W3C verifiable credentials "
+                    "(VC 2.0, Open Badges 3.0, JOSE ES256) and public verification.",
         settings=settings,
         database=db,
-        routers=[router],
+        routers=[public_router, router, internal_router, event_router(consumer)],
     )

@@ -1,10 +1,29 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from services.credentials.classification import CEFR_LEVELS, is_isced_f, is_isco_08
+from services.credentials.lifecycle import ACTION_RULES, Action, Status, allowed_actions
+from services.credentials.models import Credential
+from services.credentials.vc import MAX_VC_CHARS
+from shared.db import as_utc
+from shared.errors import InvalidValue
+from shared.i18n import Text
+
+# SQLite hands datetimes back naive; every stored datetime is UTC and is answered as such.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class CredentialKind(StrEnum):
@@ -15,29 +34,418 @@ class CredentialKind(StrEnum):
     LANGUAGE = "language"
 
 
+class TrainingModule(StrEnum):
+    """Emprende Segur@ modules."""
+
+    BUSINESS_MANAGEMENT = "business_management"
+    FINANCIAL_EDUCATION = "financial_education"
+    SST = "sst"
+
+
+class EvidenceType(StrEnum):
+    DIPLOMA = "diploma"
+    TRANSCRIPT = "transcript"
+    APOSTILLE = "apostille"
+    LEGALISATION = "legalisation"
+    RESOLUTION = "resolution"
+    CERTIFICATE = "certificate"
+    LICENCE = "licence"
+    OTHER = "other"
+
+
+Str = StringConstraints
+Title = Annotated[str, Str(strip_whitespace=True, min_length=2, max_length=300)]
+ShortText = Annotated[str, Str(strip_whitespace=True, min_length=1, max_length=300)]
+ProfileId = Annotated[str, Str(pattern=r"^[A-Za-z0-9-]{1,36}$")]
+CountryCode = Annotated[str, Str(pattern=r"^[A-Z]{2}$")]
+DocumentId = Annotated[str, Str(pattern=r"^[A-Za-z0-9._:-]{1,100}$")]
+Reason = Annotated[str, Str(strip_whitespace=True, min_length=3, max_length=1000)]
+AuthorityCode = Annotated[str, Str(pattern=r"^[A-Z][A-Z0-9_-]{1,39}$")]
+
+_FUTURE = Text("La fecha no puede ser futura", "The date cannot be in the future")
+
+
+def _not_future(value: date | None) -> date | None:
+    if value is not None and value > date.today():
+        raise InvalidValue(_FUTURE)
+    return value
+
+
+class IssuerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText = Field(description="Institution that issued the credential, as written.")
+    country: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2, e.g. VE")
+    identifier: Annotated[str, Str(strip_whitespace=True, min_length=1, max_length=200)] | None \
+        = Field(None, description="The institution's code or URL (e.g. a university code).")
+
+
+class EvidenceRef(BaseModel):
+    """A reference to a document held elsewhere (never the file itself)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    document_id: DocumentId
+    type: EvidenceType = EvidenceType.OTHER
+
+
+class SkillsCertificationIn(BaseModel):
+    """As the MTPE (Peru) or SETEC (Ecuador) certifies labour competencies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    competency_standard_code: Annotated[str, Str(strip_whitespace=True, min_length=1,
+                                                 max_length=60)]
+    competency_standard_name: ShortText
+    certifying_body: ShortText | None = None
+    assessment_date: date | None = None
+
+    _assessed = field_validator("assessment_date")(_not_future)
+
+
+class TrainingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    module: TrainingModule = Field(description="Emprende Segur@ module completed.")
+    hours: int | None = Field(None, ge=1, le=2000)
+
+
 class CredentialCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"example": {
-            "profile_id": "6f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f", "kind": "academic_degree",
-            "title": "Médico Cirujano"}},
+        json_schema_extra={"examples": [
+            {"profile_id": "6f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f", "kind": "academic_degree",
+             "title": "Médico Cirujano", "field_isced": "0912", "occupation_isco": "2211",
+             "level": "Título profesional (ISCED 7)",
+             "issuer": {"name": "Universidad Central de Venezuela", "country": "VE",
+                        "identifier": "UCV"},
+             "issued_on": "2015-07-20",
+             "evidence": [{"document_id": "doc-7f3a", "type": "diploma"}]},
+            {"profile_id": "6f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f",
+             "kind": "skills_certification", "title": "Certificado de competencias laborales",
+             "skills_certification": {"competency_standard_code": "NCL-GAS-001",
+                                      "competency_standard_name": "Preparación de alimentos",
+                                      "certifying_body": "MTPE",
+                                      "assessment_date": "2025-03-10"}},
+            {"profile_id": "6f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f",
+             "kind": "training_completion", "title": "Emprende Segur@ — SST",
+             "training": {"module": "sst", "hours": 12}},
+        ]},
     )
 
-    profile_id: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+    profile_id: ProfileId
     kind: CredentialKind
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2,
-                                            max_length=300)]
+    title: Title = Field(description="The exact title as written on the document: "
+                                     "'Medicina Integral Comunitaria' is not 'Médico Cirujano'.")
+    field_isced: str | None = Field(None, description="ISCED-F 2013 field code (2-4 digits).")
+    occupation_isco: str | None = Field(None, description="ISCO-08 occupation code (1-4 "
+                                                          "digits).")
+    level: Annotated[str, Str(strip_whitespace=True, min_length=1, max_length=60)] | None = \
+        Field(None, description="Level: e.g. ISCED level, competency level, CEFR for "
+                                "languages (A1-C2).")
+    language: Annotated[str, Str(pattern=r"^[a-z]{2,3}$")] | None = Field(
+        None, validate_default=True,
+        description="ISO 639 code; required for kind=language.")
+    issuer: IssuerIn | None = Field(
+        None, description="Who issued it. Optional when the person does not know, but a "
+                          "credential is verified with its issuer, so record it as soon as "
+                          "known.")
+    issued_on: date | None = None
+    expires_on: date | None = None
+    evidence: list[EvidenceRef] = Field(default_factory=list, max_length=20)
+    skills_certification: SkillsCertificationIn | None = Field(
+        None, validate_default=True,
+        description="Required for (and only for) kind=skills_certification.")
+    training: TrainingIn | None = Field(
+        None, description="Only for kind=training_completion.")
+
+    _issued = field_validator("issued_on")(_not_future)
+
+    @field_validator("field_isced")
+    @classmethod
+    def _isced(cls, v: str | None) -> str | None:
+        if v is not None and not is_isced_f(v):
+            raise InvalidValue(Text("Código ISCED-F 2013 no válido (p. ej. 0912)",
+                                    "Invalid ISCED-F 2013 code (e.g. 0912)"))
+        return v
+
+    @field_validator("occupation_isco")
+    @classmethod
+    def _isco(cls, v: str | None) -> str | None:
+        if v is not None and not is_isco_08(v):
+            raise InvalidValue(Text("Código ISCO-08 no válido (p. ej. 2211)",
+                                    "Invalid ISCO-08 code (e.g. 2211)"))
+        return v
+
+    @field_validator("level")
+    @classmethod
+    def _level(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("kind") is CredentialKind.LANGUAGE and v is not None \
+                and v not in CEFR_LEVELS:
+            raise InvalidValue(Text("Para idiomas use un nivel MCER (A1-C2)",
+                                    "For languages use a CEFR level (A1-C2)"))
+        return v
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if kind is not None and (v is None) == (kind is CredentialKind.LANGUAGE):
+            raise InvalidValue(Text("Obligatorio solo para kind=language",
+                                    "Required for, and only for, kind=language"))
+        return v
+
+    @field_validator("expires_on")
+    @classmethod
+    def _expires(cls, v: date | None, info: ValidationInfo) -> date | None:
+        issued = info.data.get("issued_on")
+        if v is not None and issued is not None and v < issued:
+            raise InvalidValue(Text("No puede ser anterior a issued_on",
+                                    "Cannot be before issued_on"))
+        return v
+
+    @field_validator("skills_certification")
+    @classmethod
+    def _skills(cls, v: SkillsCertificationIn | None, info: ValidationInfo
+                ) -> SkillsCertificationIn | None:
+        kind = info.data.get("kind")
+        if kind is not None and (v is None) == (kind is CredentialKind.SKILLS_CERTIFICATION):
+            raise InvalidValue(Text("Obligatorio solo para kind=skills_certification",
+                                    "Required for, and only for, kind=skills_certification"))
+        return v
+
+    @field_validator("training")
+    @classmethod
+    def _training(cls, v: TrainingIn | None, info: ValidationInfo) -> TrainingIn | None:
+        kind = info.data.get("kind")
+        if v is not None and kind is not None and kind is not CredentialKind.TRAINING_COMPLETION:
+            raise InvalidValue(Text("Solo para kind=training_completion",
+                                    "Only for kind=training_completion"))
+        return v
+
+
+class RecognitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: AuthorityCode = Field(description="Recognising authority, e.g. SUNEDU, SENESCYT.")
+    resolution_number: Annotated[str, Str(strip_whitespace=True, min_length=1,
+                                          max_length=100)]
+    resolution_date: date
+
+    _dated = field_validator("resolution_date")(_not_future)
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [
+            {"action": "see_document", "reason": "Diploma original revisado en la oficina"},
+            {"action": "recognise", "reason": "Resolución de SUNEDU presentada",
+             "recognition": {"body": "SUNEDU", "resolution_number": "012345-2025-SUNEDU/DIGRAT",
+                             "resolution_date": "2025-05-14"}},
+            {"action": "revoke", "reason": "La universidad anuló el título"},
+        ]},
+    )
+
+    action: Action
+    reason: Reason | None = Field(None, validate_default=True,
+                                  description="Why. Required for reject, suspend, reinstate "
+                                              "and revoke.")
+    recognition: RecognitionIn | None = Field(
+        None, validate_default=True, description="Required for (and only for) recognise.")
+    legalisation: Literal["apostille", "consular_legalisation"] | None = Field(
+        None, validate_default=True, description="Only for apostille: how the document was "
+                                                 "legalised (default apostille).")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, v: str | None, info: ValidationInfo) -> str | None:
+        action = info.data.get("action")
+        if v is None and action is not None and ACTION_RULES[action].needs_reason:
+            raise InvalidValue(Text("Indique el motivo de esta acción",
+                                    "Give the reason for this action"))
+        return v
+
+    @field_validator("recognition")
+    @classmethod
+    def _recognition(cls, v: RecognitionIn | None, info: ValidationInfo
+                     ) -> RecognitionIn | None:
+        action = info.data.get("action")
+        if action is None:
+            return v
+        if (v is None) == ACTION_RULES[action].needs_recognition:
+            raise InvalidValue(Text(
+                "Obligatorio solo para recognise (organismo, número y fecha de resolución)",
+                "Required for, and only for, recognise (body, resolution number and date)"))
+        return v
+
+    @field_validator("legalisation")
+    @classmethod
+    def _legalisation(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("action") not in (None, Action.APOSTILLE):
+            raise InvalidValue(Text("Solo para la acción apostille",
+                                    "Only for the apostille action"))
+        return v
+
+
+class IssuerOut(BaseModel):
+    name: str | None
+    country: str | None
+    identifier: str | None
+
+
+class SkillsCertificationOut(BaseModel):
+    competency_standard_code: str
+    competency_standard_name: str | None
+    certifying_body: str | None
+    assessment_date: date | None
+
+
+class TrainingOut(BaseModel):
+    module: TrainingModule
+    hours: int | None
+
+
+class RecognitionOut(BaseModel):
+    body: str
+    resolution_number: str | None
+    resolution_date: date | None
 
 
 class CredentialOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "id": "0d8f0c5e-58c4-4b0e-8a7e-0b6b9f3d2a11",
+        "profile_id": "6f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f", "organisation_id": "ong-lima",
+        "region": "PE-LMA", "kind": "academic_degree", "title": "Médico Cirujano",
+        "field_isced": "0912", "occupation_isco": "2211", "level": None, "language": None,
+        "issuer": {"name": "Universidad Central de Venezuela", "country": "VE",
+                   "identifier": "UCV"},
+        "issued_on": "2015-07-20", "expires_on": None,
+        "evidence": [{"document_id": "doc-7f3a", "type": "diploma"}],
+        "skills_certification": None, "training": None,
+        "recognition": {"body": "SUNEDU", "resolution_number": "012345-2025-SUNEDU/DIGRAT",
+                        "resolution_date": "2025-05-14"},
+        "status": "recognised", "status_changed_at": "2025-05-20T15:04:05Z",
+        "allowed_actions": ["suspend", "revoke"], "version": 5,
+        "created_at": "2025-04-01T10:00:00Z", "updated_at": "2025-05-20T15:04:05Z"}})
 
     id: str
     profile_id: str
     organisation_id: str
+    region: str | None
     kind: CredentialKind
-    title: str
-    status: str
+    title: str | None
+    field_isced: str | None
+    occupation_isco: str | None
+    level: str | None
+    language: str | None
+    issuer: IssuerOut | None
+    issued_on: date | None
+    expires_on: date | None
+    evidence: list[EvidenceRef]
+    skills_certification: SkillsCertificationOut | None
+    training: TrainingOut | None
+    recognition: RecognitionOut | None
+    status: Status
+    status_changed_at: UtcDatetime | None
+    allowed_actions: list[Action] = Field(
+        description="Actions the lifecycle allows from the current status.")
     version: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+    @classmethod
+    def of(cls, c: Credential) -> CredentialOut:
+        status = Status(c.status)
+        return cls(
+            id=c.id, profile_id=c.profile_id, organisation_id=c.organisation_id,
+            region=c.region, kind=CredentialKind(c.kind), title=c.title,
+            field_isced=c.field_isced, occupation_isco=c.occupation_isco, level=c.level,
+            language=c.language,
+            issuer=(IssuerOut(name=c.issuer_name, country=c.issuer_country,
+                              identifier=c.issuer_identifier)
+                    if c.issuer_name or c.issuer_country or c.issuer_identifier else None),
+            issued_on=c.issued_on, expires_on=c.expires_on,
+            evidence=[EvidenceRef.model_validate(e) for e in c.evidence or []],
+            skills_certification=(
+                SkillsCertificationOut(
+                    competency_standard_code=c.competency_standard_code,
+                    competency_standard_name=c.competency_standard_name,
+                    certifying_body=c.certifying_body, assessment_date=c.assessment_date)
+                if c.competency_standard_code else None),
+            training=(TrainingOut(module=TrainingModule(c.training_module),
+                                  hours=c.training_hours)
+                      if c.training_module else None),
+            recognition=(RecognitionOut(body=c.recognition_body,
+                                        resolution_number=c.recognition_resolution,
+                                        resolution_date=c.recognition_date)
+                         if c.recognition_body else None),
+            status=status, status_changed_at=c.status_changed_at,
+            allowed_actions=allowed_actions(status), version=c.version,
+            created_at=c.created_at, updated_at=c.updated_at,
+        )
+
+
+class TransitionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"example": {
+        "action": "recognise", "from_status": "apostilled", "to_status": "recognised",
+        "reason": "Resolución de SUNEDU presentada",
+        "details": {"recognition": {"body": "SUNEDU",
+                                    "resolution_number": "012345-2025-SUNEDU/DIGRAT",
+                                    "resolution_date": "2025-05-14"}},
+        "actor": "cw-ana", "actor_role": "caseworker", "actor_organisation_id": "ong-lima",
+        "occurred_at": "2025-05-20T15:04:05Z"}})
+
+    action: str
+    from_status: Status | None
+    to_status: Status
+    reason: str | None
+    details: dict[str, Any]
+    actor: str
+    actor_role: str
+    actor_organisation_id: str | None
+    occurred_at: UtcDatetime
+
+
+class HistoryOut(BaseModel):
+    credential_id: str
+    items: list[TransitionOut]
+
+
+class VerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "credential": "eyJhbGciOiJFUzI1NiIsImN0eSI6InZjIiwia2lkIjoi…"}})
+
+    credential: Annotated[str, Str(min_length=1, max_length=MAX_VC_CHARS)] = Field(
+        description="The VC as a compact JWS (application/vc+jwt).")
+
+
+class VerificationStatus(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+
+
+class VerifyOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"status": "valid", "reason": None, "message": "La credencial es válida.",
+         "checked_at": "2026-01-10T12:00:00Z"},
+        {"status": "invalid", "reason": "bad_signature",
+         "message": "La firma no corresponde al emisor.", "checked_at": "2026-01-10T12:00:00Z"},
+        {"status": "revoked", "reason": "revoked", "message": "El emisor revocó la credencial.",
+         "checked_at": "2026-01-10T12:00:00Z"},
+    ]})
+
+    status: VerificationStatus
+    reason: str | None = Field(description="Machine-readable reason: malformed, "
+                                           "unsupported_type, unsupported_algorithm, "
+                                           "unknown_key, bad_signature, "
+                                           "not_a_verifiable_credential, not_yet_valid, "
+                                           "expired, status_unavailable, revoked, suspended.")
+    message: str
+    checked_at: datetime
+
+
+class JwksOut(BaseModel):
+    keys: list[dict[str, str]]

@@ -1,0 +1,33 @@
+"""Operator commands of the credentials service (registered by ``ruta``'s CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+
+def rotate_issuer_key() -> None:
+    """Make a new signing key for verifiable credentials; the old ones keep verifying."""
+    from services.credentials.service import rotate_issuer_key as rotate
+    from shared.db import Database
+    from shared.settings import Settings
+
+    try:
+        settings = Settings()
+    except Exception as exc:  # invalid configuration: say why, exit non-zero
+        typer.echo(f"configuración no válida / invalid configuration: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+    async def run() -> str:
+        db = Database(settings.database_url("credentials"))
+        try:
+            return await rotate(db=db, settings=settings)
+        finally:
+            await db.dispose()
+
+    kid = asyncio.run(run())
+    typer.echo(f"new issuer key: {kid}")
+
+
+COMMANDS = [rotate_issuer_key]
