@@ -169,10 +169,15 @@ class ProfileRepository:
                               is_postgres: bool) -> list[tuple[str, str]]:
         """(id, search_key) of the profiles worth ranking for ``query_key``."""
         if is_postgres:
-            sim = func.word_similarity(literal(query_key), P.search_key)
+            # pg_trgm through the GIN index: `%` (similarity >= 0.3) catches whole names,
+            # `%>` (word similarity >= 0.6) a part of one ("hernandes" in a full name)
+            q_lit = literal(query_key)
+            rank = (func.similarity(q_lit, P.search_key)
+                    + func.word_similarity(q_lit, P.search_key))
             q = (select(P.id, P.search_key)
-                 .where(P.search_key.op("%>")(literal(query_key)), *where)
-                 .order_by(sim.desc()).limit(search.CANDIDATE_LIMIT))
+                 .where(or_(P.search_key.op("%")(q_lit), P.search_key.op("%>")(q_lit)),
+                        *where)
+                 .order_by(rank.desc()).limit(search.CANDIDATE_LIMIT))
             return [(r[0], r[1]) for r in (await self.session.execute(q)).all()]
         q = select(P.id, P.search_key).where(P.search_key.is_not(None), *where)
         rows = [(r[0], r[1]) for r in (await self.session.execute(q)).all()]

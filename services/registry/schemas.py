@@ -658,8 +658,9 @@ class BulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
         "items": [_EXAMPLE_CREATE]}})
 
-    items: list[dict[str, Any]] = Field(min_length=1, max_length=1000,
-                                        description="Up to 1,000 profiles (ProfileCreate).")
+    items: list[dict[str, Any]] = Field(
+        min_length=1, max_length=1000, description="Up to 1,000 profiles (ProfileCreate).",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/ProfileCreate"}})
 
 
 class FieldError(BaseModel):

@@ -4,9 +4,9 @@ People write names as they can: with or without accents and ñ, with the surname
 order, with typos, with a compound given name split or joined. Every profile keeps a
 ``search_key`` — its full name normalised by :func:`normalise` — maintained on every write.
 
-* PostgreSQL finds candidates with pg_trgm's word similarity on that key (a GIN trigram
-  index), SQLite scans the caller's visible caseload keys with rapidfuzz (the embedded shape
-  holds one organisation's people, not a country's);
+* PostgreSQL finds candidates with pg_trgm on that key (a GIN trigram index: similarity for
+  whole names, word similarity for a part of one); SQLite scans the caller's visible caseload
+  keys with rapidfuzz (the embedded shape holds one organisation's people, not a country's);
 * both then rank the bounded candidate set with :func:`score`, in Python, so the order and the
   cut-off are identical on both databases.
 """
@@ -23,8 +23,6 @@ from rapidfuzz import fuzz
 CANDIDATE_LIMIT = 500
 # Below this score a candidate is not a match: an unrelated name finds nothing.
 MATCH_CUTOFF = 78.0
-# Trigram word-similarity floor for PostgreSQL candidates (pg_trgm's default is 0.6).
-PG_WORD_SIMILARITY = 0.45
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 # Particles of Spanish surnames ("de la Cruz", "del Valle") carry no identity on their own.
