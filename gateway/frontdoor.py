@@ -122,6 +122,7 @@ class FrontDoor:
             not content_length.isdigit() or int(content_length) > self.max_body
         ):
             raise BodyTooLarge(limit=self.max_body)
+        declared = content_length is not None or scope["method"] in ("GET", "HEAD", "OPTIONS")
         scope = dict(scope)
         scope["headers"] = headers
         path = scope["path"]
@@ -130,7 +131,7 @@ class FrontDoor:
         if route is None:
             if path == "/oauth/token":
                 await self._limit(self._client_ip(scope), self.quotas["token"], extra_headers)
-            await self.app(scope, _limited(receive, self.max_body), send)
+            await self.app(scope, await _bounded(receive, self.max_body, declared), send)
             return
         scope["ruta_route"] = route.pattern
 
@@ -146,9 +147,10 @@ class FrontDoor:
             if (rid := current_request_id()) is not None:
                 identity = replace(identity, request_id=rid)
 
+        body = await _bounded(receive, self.max_body, declared)
         if route.upstream == "gateway":
             scope[IDENTITY_SCOPE_KEY] = identity
-            await self.app(scope, _limited(receive, self.max_body), send)
+            await self.app(scope, body, send)
             return
         upstream = self.upstreams.get(route.upstream)
         if upstream is None:
@@ -156,7 +158,7 @@ class FrontDoor:
             return
         if identity is not None:
             headers.append((ASSERTION_HEADER_B, self.signer.sign(identity)))
-        await upstream.forward(scope, _limited(receive, self.max_body), send)
+        await upstream.forward(scope, body, send)
 
     async def _limit(self, key: str, quota: Quota, extra_headers: list[tuple[bytes, bytes]]
                      ) -> Decision:
@@ -176,17 +178,32 @@ def identity_of(scope: Scope) -> Identity | None:
     return scope.get(IDENTITY_SCOPE_KEY)
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
-    """Counts streamed body bytes: a chunked body cannot slip past the size limit."""
+async def _bounded(receive: Receive, limit: int, declared: bool) -> Receive:
+    """A body with a declared length (already checked) streams through; a chunked one is
+    read here first, so an oversized body is refused before anything downstream sees it."""
+    if declared:
+        return receive
+    chunks: list[bytes] = []
     seen = 0
-
-    async def wrapped() -> Message:
-        nonlocal seen
+    while True:
         message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise BodyTooLarge(limit=limit)
-        return message
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > limit:
+            raise BodyTooLarge(limit=limit)
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    body = b"".join(chunks)
+    sent = False
 
-    return wrapped
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

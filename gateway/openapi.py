@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from gateway.policy import SCOPES_BY_ROLE
 from gateway.routing import RouteTable
+
+ALL_SCOPES = set().union(*SCOPES_BY_ROLE.values())
 
 
 def merge_openapi(
@@ -29,5 +32,17 @@ def merge_openapi(
             paths[path] = item
         for section, entries in service_doc.get("components", {}).items():
             components.setdefault(section, {}).update(entries)
+    schemes = components.setdefault("securitySchemes", {})
+    schemes["bearerAuth"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                             "description": "Access token from /oauth/token or a trusted "
+                                            "identity provider"}
+    schemes["oauth2"] = {"type": "oauth2", "flows": {"clientCredentials": {
+        "tokenUrl": "/oauth/token", "scopes": {s: s for s in sorted(ALL_SCOPES)}}}}
     doc["security"] = [{"bearerAuth": []}]
+    for path, item in paths.items():
+        route = routes.match(path.replace("{", "x").replace("}", "x"))
+        if route is None or route.public:  # operational, auth and signature-checked paths
+            for operation in item.values():
+                if isinstance(operation, dict):
+                    operation["security"] = []
     return doc
