@@ -14,13 +14,13 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from shared.db import Database, UnitOfWork, utcnow
+from shared.db import Database, UnitOfWork, as_utc, utcnow
 from shared.errors import Forbidden
 from shared.http import DbDep
 from shared.identity import CurrentIdentity, Role
-from shared.tables import inbox_events
+from shared.tables import inbox_events, outbox_events
 
 
 class EventEnvelope(BaseModel):
@@ -68,11 +68,59 @@ def event_router(consumer: EventConsumer) -> APIRouter:
     gateway's public table)."""
     router = APIRouter(prefix="/internal", include_in_schema=False)
 
+    @router.get("/events/types")
+    async def consumed_types(identity: CurrentIdentity) -> dict[str, list[str]]:
+        if identity.role is not Role.SYSTEM:
+            raise Forbidden()
+        return {"types": sorted(consumer.handlers)}
+
     @router.post("/events")
     async def receive(event: EventEnvelope, identity: CurrentIdentity,
                       db: DbDep) -> dict[str, bool]:
         if identity.role is not Role.SYSTEM:
             raise Forbidden()
         return {"handled": await consumer.consume(db=db, event=event)}
+
+    return router
+
+
+class AckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_ids: list[str] = Field(max_length=1000)
+
+
+def outbox_router() -> APIRouter:
+    """``/internal/outbox``: what the gateway's relay collects (system assertion only)."""
+    router = APIRouter(prefix="/internal/outbox", include_in_schema=False)
+
+    @router.get("")
+    async def pending(identity: CurrentIdentity, db: DbDep, limit: int = 500
+                      ) -> dict[str, list[dict[str, Any]]]:
+        if identity.role is not Role.SYSTEM:
+            raise Forbidden()
+        async with db.uow() as uow:
+            rows = (await uow.session.execute(
+                select(outbox_events).where(outbox_events.c.relayed_at.is_(None))
+                .order_by(outbox_events.c.position).limit(max(1, min(limit, 1000))))).all()
+        return {"events": [
+            EventEnvelope(event_id=r.event_id, type=r.type, occurred_at=as_utc(r.occurred_at),
+                          subject_type=r.subject_type, subject_id=r.subject_id,
+                          subject_version=r.subject_version, organisation_id=r.organisation_id,
+                          regions=list(r.regions or []), data=dict(r.data or {})
+                          ).model_dump(mode="json")
+            for r in rows]}
+
+    @router.post("/ack")
+    async def ack(body: AckIn, identity: CurrentIdentity, db: DbDep) -> dict[str, int]:
+        if identity.role is not Role.SYSTEM:
+            raise Forbidden()
+        async with db.uow() as uow:
+            result = await uow.session.execute(
+                update(outbox_events).where(outbox_events.c.event_id.in_(body.event_ids),
+                                            outbox_events.c.relayed_at.is_(None))
+                .values(relayed_at=utcnow()))
+            await uow.commit()
+        return {"acknowledged": int(result.rowcount or 0)}  # type: ignore[attr-defined]
 
     return router

@@ -109,6 +109,9 @@ def create_service_app(
     install_health(app, {"database": database.ping})
     for router in routers:
         app.include_router(router)
+    from shared.events import outbox_router  # shared.events needs this module's deps
+
+    app.include_router(outbox_router())
     app.add_middleware(RequestContextMiddleware, service=name)
     install_openapi(app)
     return app

@@ -51,7 +51,12 @@ outbox_events = Table(
     Column("organisation_id", String(64), nullable=True),
     Column("regions", JSON, nullable=False),
     Column("data", JSON, nullable=False),
+    # Set when the gateway's relay has copied the event into the feed. The relay takes what
+    # is not relayed yet, never "what is after position N": a transaction that commits late
+    # with a lower position is still picked up (no hole in the feed).
+    Column("relayed_at", DateTime(timezone=True), nullable=True),
     Index("ix_outbox_events_type", "type"),
+    Index("ix_outbox_events_pending", "relayed_at", "position"),
 )
 
 # Events this service has already handled (the inbox): written in the same transaction as the
