@@ -45,6 +45,18 @@ ProfileId = Annotated[str, Path(max_length=64, description="Profile id (UUID)")]
 ConsentId = Annotated[str, Path(max_length=64, description="Consent id (UUID)")]
 OrgParam = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 NO_STORE = {"Cache-Control": "no-store"}
+MERGED: dict[int | str, dict[str, Any]] = {308: {
+    "description": "The profile was merged into another: `Location` and `merged_into` point "
+                   "to it (a problem document with type /problems/profile-merged).",
+    "headers": {"Location": {"schema": {"type": "string"},
+                             "description": "/v1/profiles/{survivor id}"}},
+    "content": {"application/problem+json": {
+        "schema": {"$ref": "#/components/schemas/Problem"}}}}}
+
+
+def on_profile(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Problems of an operation on one profile, with the merged-profile pointer."""
+    return {**MERGED, **problem_responses(*statuses)}
 
 
 def get_cipher(request: Request) -> SensitiveCipher:
@@ -70,7 +82,7 @@ def optional_if_match(
 # --- collection ----------------------------------------------------------------------------
 @router.post(
     "", status_code=201, response_model=ProfileCreated,
-    responses=problem_responses(400, 401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422),
     summary="Register a person",
     description="Registers a person for the caller's organisation. A document already "
                 "registered is 409 (with `existing_profile_id` only when you may see that "
@@ -155,9 +167,7 @@ async def statistics(
 # --- one profile ---------------------------------------------------------------------------
 @router.get(
     "/{profile_id}", response_model=ProfileOut,
-    responses=problem_responses(401, 403, 404, 410) | {308: {
-        "description": "Merged into another profile: `Location` (and `merged_into`) point "
-                       "to it."}},
+    responses=on_profile(401, 403, 404, 410, 503),
     summary="Read a profile (audited)",
 )
 async def get_profile(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
@@ -169,7 +179,7 @@ async def get_profile(profile_id: ProfileId, identity: CurrentIdentity, db: DbDe
 
 @router.patch(
     "/{profile_id}", response_model=ProfileOut,
-    responses=problem_responses(401, 403, 404, 409, 410, 412, 422, 428),
+    responses=on_profile(401, 403, 404, 409, 410, 412, 422, 428),
     summary="Rectify a profile (ARCO; If-Match required)",
 )
 async def update_profile(profile_id: ProfileId, data: ProfileUpdate, identity: CurrentIdentity,
@@ -182,7 +192,7 @@ async def update_profile(profile_id: ProfileId, data: ProfileUpdate, identity: C
 
 @router.delete(
     "/{profile_id}", status_code=204, response_class=Response,
-    responses=problem_responses(401, 403, 404, 410, 412, 428),
+    responses=on_profile(401, 403, 404, 410, 412, 428),
     summary="Cancel a person's data (ARCO; If-Match required)",
     description="Pseudonymises: names, birth date, contact, documents' numbers and sensitive "
                 "data are removed; age band, sex, nationality, population type and region "
@@ -198,7 +208,7 @@ async def erase_profile(profile_id: ProfileId, identity: CurrentIdentity, db: Db
 
 @router.get(
     "/{profile_id}/duplicates", response_model=DuplicatesOut,
-    responses=problem_responses(401, 403, 404, 410),
+    responses=on_profile(401, 403, 404, 410),
     summary="Near matches of this person (name, birth date, nationality)",
 )
 async def duplicates(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep) -> Response:
@@ -208,7 +218,7 @@ async def duplicates(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep
 
 @router.post(
     "/{profile_id}/merge", response_model=ProfileOut,
-    responses=problem_responses(401, 403, 404, 409, 410, 412, 422, 428),
+    responses=on_profile(401, 403, 404, 409, 410, 412, 422, 428),
     summary="Merge a duplicate into this profile (If-Match of this profile)",
     description="Keeps this profile, moves the duplicate's documents, consents and history "
                 "to it and fills its empty fields; the duplicate then answers 308 with a "
@@ -224,7 +234,7 @@ async def merge(profile_id: ProfileId, data: MergeIn, identity: CurrentIdentity,
 
 @router.get(
     "/{profile_id}/export", response_model=ExportOut,
-    responses=problem_responses(401, 403, 404, 410, 502, 503),
+    responses=on_profile(401, 403, 404, 410, 502, 503),
     summary="ARCO access: everything held on the person, machine-readable",
     description="The registry's data (profile, documents, consents, who accessed it, merged "
                 "ids) plus what credentials and referrals hold, asked through their APIs. A "
@@ -250,7 +260,7 @@ async def export(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
 
 @router.get(
     "/{profile_id}/audit", response_model=Page[AuditEntryOut],
-    responses=problem_responses(400, 401, 403, 404, 422),
+    responses=on_profile(400, 401, 403, 404, 422),
     summary="Who read or changed this profile (coordinators of its organisation)",
     description="Append-only, newest first, including profiles merged into this one. A "
                 "read lists the groups it returned (identity, location, contact, "
@@ -266,7 +276,7 @@ async def audit(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
 # --- consents ------------------------------------------------------------------------------
 @router.get(
     "/{profile_id}/consent-check", response_model=ConsentCheckOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=on_profile(401, 403, 404, 422),
     summary="May this organisation receive the person's data for this purpose?",
     description="For other services before they share: `granted` with the deciding "
                 "`consent_id`. The most specific decision wins (naming the recipient over "
@@ -291,7 +301,7 @@ async def consent_check(
 
 @router.get(
     "/{profile_id}/consents", response_model=Page[ConsentOut],
-    responses=problem_responses(401, 403, 404, 410),
+    responses=on_profile(401, 403, 404, 410),
     summary="The person's consent decisions",
 )
 async def list_consents(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep
@@ -301,7 +311,7 @@ async def list_consents(profile_id: ProfileId, identity: CurrentIdentity, db: Db
 
 @router.post(
     "/{profile_id}/consents", status_code=201, response_model=ConsentOut,
-    responses=problem_responses(401, 403, 404, 409, 410, 422),
+    responses=on_profile(401, 403, 404, 409, 410, 422),
     summary="Record a consent decision (grant or refusal)",
     description="A refused or withdrawn `statistics` or `contact` consent is the person's "
                 "ARCO opposition: they leave the statistics, or must not be contacted. A "
@@ -317,7 +327,7 @@ async def record_consent(profile_id: ProfileId, identity: CurrentIdentity, db: D
 
 @router.post(
     "/{profile_id}/consents/{consent_id}/withdraw", response_model=ConsentOut,
-    responses=problem_responses(401, 403, 404, 409, 410, 412),
+    responses=on_profile(401, 403, 404, 409, 410, 412),
     summary="Withdraw a granted consent",
     description="Always honoured (If-Match optional, checked when sent). Withdrawing the "
                 "consent that covers sensitive data erases that data. Emits "

@@ -405,7 +405,17 @@ class _ProfileFields(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else normalise_phone(value, info.data.get("region"))
+        if value is None:
+            return None
+        region = info.data.get("region")
+        if region is None and "region" not in cls.model_fields_required() \
+                and not value.strip().startswith("+"):
+            return value.strip()  # rectification: read in the profile's region (service)
+        return normalise_phone(value, region)
+
+    @classmethod
+    def model_fields_required(cls) -> set[str]:
+        return {n for n, f in cls.model_fields.items() if f.is_required()}
 
     @field_validator("email")
     @classmethod

@@ -47,6 +47,7 @@ from services.registry.schemas import (
     ProfileUpdate,
     SensitiveData,
     check_district,
+    normalise_phone,
 )
 from shared.authz import CASELOAD_ROLES, in_scope
 from shared.concurrency import ExpectedVersion, etag
@@ -192,6 +193,8 @@ _REPEATED_DOCUMENT = Text("Documento repetido en la misma solicitud",
 _REGION_ITEM = Text("Región fuera de su ámbito", "Region outside your scope")
 _SENSITIVE_ITEM = Text("Los datos sensibles requieren el permiso sensitive:read",
                        "Sensitive data needs the sensitive:read permission")
+_BAD_PHONE = Text("Teléfono no válido para la región del perfil",
+                  "Invalid phone for the profile's region")
 _DISTRICT_STALE = Text("Al cambiar la región envíe también el distrito (o null)",
                        "When changing the region, send the district too (or null)")
 
@@ -748,6 +751,11 @@ async def update_profile(
         p, access = await _load(repo, identity, profile_id, now, owner_only=True)
         expected.check(p.version)
         changed: list[str] = []
+        if "phone" in sent and data.phone is not None:
+            try:  # a national number is read in the region the profile will be in
+                data.phone = normalise_phone(data.phone, data.region or p.region)
+            except ValueError:
+                raise ValidationFailed([("phone", _BAD_PHONE)]) from None
         for name in SCALAR_FIELDS:
             if name in sent:
                 value = getattr(data, name)

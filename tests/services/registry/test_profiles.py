@@ -429,3 +429,18 @@ async def test_audit_is_for_coordinators_and_append_only(
     with pytest.raises(DBAPIError):
         async with dbs["registry"].uow() as uow:
             await uow.session.execute(text("DELETE FROM audit_log"))
+
+
+async def test_rectified_phone_is_read_in_the_profiles_region(
+    client: httpx.AsyncClient, auth: TokenFactory
+) -> None:
+    quito = auth(regions=["EC-P"])
+    p = await create(client, quito, region="EC-P")
+    url = f"/v1/profiles/{p['id']}"
+    ok = await client.patch(url, json={"phone": "099 123 4567"},
+                            headers=auth(regions=["EC-P"], **{"If-Match": p["_etag"]}))
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["phone"] == "+593991234567"
+    bad = await client.patch(url, json={"phone": "12345"},
+                             headers=auth(regions=["EC-P"], **{"If-Match": '"v2"'}))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "phone"
