@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,13 +11,18 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse, JSONResponse
 
 from gateway.api import admin, oauth
+from gateway.events import EventHub
+from gateway.events_api import router as events_router
 from gateway.frontdoor import FrontDoor
 from gateway.openapi import merge_openapi
 from gateway.ratelimit import make_limiter, parse_quotas
 from gateway.routing import RouteTable
 from gateway.service import ensure_bootstrap_admin
+from gateway.subscriptions import endpoint_disabled_event
 from gateway.tokens import KeyStore, TokenVerifier, ensure_signing_key
-from gateway.upstreams import HTTPUpstream, Upstream
+from gateway.upstreams import ASGIUpstream, HTTPUpstream, Upstream
+from gateway.webhooks import DeliveryWorker
+from shared.clients import Peers
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.http import install_openapi
@@ -54,9 +60,15 @@ def create_app(
     verifier = TokenVerifier(settings, keys)
     limiter = make_limiter(settings.redis_url)
 
+    peers = Peers(settings)
+    peers.bind_apps({n: u.app for n, u in ups.items() if isinstance(u, ASGIUpstream)})
+    hub = EventHub(db, peers, ups.keys())
+    worker = DeliveryWorker(db, settings, emit_disabled=endpoint_disabled_event)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started: list[Upstream] = []
+        tasks: list[asyncio.Task[None]] = []
         try:
             await ensure_signing_key(db, settings)
             await ensure_bootstrap_admin(db=db, settings=settings)
@@ -64,8 +76,16 @@ def create_app(
             for upstream in ups.values():
                 await upstream.startup()
                 started.append(upstream)
+            if settings.background_tasks:
+                tasks = [asyncio.create_task(hub.run_forever(settings.event_poll_seconds)),
+                         asyncio.create_task(worker.run_forever(settings.event_poll_seconds))]
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await worker.close()
+            await peers.close()
             for upstream in reversed(started):
                 await upstream.shutdown()
             await verifier.close()
@@ -79,6 +99,9 @@ def create_app(
     app.state.db = db
     app.state.upstreams = ups
     app.state.keys = keys
+    app.state.peers = peers
+    app.state.hub = hub
+    app.state.worker = worker
     app.state.verifier = verifier
     app.state.cursors = CursorCodec(settings.cursor_secret)
     app.state.assertion_signer = AssertionSigner(settings.internal_secret,
@@ -87,6 +110,7 @@ def create_app(
     install_health(app, {"database": db.ping})
     app.include_router(oauth)
     app.include_router(admin)
+    app.include_router(events_router)
     install_openapi(app)
     merged: dict[str, Any] = {}
 

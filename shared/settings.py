@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(16_384, ge=1024)
     client_secret_overlap_hours: int = Field(24, ge=0, le=24 * 30)
 
+    # Event relay and webhook delivery inside this process (off for tests that drive them).
+    background_tasks: bool = True
+    event_poll_seconds: float = Field(0.2, gt=0, le=60)
+
     bootstrap_admin_client_id: str | None = None
     bootstrap_admin_client_secret: str | None = None
     oidc_issuers: str = "[]"

@@ -22,6 +22,8 @@ from shared.db import Database
 from shared.identity import Identity, Role
 from shared.settings import DATABASES, Settings
 
+# Tests drive the event relay and the webhook worker themselves.
+os.environ.setdefault("RUTA_BACKGROUND_TASKS", "false")
 BACKEND = os.environ.get("RUTA_TEST_DATABASE", "sqlite")
 PG_URL = os.environ.get("RUTA_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 IS_POSTGRES = BACKEND == "postgresql"

@@ -1,0 +1,215 @@
+"""The event hub: collect the services' outboxes into one ordered feed, fan events out to
+webhook subscriptions and to the services that consume them.
+
+Collection never reads "events after position N" from a service (a transaction committing
+late with a lower position would be skipped for ever); it takes what the service has not
+yet marked relayed, then acknowledges it. Feed positions are handed out under the counter
+row's lock, so writers commit in position order and a reader polling ``position > cursor``
+never skips one. Everything is at-least-once; the feed dedups by event id and consumers by
+their inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+
+from gateway.models import (
+    ConsumerCursor,
+    EventAudience,
+    FeedCounter,
+    FeedEvent,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from shared.clients import Peers
+from shared.db import Database, UnitOfWork, as_utc, utcnow
+from shared.events import EventEnvelope
+from shared.identity import Identity, Role
+
+log = structlog.get_logger("ruta.events")
+
+RELAY = Identity(subject="gateway-relay", role=Role.SYSTEM, organisation_id=None)
+
+
+def audience_of(event: EventEnvelope) -> set[str]:
+    """The organisations that may see an event: its owner, plus any it names in
+    ``data.organisations`` (e.g. the provider a referral is addressed to)."""
+    orgs = {event.organisation_id} if event.organisation_id else set()
+    extra = event.data.get("organisations")
+    if isinstance(extra, list):
+        orgs |= {str(o) for o in extra if o}
+    return orgs
+
+
+def subscribed(subscription: WebhookSubscription, event_type: str) -> bool:
+    return "*" in subscription.event_types or event_type in subscription.event_types
+
+
+def may_see(role: str, organisation_id: str | None, audience: set[str]) -> bool:
+    return role == Role.ADMIN.value or (organisation_id is not None
+                                        and organisation_id in audience)
+
+
+def delivery_payload(event: EventEnvelope, position: int | None) -> dict[str, Any]:
+    """What a subscriber receives: the Standard Webhooks shape, ids and field names only."""
+    return {
+        "type": event.type,
+        "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "data": {"event_id": event.event_id, "position": position,
+                 "subject_type": event.subject_type, "subject_id": event.subject_id,
+                 "subject_version": event.subject_version,
+                 "organisation_id": event.organisation_id, "regions": event.regions,
+                 **{k: v for k, v in event.data.items() if k != "organisations"}},
+    }
+
+
+async def append_events(uow: UnitOfWork, source: str, events: Sequence[EventEnvelope]
+                        ) -> list[tuple[int, EventEnvelope]]:
+    """Add new events to the feed (ignoring ones already there) and queue their webhook
+    deliveries, inside the caller's transaction. Returns what was added, with positions."""
+    if not events:
+        return []
+    ids = [e.event_id for e in events]
+    have = set((await uow.session.scalars(
+        select(FeedEvent.event_id).where(FeedEvent.event_id.in_(ids)))).all())
+    fresh = list({e.event_id: e for e in events if e.event_id not in have}.values())
+    if not fresh:
+        return []
+    top = (await uow.session.execute(
+        update(FeedCounter).where(FeedCounter.id == 1)
+        .values(value=FeedCounter.value + len(fresh)).returning(FeedCounter.value))).scalar_one()
+    first = int(top) - len(fresh) + 1
+    now = utcnow()
+    added = list(zip(range(first, first + len(fresh)), fresh, strict=True))
+    subscriptions = (await uow.session.scalars(
+        select(WebhookSubscription).where(WebhookSubscription.status == "active"))).all()
+    for position, e in added:
+        audience = audience_of(e)
+        uow.session.add(FeedEvent(
+            position=position, event_id=e.event_id, source=source, type=e.type,
+            occurred_at=e.occurred_at, recorded_at=now, subject_type=e.subject_type,
+            subject_id=e.subject_id, subject_version=e.subject_version,
+            organisation_id=e.organisation_id, regions=list(e.regions), data=dict(e.data)))
+        for org in sorted(audience):
+            uow.session.add(EventAudience(organisation_id=org, position=position))
+        for sub in subscriptions:
+            if subscribed(sub, e.type) and may_see(sub.owner_role, sub.organisation_id,
+                                                   audience):
+                uow.session.add(WebhookDelivery(
+                    id=str(uuid.uuid4()), subscription_id=sub.id, kind="event",
+                    event_id=e.event_id, event_position=position, event_type=e.type,
+                    payload=delivery_payload(e, position), status="pending", attempts=0,
+                    next_attempt_at=now, created_at=now))
+    return added
+
+
+async def record_events(db: Database, source: str, events: Sequence[EventEnvelope]) -> int:
+    async with db.uow() as uow:
+        added = await append_events(uow, source, events)
+        await uow.commit()
+    return len(added)
+
+
+class EventHub:
+    """Moves events: services' outboxes → feed → consuming services (and webhook queue)."""
+
+    def __init__(self, db: Database, peers: Peers, sources: Iterable[str]) -> None:
+        self.db = db
+        self.peers = peers
+        self.sources = list(sources)
+        self._consumed: dict[str, set[str]] = {}
+
+    async def relay_once(self, source: str, limit: int = 500) -> int:
+        resp = await self.peers.request(source, "GET", "/internal/outbox", identity=RELAY,
+                                        params={"limit": limit})
+        resp.raise_for_status()
+        events = [EventEnvelope.model_validate(e) for e in resp.json()["events"]]
+        if not events:
+            return 0
+        added = await record_events(self.db, source, events)
+        ack = await self.peers.request(source, "POST", "/internal/outbox/ack", identity=RELAY,
+                                       json={"event_ids": [e.event_id for e in events]})
+        ack.raise_for_status()
+        return added
+
+    async def consumed_types(self, service: str) -> set[str]:
+        if service not in self._consumed:
+            resp = await self.peers.request(service, "GET", "/internal/events/types",
+                                            identity=RELAY)
+            self._consumed[service] = set(resp.json()["types"]) if resp.status_code == 200 \
+                else set()
+        return self._consumed[service]
+
+    async def dispatch_once(self, service: str, limit: int = 200) -> int:
+        """Send a consuming service the feed events it handles, in order, at least once."""
+        types = await self.consumed_types(service)
+        consumer = f"service:{service}"
+        async with self.db.uow() as uow:
+            cursor = await uow.session.get(ConsumerCursor, consumer)
+            start = cursor.position if cursor else 0
+            # the counter first: every position up to it is committed (it moves with them)
+            top = int(await uow.session.scalar(
+                select(FeedCounter.value).where(FeedCounter.id == 1)) or 0)
+            rows = [] if not types else list((await uow.session.scalars(
+                select(FeedEvent).where(FeedEvent.position > start, FeedEvent.position <= top,
+                                        FeedEvent.type.in_(sorted(types)))
+                .order_by(FeedEvent.position).limit(limit))).all())
+        last = start
+        sent = 0
+        for row in rows:
+            envelope = EventEnvelope(
+                event_id=row.event_id, type=row.type, occurred_at=as_utc(row.occurred_at),
+                subject_type=row.subject_type, subject_id=row.subject_id,
+                subject_version=row.subject_version, organisation_id=row.organisation_id,
+                regions=list(row.regions), data=dict(row.data))
+            resp = await self.peers.request(service, "POST", "/internal/events",
+                                            identity=RELAY, json=envelope.model_dump(mode="json"))
+            if resp.status_code >= 300:
+                log.warning("event_dispatch_failed", consumer=service, status=resp.status_code,
+                            event_type=row.type)
+                break
+            last = row.position
+            sent += 1
+        else:
+            if len(rows) < limit:
+                last = max(last, top)  # nothing else of interest up to the counter
+        if last != start:
+            await self._save_cursor(consumer, start, last)
+        return sent
+
+    async def _save_cursor(self, consumer: str, start: int, last: int) -> None:
+        async with self.db.uow() as uow:
+            cursor = await uow.session.get(ConsumerCursor, consumer)
+            if cursor is None:
+                uow.session.add(ConsumerCursor(consumer=consumer, position=last,
+                                               updated_at=utcnow()))
+            elif cursor.position < last:
+                cursor.position = last
+                cursor.updated_at = utcnow()
+            await uow.commit()
+
+    async def run_once(self) -> int:
+        moved = 0
+        for source in self.sources:
+            moved += await self.relay_once(source)
+        for service in self.sources:
+            moved += await self.dispatch_once(service)
+        return moved
+
+    async def run_forever(self, interval: float = 0.2) -> None:
+        while True:
+            try:
+                moved = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("event_hub_error", error=type(exc).__name__)
+                moved = 0
+            if not moved:
+                await asyncio.sleep(interval)

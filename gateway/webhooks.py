@@ -1,0 +1,392 @@
+"""Outbound webhooks: Standard Webhooks signatures, SSRF guard, and the delivery worker.
+
+The worker leases due deliveries (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+workers share the queue; one writer at a time on SQLite), records each attempt when it
+starts, sends, and records the outcome only if it still holds the lease. A worker killed
+mid-send leaves its lease to expire and the delivery is sent again: at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import ipaddress
+import random
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+import structlog
+from sqlalchemy import select, update
+
+from gateway.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
+from shared.crypto import Sealer
+from shared.db import Database, as_utc, utcnow
+from shared.errors import ValidationFailed
+from shared.i18n import Text
+from shared.settings import Settings
+
+log = structlog.get_logger("ruta.webhooks")
+
+# Standard Webhooks' example schedule: delay before attempt n (n = 1..10).
+SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+JITTER = 0.1
+DISABLE_AFTER = timedelta(days=5)
+TIMEOUT_SECONDS = 10.0
+MAX_RETRY_AFTER = 86400
+
+
+# --- signatures ------------------------------------------------------------------------------
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def _key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1," + base64.b64encode(mac.digest()).decode()
+
+
+def verify(secrets_: list[str], msg_id: str, timestamp: str, body: bytes, header: str) -> bool:
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return False
+    expected = {sign(s, msg_id, ts, body) for s in secrets_}
+    return any(hmac.compare_digest(sig, e) for sig in header.split() for e in expected)
+
+
+# --- SSRF ---------------------------------------------------------------------------------
+
+_BAD_URL = Text("URL de destino no permitida ({reason})", "Target URL not allowed ({reason})")
+
+
+def forbidden_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped or ip.sixtofour
+        if mapped is not None:
+            return forbidden_address(mapped)
+        if ip.teredo:
+            return True
+    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
+            or ip.is_reserved or ip.is_unspecified or not ip.is_global)
+
+
+def check_url(url: str, *, allow_private: bool) -> str | None:
+    """Why a webhook URL is refused (None when acceptable), without resolving names."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "malformed"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "scheme"
+    if parts.scheme != "https" and not allow_private:
+        return "https required"
+    if parts.username or parts.password:
+        return "credentials in URL"
+    host = parts.hostname
+    if allow_private:
+        return None
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        return "address" if forbidden_address(ip) else None
+    # Odd spellings of IPv4 (2130706433, 0x7f.1, 017700000001, 127.1): inet_aton reads them,
+    # ipaddress does not; a name that is really a number is never legitimate here.
+    try:
+        socket.inet_aton(host)
+        return "odd IP spelling"
+    except OSError:
+        pass
+    if host.rstrip(".").lower() in ("localhost", "metadata.google.internal") \
+            or host.endswith((".localhost", ".internal", ".local")):
+        return "address"
+    return None
+
+
+async def check_url_resolving(url: str, *, allow_private: bool) -> str | None:
+    reason = check_url(url, allow_private=allow_private)
+    if reason or allow_private:
+        return reason
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        return "unresolvable"
+    for info in infos:
+        if forbidden_address(ipaddress.ip_address(info[4][0])):
+            return "address"
+    return None
+
+
+def validate_target(url: str, settings: Settings) -> None:
+    reason = check_url(url, allow_private=settings.allow_private_webhook_targets)
+    if reason:
+        raise ValidationFailed([("url", _BAD_URL)], reason=reason)
+
+
+class SafeResolver(aiohttp.abc.AbstractResolver):
+    """Resolves and refuses forbidden addresses at connect time (no DNS-rebinding window)."""
+
+    def __init__(self) -> None:
+        self._inner = aiohttp.ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        results = await self._inner.resolve(host, port, family)
+        for r in results:
+            if forbidden_address(ipaddress.ip_address(r["host"])):
+                raise OSError(f"forbidden address for {host}")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+# --- retries ------------------------------------------------------------------------------
+
+def next_delay(attempts_done: int, rng: random.Random | None = None) -> float | None:
+    """Seconds until the next attempt after ``attempts_done`` failures; None: give up."""
+    if attempts_done >= len(SCHEDULE):
+        return None
+    base = SCHEDULE[attempts_done]
+    r = rng or random
+    return base * (1 + r.uniform(-JITTER, JITTER))
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), MAX_RETRY_AFTER))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, min((as_utc(when) - now).total_seconds(), MAX_RETRY_AFTER))
+
+
+# --- worker -------------------------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    status_code: int | None
+    error: str | None
+    latency_ms: int
+    retry_after: str | None = None
+
+
+class DeliveryWorker:
+    def __init__(self, db: Database, settings: Settings, *, worker_id: str | None = None,
+                 batch_size: int = 20, lease_seconds: float = 60.0,
+                 clock: Callable[[], datetime] = utcnow,
+                 emit_disabled: Callable[[Any, WebhookSubscription, str], Any] | None = None
+                 ) -> None:
+        self.db = db
+        self.settings = settings
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_seconds)
+        self.clock = clock
+        self.sealer = Sealer.from_settings(settings)
+        self._session: aiohttp.ClientSession | None = None
+        self.emit_disabled = emit_disabled
+
+    async def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=100, limit_per_host=4,
+                resolver=None if self.settings.allow_private_webhook_targets else SafeResolver())
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
+                cookie_jar=aiohttp.DummyCookieJar())
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def lease_batch(self) -> list[tuple[WebhookDelivery, WebhookSubscription]]:
+        now = self.clock()
+        async with self.db.uow() as uow:
+            q = (select(WebhookDelivery.id)
+                 .where(WebhookDelivery.status == "pending",
+                        WebhookDelivery.next_attempt_at <= now)
+                 .where((WebhookDelivery.leased_until.is_(None))
+                        | (WebhookDelivery.leased_until < now))
+                 .order_by(WebhookDelivery.next_attempt_at).limit(self.batch_size))
+            if self.db.is_postgres:
+                q = q.with_for_update(skip_locked=True)
+            ids = list((await uow.session.scalars(q)).all())
+            if not ids:
+                return []
+            await uow.session.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+                .values(leased_until=now + self.lease, lease_owner=self.worker_id))
+            for delivery_id in ids:
+                uow.session.add(DeliveryAttempt(delivery_id=delivery_id,
+                                                worker_id=self.worker_id, started_at=now))
+            rows = (await uow.session.execute(
+                select(WebhookDelivery, WebhookSubscription)
+                .join(WebhookSubscription,
+                      WebhookSubscription.id == WebhookDelivery.subscription_id)
+                .where(WebhookDelivery.id.in_(ids)))).all()
+            await uow.commit()
+        return [(d, s) for d, s in rows]
+
+    def _signature(self, sub: WebhookSubscription, msg_id: str, ts: int, body: bytes) -> str:
+        now = self.clock()
+        sigs = [sign(self.sealer.unseal(sub.secret, f"webhook:{sub.id}".encode()).decode(),
+                     msg_id, ts, body)]
+        if sub.previous_secret and sub.previous_secret_expires_at \
+                and as_utc(sub.previous_secret_expires_at) > now:
+            sigs.append(sign(self.sealer.unseal(sub.previous_secret,
+                                                f"webhook:{sub.id}".encode()).decode(),
+                             msg_id, ts, body))
+        return " ".join(sigs)
+
+    async def send(self, delivery: WebhookDelivery, sub: WebhookSubscription) -> Outcome:
+        body = orjson.dumps(delivery.payload)
+        ts = int(self.clock().timestamp())
+        headers = {"content-type": "application/json", "webhook-id": delivery.event_id,
+                   "webhook-timestamp": str(ts),
+                   "webhook-signature": self._signature(sub, delivery.event_id, ts, body),
+                   "user-agent": "RutaEmpleabilidad-Webhooks/1"}
+        started = time.perf_counter()
+        reason = check_url(sub.url, allow_private=self.settings.allow_private_webhook_targets)
+        if reason:
+            return Outcome(None, f"refused: {reason}", 0)
+        try:
+            session = await self._http()
+            async with session.post(sub.url, data=body, headers=headers,
+                                    allow_redirects=False) as resp:
+                await resp.content.read(65536)
+                return Outcome(resp.status, None, int((time.perf_counter() - started) * 1000),
+                               resp.headers.get("Retry-After"))
+        except TimeoutError:
+            return Outcome(None, "timeout", int((time.perf_counter() - started) * 1000))
+        except (aiohttp.ClientError, OSError) as exc:
+            return Outcome(None, type(exc).__name__[:200],
+                           int((time.perf_counter() - started) * 1000))
+
+    async def record(self, delivery: WebhookDelivery, sub: WebhookSubscription,
+                     outcome: Outcome) -> None:
+        now = self.clock()
+        ok = outcome.status_code is not None and 200 <= outcome.status_code < 300
+        async with self.db.uow() as uow:
+            d = await uow.session.get(WebhookDelivery, delivery.id)
+            s = await uow.session.get(WebhookSubscription, sub.id)
+            if d is None or s is None or d.lease_owner != self.worker_id or d.status != "pending":
+                return  # our lease expired and someone else owns it now
+            attempt = (await uow.session.scalars(
+                select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == d.id,
+                                              DeliveryAttempt.worker_id == self.worker_id,
+                                              DeliveryAttempt.finished_at.is_(None))
+                .order_by(DeliveryAttempt.id.desc()).limit(1))).first()
+            if attempt is not None:
+                attempt.finished_at = now
+                attempt.status_code = outcome.status_code
+                attempt.error = outcome.error
+                attempt.latency_ms = outcome.latency_ms
+            d.attempts += 1
+            d.last_status_code = outcome.status_code
+            d.last_error = outcome.error
+            d.last_latency_ms = outcome.latency_ms
+            d.leased_until = None
+            d.lease_owner = None
+            if ok:
+                d.status = "delivered"
+                d.delivered_at = now
+                d.next_attempt_at = None
+                s.failing_since = None
+            else:
+                if s.failing_since is None:
+                    s.failing_since = now
+                gone = outcome.status_code == 410
+                too_long = now - as_utc(s.failing_since) >= DISABLE_AFTER
+                delay = next_delay(d.attempts)
+                if outcome.status_code in (429, 503):
+                    hint = retry_after_seconds(outcome.retry_after, now)
+                    if hint is not None and delay is not None:
+                        delay = max(delay, hint)
+                if gone or too_long:
+                    d.status = "failed"
+                    d.next_attempt_at = None
+                    if s.status == "active":
+                        s.status = "disabled"
+                        s.disabled_reason = "gone (410)" if gone else "failing for 5 days"
+                        if self.emit_disabled is not None:
+                            await self.emit_disabled(uow, s, s.disabled_reason)
+                elif delay is None:
+                    d.status = "failed"
+                    d.next_attempt_at = None
+                else:
+                    d.next_attempt_at = now + timedelta(seconds=delay)
+            await uow.commit()
+
+    async def run_once(self) -> int:
+        """Lease one batch and deliver it; endpoints in parallel, each endpoint in order."""
+        leased = await self.lease_batch()
+        by_sub: dict[str, list[tuple[WebhookDelivery, WebhookSubscription]]] = {}
+        for d, s in leased:
+            by_sub.setdefault(s.id, []).append((d, s))
+
+        async def drain(items: list[tuple[WebhookDelivery, WebhookSubscription]]) -> None:
+            for d, s in items:
+                if s.status != "active" and d.kind != "test":
+                    outcome = Outcome(None, "subscription disabled", 0)
+                else:
+                    outcome = await self.send(d, s)
+                await self.record(d, s, outcome)
+
+        await asyncio.gather(*(drain(items) for items in by_sub.values()))
+        return len(leased)
+
+    async def run_forever(self, interval: float = 0.2, concurrency: int = 4) -> None:
+        """Up to ``concurrency`` batches in flight: a slow endpoint holds only its batch."""
+        slots = asyncio.Semaphore(concurrency)
+        idle = asyncio.Event()
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def batch() -> None:
+            try:
+                if await self.run_once() == 0:
+                    idle.set()
+            except Exception as exc:  # keep the worker alive; the lease makes it retry
+                log.warning("webhook_worker_error", error=type(exc).__name__)
+                idle.set()
+            finally:
+                slots.release()
+
+        try:
+            while True:
+                await slots.acquire()
+                if idle.is_set():
+                    idle.clear()
+                    await asyncio.sleep(interval)
+                task = asyncio.create_task(batch())
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await self.close()
