@@ -37,7 +37,8 @@ router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
 public_router = APIRouter(prefix="/v1/credentials", tags=["credential verification (public)"])
 internal_router = APIRouter(prefix="/internal/credentials", include_in_schema=False)
 
-CredentialId = Annotated[str, Path(max_length=64, description="Credential id (UUID)")]
+CredentialId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$",
+                                   description="Credential id (UUID)")]
 ListId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="Status list id")]
 
 VC_RESPONSE: dict[int | str, dict[str, Any]] = {

@@ -154,18 +154,31 @@ class StatusRepository:
         raise ServiceUnavailable()
 
     async def _open_list(self) -> StatusList:
-        latest = await self.session.scalar(
-            select(StatusList).order_by(StatusList.created_at.desc(), StatusList.id).limit(1))
-        if latest is not None:
-            used = await self.session.scalar(
-                select(func.count()).select_from(StatusEntry)
-                .where(StatusEntry.list_id == latest.id))
-            if int(used or 0) < FILL_LIMIT:
-                return latest
+        """The list new entries go to. Lists are opened one at a time (an advisory lock on
+        PostgreSQL; SQLite has a single writer), so concurrent first exports share one list:
+        the larger the list's crowd, the less a fetch of it says about who is verified."""
+        found = await self._latest_open()
+        if found is not None:
+            return found
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('ruta.credentials.status_lists'))"))
+            found = await self._latest_open()
+            if found is not None:
+                return found
         fresh = StatusList(id=str(uuid.uuid4()), size=LIST_SIZE, created_at=utcnow())
         self.session.add(fresh)
         await self.session.flush()
         return fresh
+
+    async def _latest_open(self) -> StatusList | None:
+        latest = await self.session.scalar(
+            select(StatusList).order_by(StatusList.created_at.desc(), StatusList.id).limit(1))
+        if latest is None:
+            return None
+        used = await self.session.scalar(
+            select(func.count()).select_from(StatusEntry).where(StatusEntry.list_id == latest.id))
+        return latest if int(used or 0) < FILL_LIMIT else None
 
     async def get_list(self, list_id: str) -> StatusList | None:
         return await self.session.get(StatusList, list_id)

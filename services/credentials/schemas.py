@@ -54,12 +54,26 @@ class EvidenceType(StrEnum):
 
 
 Str = StringConstraints
-Title = Annotated[str, Str(strip_whitespace=True, min_length=2, max_length=300)]
-ShortText = Annotated[str, Str(strip_whitespace=True, min_length=1, max_length=300)]
+# Free text never carries control characters (PostgreSQL refuses NUL; logs and CSV exports
+# must not be forged with line breaks); a reason may span lines.
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def _text(min_length: int, max_length: int, pattern: str = ONE_LINE) -> StringConstraints:
+    return Str(strip_whitespace=True, min_length=min_length, max_length=max_length,
+               pattern=pattern)
+
+
+Title = Annotated[str, _text(2, 300)]
+ShortText = Annotated[str, _text(1, 300)]
+Code60 = Annotated[str, _text(1, 60)]
+Text100 = Annotated[str, _text(1, 100)]
+Text200 = Annotated[str, _text(1, 200)]
 ProfileId = Annotated[str, Str(pattern=r"^[A-Za-z0-9-]{1,36}$")]
 CountryCode = Annotated[str, Str(pattern=r"^[A-Z]{2}$")]
 DocumentId = Annotated[str, Str(pattern=r"^[A-Za-z0-9._:-]{1,100}$")]
-Reason = Annotated[str, Str(strip_whitespace=True, min_length=3, max_length=1000)]
+Reason = Annotated[str, _text(3, 1000, MULTI_LINE)]
 AuthorityCode = Annotated[str, Str(pattern=r"^[A-Z][A-Z0-9_-]{1,39}$")]
 
 _FUTURE = Text("La fecha no puede ser futura", "The date cannot be in the future")
@@ -76,8 +90,8 @@ class IssuerIn(BaseModel):
 
     name: ShortText = Field(description="Institution that issued the credential, as written.")
     country: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2, e.g. VE")
-    identifier: Annotated[str, Str(strip_whitespace=True, min_length=1, max_length=200)] | None \
-        = Field(None, description="The institution's code or URL (e.g. a university code).")
+    identifier: Text200 | None = Field(
+        None, description="The institution's code or URL (e.g. a university code).")
 
 
 class EvidenceRef(BaseModel):
@@ -94,8 +108,7 @@ class SkillsCertificationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    competency_standard_code: Annotated[str, Str(strip_whitespace=True, min_length=1,
-                                                 max_length=60)]
+    competency_standard_code: Code60
     competency_standard_name: ShortText
     certifying_body: ShortText | None = None
     assessment_date: date | None = None
@@ -140,9 +153,9 @@ class CredentialCreate(BaseModel):
     field_isced: str | None = Field(None, description="ISCED-F 2013 field code (2-4 digits).")
     occupation_isco: str | None = Field(None, description="ISCO-08 occupation code (1-4 "
                                                           "digits).")
-    level: Annotated[str, Str(strip_whitespace=True, min_length=1, max_length=60)] | None = \
-        Field(None, description="Level: e.g. ISCED level, competency level, CEFR for "
-                                "languages (A1-C2).")
+    level: Code60 | None = Field(
+        None, description="Level: e.g. ISCED level, competency level, CEFR for languages "
+                          "(A1-C2).")
     language: Annotated[str, Str(pattern=r"^[a-z]{2,3}$")] | None = Field(
         None, validate_default=True,
         description="ISO 639 code; required for kind=language.")
@@ -228,8 +241,7 @@ class RecognitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: AuthorityCode = Field(description="Recognising authority, e.g. SUNEDU, SENESCYT.")
-    resolution_number: Annotated[str, Str(strip_whitespace=True, min_length=1,
-                                          max_length=100)]
+    resolution_number: Text100
     resolution_date: date
 
     _dated = field_validator("resolution_date")(_not_future)
@@ -408,6 +420,17 @@ class TransitionOut(BaseModel):
 
 
 class HistoryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "credential_id": "0d8f0c5e-58c4-4b0e-8a7e-0b6b9f3d2a11",
+        "items": [{"action": "declare", "from_status": None, "to_status": "self_declared",
+                   "reason": None, "details": {}, "actor": "cw-ana", "actor_role": "caseworker",
+                   "actor_organisation_id": "ong-lima", "occurred_at": "2025-04-01T10:00:00Z"},
+                  {"action": "see_document", "from_status": "self_declared",
+                   "to_status": "document_seen", "reason": "Diploma original revisado",
+                   "details": {}, "actor": "cw-ana", "actor_role": "caseworker",
+                   "actor_organisation_id": "ong-lima", "occurred_at": "2025-04-02T09:30:00Z"}],
+    }})
+
     credential_id: str
     items: list[TransitionOut]
 
@@ -448,4 +471,11 @@ class VerifyOut(BaseModel):
 
 
 class JwksOut(BaseModel):
+    """The issuer's public keys: current and retired (retired keys keep verifying)."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {"keys": [
+        {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+         "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+         "kid": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", "alg": "ES256", "use": "sig"}]}})
+
     keys: list[dict[str, str]]

@@ -160,9 +160,11 @@ async def _ensure_visible(identity: Identity, credential: Credential, registry: 
 
 
 def _event(type_: str, c: Credential, data: dict[str, Any] | None = None) -> Event:
+    """Thin events: ids and states, never the credential's content."""
     return Event(type=type_, subject_type="credential", subject_id=c.id,
                  subject_version=c.version, organisation_id=c.organisation_id,
-                 regions=[c.region] if c.region else [], data=data or {})
+                 regions=[c.region] if c.region else [],
+                 data={"profile_id": c.profile_id, **(data or {})})
 
 
 def _transition_row(c: Credential, *, action: str, from_status: str | None, to_status: str,
@@ -214,7 +216,7 @@ async def create_credential(
         repo.add_transition(_transition_row(
             credential, action="declare", from_status=None, to_status=credential.status,
             identity=identity, reason=None, details={}, now=now))
-        uow.emit(_event("credential.created", credential, {"kind": credential.kind}))
+        uow.emit(_event("credential.created", credential))
         out = CredentialOut.of(credential)
         stored = await uow.remember(
             idempotency, status_code=201, body=out.model_dump(mode="json"),

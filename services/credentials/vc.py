@@ -61,6 +61,7 @@ XML_DATETIME = re.compile(
     r"T(([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?|(24:00:00(\.0+)?))"
     r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ACHIEVEMENT_NS = uuid.UUID("5d0a4b8e-6a53-4c1e-9a0f-0f1e2d3c4b5a")
 
 ACHIEVEMENT_TYPES = {
@@ -353,7 +354,7 @@ def parse(token: str) -> Parsed:
     ):
         raise Invalid(Reason.MALFORMED)  # keys come only from our database
     kid = header.get("kid")
-    if not isinstance(kid, str) or not 0 < len(kid) <= 64:
+    if not isinstance(kid, str) or not _KID.match(kid):
         raise Invalid(Reason.UNKNOWN_KEY)
     claims = _json_object(_b64decode_strict(parts[1]))
     signature = _b64decode_strict(parts[2])

@@ -50,7 +50,7 @@ async def test_add_a_degree_and_read_it_back(flow: Flow, dbs: dict[str, Database
         [("declare", "self_declared")]
 
     events = await events_of(dbs["credentials"], body["id"])
-    assert events == [("credential.created", {"kind": "academic_degree"})]
+    assert events == [("credential.created", {"profile_id": pid})]
     assert "Médico" not in str(events)  # thin events: ids, never personal data
 
 
@@ -93,6 +93,9 @@ async def test_every_kind_keeps_its_own_fields(flow: Flow, body: dict[str, objec
     ({"kind": "language", "level": "B2"}, {"language"}),
     ({"kind": "language", "language": "es", "level": "fluent"}, {"level"}),
     ({"issuer": {"name": "UCV", "country": "Venezuela"}}, {"issuer.country"}),
+    ({"title": "Médico\u0000Cirujano"}, {"title"}),
+    ({"issuer": {"name": "UCV\nInjected: line"}}, {"issuer.name"}),
+    ({"level": "\u0007"}, {"level"}),
 ], ids=lambda v: str(v) if isinstance(v, set) else None)
 async def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(
     flow: Flow, dbs: dict[str, Database], overrides: dict[str, object], fields: set[str]
@@ -252,8 +255,11 @@ async def test_lifecycle_to_recognised_with_history_and_events(
     events = await events_of(dbs["credentials"], cid)
     assert [t for t, _ in events] == [
         "credential.created", *["credential.status_changed"] * 6, "credential.revoked"]
-    assert events[3][1] == {"from": "apostilled", "to": "recognised", "action": "recognise"}
-    assert events[-1][1] == {"from": "recognised", "to": "revoked", "action": "revoke"}
+    pid = created.json()["profile_id"]
+    assert events[3][1] == {"profile_id": pid, "from": "apostilled", "to": "recognised",
+                            "action": "recognise"}
+    assert events[-1][1] == {"profile_id": pid, "from": "recognised", "to": "revoked",
+                             "action": "revoke"}
 
 
 async def test_recognition_is_for_degrees_and_licences_only(flow: Flow) -> None:
@@ -331,3 +337,24 @@ async def test_ngo_partner_machine_client_adds_and_moves(
     provider = await client.post("/v1/credentials", headers=auth("provider"),
                                  json=degree_payload(profile.json()["id"]))
     assert provider.status_code == 403
+
+
+async def test_hostile_input_is_refused_never_a_500(flow: Flow) -> None:
+    created = await flow.credential()
+    cid = created.json()["id"]
+    for path in ("/v1/credentials/abc%00def", "/v1/credentials/%27%3B--",
+                 f"/v1/credentials/{'a' * 65}"):
+        resp = await flow.client.get(path, headers=flow.h())
+        assert resp.status_code in (404, 422), (path, resp.status_code)
+    listed = await flow.client.get("/v1/credentials", params={"profile_id": "a\u0000"},
+                                   headers=flow.h())
+    assert listed.status_code == 422
+    reason = await flow.move(cid, created.headers["etag"], "reject", reason="no\u0000pe")
+    assert reason.status_code == 422
+    multi_line = await flow.move(cid, created.headers["etag"], "reject",
+                                 reason="Diploma falso.\nConfirmado por la universidad.")
+    assert multi_line.status_code == 200
+    forged_kid = await flow.client.post("/v1/credentials/verify", json={
+        "credential": "eyJhbGciOiJFUzI1NiIsInR5cCI6InZjK2p3dCIsImtpZCI6ImFcdTAwMDBiIn0.e30.AAAA"})
+    assert forged_kid.status_code == 200
+    assert forged_kid.json()["reason"] == "unknown_key"
