@@ -205,7 +205,7 @@ class DeliveryWorker:
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.batch_size = batch_size
         self.lease = timedelta(seconds=lease_seconds)
-        self.clock = clock
+        self.clock = lambda: as_utc(clock())
         self.sealer = Sealer.from_settings(settings)
         self._session: aiohttp.ClientSession | None = None
         self.emit_disabled = emit_disabled
