@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Row,
@@ -47,6 +48,30 @@ A = audit_table.c
 # Above this many shared profiles the visibility filter uses a subquery, not a list.
 _SHARED_LIST_LIMIT = 2000
 
+# The hot read on PostgreSQL, as driver statements (asyncpg caches them prepared): the same
+# query as get_with_documents, without SQLAlchemy's per-row processing (~0.5 ms of CPU less).
+_PG_READ = (
+    "SELECT p.*, d.id AS d_id, d.doc_type AS d_type, d.number AS d_number,"
+    " d.issuing_country AS d_country, d.expiry_date AS d_expiry,"
+    " d.verification AS d_verification, d.authorises_work AS d_authorises_work,"
+    " d.created_at AS d_created_at"
+    " FROM profiles p LEFT OUTER JOIN identity_documents d ON d.profile_id = p.id"
+    " WHERE p.id = $1 ORDER BY d.created_at, d.id")
+_PG_AUDIT = (
+    "INSERT INTO audit_log (profile_id, at, action, actor_subject, actor_role,"
+    " actor_organisation_id, fields, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+_JSON_COLUMNS = ("languages", "skills")
+
+
+class Record(dict[str, Any]):
+    """A driver row with attribute access, like SQLAlchemy's rows."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
 DOC_COLUMNS = [D.id.label("d_id"), D.doc_type.label("d_type"), D.number.label("d_number"),
                D.issuing_country.label("d_country"), D.expiry_date.label("d_expiry"),
                D.verification.label("d_verification"),
@@ -69,9 +94,28 @@ class ProfileRepository:
         self.session = session
 
     # --- single profile ------------------------------------------------------------------
-    async def get_with_documents(self, profile_id: str) -> list[Row[Any]]:
+    @property
+    def is_postgres(self) -> bool:
+        bind = self.session.bind
+        return bind is not None and bind.dialect.name == "postgresql"
+
+    async def _driver(self) -> Any:
+        conn = await self.session.connection()
+        raw = await conn.get_raw_connection()
+        return raw.driver_connection
+
+    async def get_with_documents(self, profile_id: str) -> Sequence[Any]:
         """The profile row joined with its documents (one row per document, or one row
         with null document columns): one round trip for the whole read."""
+        if self.is_postgres:
+            out = []
+            for rec in await (await self._driver()).fetch(_PG_READ, profile_id):
+                row = Record(rec)
+                for name in _JSON_COLUMNS:  # SQLAlchemy's connection decodes json already
+                    if isinstance(row[name], str):
+                        row[name] = orjson.loads(row[name])
+                out.append(row)
+            return out
         q = (select(profiles_table, *DOC_COLUMNS)
              .outerjoin(documents_table, D.profile_id == P.id)
              .where(P.id == profile_id)
@@ -267,7 +311,13 @@ class ProfileRepository:
             await self.session.execute(insert(consents_table), consents)
 
     async def add_audit(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
+        if len(rows) == 1 and self.is_postgres:
+            r = rows[0]
+            await (await self._driver()).execute(
+                _PG_AUDIT, r["profile_id"], r["at"], r["action"], r["actor_subject"],
+                r["actor_role"], r["actor_organisation_id"], orjson.dumps(r["fields"]).decode(),
+                r["request_id"])
+        elif rows:
             await self.session.execute(insert(audit_table), rows)
 
     # --- audit ---------------------------------------------------------------------------
