@@ -81,4 +81,40 @@ def rotate_signing_key() -> None:
     typer.echo(f"new signing key {asyncio.run(run())}")
 
 
-COMMANDS = [create_organisation, create_client, rotate_signing_key]
+def worker(
+    worker_id: str = typer.Option("", help="Name in the delivery log (default: random)"),
+    batch_size: int = typer.Option(20, min=1, max=500),
+    lease_seconds: float = typer.Option(60.0, min=1.0),
+    relay: bool = typer.Option(True, help="Also collect the services' outboxes into the feed"),
+    concurrency: int = typer.Option(4, min=1, max=64, help="Batches in flight at once"),
+) -> None:
+    """Deliver webhooks (and relay events) until stopped; safe to run several at once."""
+    from gateway.app import http_upstreams
+    from gateway.events import EventHub
+    from gateway.subscriptions import endpoint_disabled_event
+    from gateway.webhooks import DeliveryWorker
+    from shared.clients import Peers
+    from shared.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    async def run() -> None:
+        db = Database(settings.database_url("gateway"), pool_size=settings.database_pool_size)
+        peers = Peers(settings)
+        w = DeliveryWorker(db, settings, worker_id=worker_id or None, batch_size=batch_size,
+                           lease_seconds=lease_seconds, emit_disabled=endpoint_disabled_event)
+        tasks = [asyncio.create_task(w.run_forever(settings.event_poll_seconds, concurrency))]
+        if relay:
+            hub = EventHub(db, peers, http_upstreams(settings).keys())
+            tasks.append(asyncio.create_task(hub.run_forever(settings.event_poll_seconds)))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            await peers.close()
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+COMMANDS = [create_organisation, create_client, rotate_signing_key, worker]
