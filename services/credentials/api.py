@@ -105,20 +105,19 @@ async def credential_history(
 
 @router.post("/{credential_id}/transitions", response_model=CredentialOut,
              responses=problem_responses(401, 403, 404, 409, 412, 422, 428, 503),
-             summary="Change the verification state (If-Match required)")
+             summary="Change the verification state (If-Match required; Idempotency-Key "
+                     "accepted)")
 async def transition_credential(
     credential_id: CredentialId, data: TransitionIn, identity: CurrentIdentity, db: DbDep,
-    peers: PeersDep, expected: IfMatch, response: Response,
-) -> CredentialOut:
+    peers: PeersDep, expected: IfMatch, idempotency: Idempotency,
+) -> Response:
     """Actions: `see_document`, `apostille`, `verify_with_issuer`, `recognise` (with
     `recognition`: body, resolution number and date), `reject`, `suspend`, `reinstate`,
     `revoke` (the last four need a `reason`). An action the current state does not allow is
     409 with the allowed ones; a stale If-Match is 412."""
-    out = await service.transition_credential(
+    return respond(await service.transition_credential(
         db=db, peers=peers, identity=identity, credential_id=credential_id, data=data,
-        expected=expected)
-    response.headers["ETag"] = etag(out.version)
-    return out
+        expected=expected, idempotency=idempotency))
 
 
 @router.get("/{credential_id}/vc", response_class=Response,
@@ -191,15 +190,14 @@ async def status_list(
 @internal_router.post("/{credential_id}/transitions", response_model=CredentialOut)
 async def authority_transition(
     credential_id: CredentialId, data: TransitionIn, identity: CurrentIdentity, db: DbDep,
-    peers: PeersDep, response: Response,
+    peers: PeersDep, idempotency: Idempotency,
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=512,
                                            description=IF_MATCH_DOC)] = None,
-) -> CredentialOut:
-    """A decision of an authority (e.g. SUNEDU through a signed inbound callback), with a
-    system or ministry identity asserted by the gateway. If-Match is optional here."""
+) -> Response:
+    """A decision of an authority (e.g. SUNEDU through a signed inbound callback, which the
+    gateway forwards with ``If-Match: *`` and the callback's webhook-id as Idempotency-Key),
+    with a system or ministry identity asserted by the gateway. If-Match is optional here."""
     expected = ExpectedVersion.parse(if_match) if if_match else None
-    out = await service.transition_credential(
+    return respond(await service.transition_credential(
         db=db, peers=peers, identity=identity, credential_id=credential_id, data=data,
-        expected=expected, authority=True)
-    response.headers["ETag"] = etag(out.version)
-    return out
+        expected=expected, authority=True, idempotency=idempotency))

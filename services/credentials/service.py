@@ -291,12 +291,15 @@ async def list_credentials(
 async def transition_credential(
     *, db: Database, peers: Peers, identity: Identity, credential_id: str, data: TransitionIn,
     expected: ExpectedVersion | None, authority: bool = False,
-) -> CredentialOut:
+    idempotency: IdempotencyKey | None = None,
+) -> StoredResponse:
     """Move a credential along its verification lifecycle, recording who, when and why.
 
     ``authority=False`` (the public route): the caseload of the credential, If-Match required.
     ``authority=True`` (inbound ministry decisions): a ministry or system identity, authority
     actions only, no organisation scope, If-Match honoured when given.
+    With an Idempotency-Key a retried request replays the first answer (a retried inbound
+    callback must not turn into a 409 because its first attempt already applied).
     """
     action = data.action
     if authority:
@@ -315,6 +318,8 @@ async def transition_credential(
         await _ensure_visible(identity, snapshot, Registry(peers))
 
     async with db.uow() as uow:
+        if (replay := await uow.claim(idempotency)) is not None:
+            return replay
         repo = CredentialRepository(uow.session)
         credential = await repo.get(credential_id)
         if credential is None:
@@ -349,10 +354,13 @@ async def transition_credential(
         if target is Status.REVOKED:
             uow.emit(_event("credential.revoked", credential, change))
         out = CredentialOut.of(credential)
+        stored = await uow.remember(idempotency, status_code=200,
+                                    body=out.model_dump(mode="json"),
+                                    headers={"ETag": etag(credential.version)})
         await uow.commit()
     log.info("credential_transition", credential_id=credential_id, action=action.value,
              to=target.value, actor_role=identity.role.value)
-    return out
+    return stored
 
 
 # --- verifiable credentials ---------------------------------------------------------------

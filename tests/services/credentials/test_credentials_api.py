@@ -197,9 +197,17 @@ async def test_lifecycle_to_recognised_with_history_and_events(
     assert stale.status_code == 412
     assert stale.json()["type"] == "/problems/precondition-failed"
 
-    apostilled = await flow.move(cid, seen.headers["etag"], "apostille",
-                                 legalisation="consular_legalisation")
+    apostilled = await flow.client.post(
+        f"/v1/credentials/{cid}/transitions",
+        json={"action": "apostille", "legalisation": "consular_legalisation"},
+        headers=flow.h(**{"If-Match": seen.headers["etag"], "Idempotency-Key": "apo-1"}))
     assert apostilled.status_code == 200
+    retried = await flow.client.post(
+        f"/v1/credentials/{cid}/transitions",
+        json={"action": "apostille", "legalisation": "consular_legalisation"},
+        headers=flow.h(**{"If-Match": seen.headers["etag"], "Idempotency-Key": "apo-1"}))
+    assert retried.status_code == 200 and retried.headers["idempotent-replayed"] == "true"
+    assert retried.headers["etag"] == apostilled.headers["etag"] == '"v3"'
 
     invalid = await flow.move(cid, apostilled.headers["etag"], "suspend", reason="test")
     assert invalid.status_code == 409

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -158,3 +160,67 @@ async def test_ministry_systems_do_not_use_the_public_transition_route(
         headers=auth("ministry_system", org="sunedu", scopes=["credentials:write"],
                      **{"If-Match": created.headers["etag"]}))
     assert resp.status_code == 403
+
+
+async def test_a_retried_authority_decision_replays_instead_of_conflicting(
+    flow: Flow, internal: httpx.AsyncClient
+) -> None:
+    created = await flow.credential()
+    cid = created.json()["id"]
+    await flow.walk(cid, created.headers["etag"], ("see_document", {}), ("apostille", {}))
+    sunedu = assertion(Role.MINISTRY_SYSTEM, org="sunedu", subject="inbound:sunedu")
+    headers = {**sunedu, "If-Match": "*", "Idempotency-Key": "msg_2Lk9"}
+    body = {"action": "recognise", "recognition": SUNEDU}
+    url = f"/internal/credentials/{cid}/transitions"
+    first = await internal.post(url, json=body, headers=headers)
+    again = await internal.post(url, json=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    fresh_key = await internal.post(url, json=body,
+                                    headers={**headers, "Idempotency-Key": "msg_other"})
+    assert fresh_key.status_code == 409  # a genuinely new decision is checked again
+
+
+async def test_sunedu_callback_through_the_gateway_recognises_the_degree(
+    flow: Flow, client: httpx.AsyncClient, auth: TokenFactory
+) -> None:
+    """Issue 7's signed inbound callback reaching this service's authority entry point."""
+    import time
+
+    from standardwebhooks import Webhook
+
+    admin = auth("admin", org=None)
+    org = await client.post("/v1/organisations", headers=admin, json={
+        "id": "sunedu", "name": "SUNEDU", "kind": "ministry", "country": "PE",
+        "regions": ["PE-LMA"]})
+    assert org.status_code in (201, 409), org.text
+    source = await client.post("/v1/inbound-sources", headers=admin, json={
+        "id": "sunedu", "name": "SUNEDU — reconocimiento de grados",
+        "organisation_id": "sunedu"})
+    assert source.status_code == 201, source.text
+    created = await flow.credential()
+    cid = created.json()["id"]
+    await flow.walk(cid, created.headers["etag"], ("see_document", {}), ("apostille", {}))
+
+    payload = json.dumps({"type": "credential.transition", "data": {
+        "credential_id": cid, "action": "recognise", "reason": "Resolución emitida",
+        "recognition": SUNEDU}})
+    msg_id = f"msg_{uuid.uuid4().hex}"
+    now = datetime.fromtimestamp(int(time.time()), tz=UTC)
+    signature = Webhook(source.json()["secret"]).sign(msg_id, now, payload)
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+               "webhook-signature": signature, "content-type": "application/json"}
+    applied = await client.post("/v1/inbound/sunedu", content=payload, headers=headers)
+    assert applied.status_code == 200, applied.text
+    read = (await client.get(f"/v1/credentials/{cid}", headers=flow.h())).json()
+    assert read["status"] == "recognised" and read["recognition"] == SUNEDU
+    history = (await client.get(f"/v1/credentials/{cid}/history",
+                                headers=flow.h())).json()["items"]
+    assert (history[-1]["actor"], history[-1]["actor_role"]) == ("inbound:sunedu",
+                                                                 "ministry_system")
+    forged = await client.post("/v1/inbound/sunedu", content=payload.replace(
+        "recognise", "revoke"), headers={**headers, "webhook-id": "msg_forged"})
+    assert forged.status_code in (401, 422)
+    assert (await client.get(f"/v1/credentials/{cid}",
+                             headers=flow.h())).json()["status"] == "recognised"
