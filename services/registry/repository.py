@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Row,
     and_,
@@ -25,7 +26,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.schema import Table
 
 from services.registry import search
 from services.registry.models import (
@@ -61,6 +64,10 @@ _PG_AUDIT = (
     "INSERT INTO audit_log (profile_id, at, action, actor_subject, actor_role,"
     " actor_organisation_id, fields, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
 _JSON_COLUMNS = ("languages", "skills")
+
+
+class DuplicateKey(Exception):
+    """A unique key (a document number) was taken by another transaction."""
 
 
 class Record(dict[str, Any]):
@@ -303,12 +310,32 @@ class ProfileRepository:
     # --- writes in bulk ------------------------------------------------------------------
     async def insert_many(self, profiles: list[dict[str, Any]], documents: list[dict[str, Any]],
                           consents: list[dict[str, Any]]) -> None:
-        if profiles:
-            await self.session.execute(insert(profiles_table), profiles)
-        if documents:
-            await self.session.execute(insert(documents_table), documents)
-        if consents:
-            await self.session.execute(insert(consents_table), consents)
+        """New rows, in this transaction. Raises :class:`DuplicateKey` when a document is
+        already registered (a concurrent writer won). PostgreSQL: COPY, in the transaction."""
+        try:
+            for table, rows in ((profiles_table, profiles), (documents_table, documents),
+                                (consents_table, consents)):
+                await self._insert(table, rows)
+        except IntegrityError as exc:
+            raise DuplicateKey() from exc
+        except Exception as exc:
+            if type(exc).__name__ == "UniqueViolationError":  # asyncpg, under COPY
+                raise DuplicateKey() from exc
+            raise
+
+    async def _insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self.is_postgres and len(rows) > 1:
+            columns = [c.name for c in table.columns if c.name in rows[0]]
+            json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
+            records = [tuple(
+                (orjson.dumps(r[c]).decode() if r.get(c) is not None else None)
+                if c in json_cols else r.get(c) for c in columns) for r in rows]
+            await (await self._driver()).copy_records_to_table(
+                table.name, records=records, columns=columns)
+            return
+        await self.session.execute(insert(table), rows)
 
     async def add_audit(self, rows: list[dict[str, Any]]) -> None:
         if len(rows) == 1 and self.is_postgres:
@@ -318,7 +345,7 @@ class ProfileRepository:
                 r["actor_role"], r["actor_organisation_id"], orjson.dumps(r["fields"]).decode(),
                 r["request_id"])
         elif rows:
-            await self.session.execute(insert(audit_table), rows)
+            await self._insert(audit_table, rows)
 
     # --- audit ---------------------------------------------------------------------------
     async def audit_page(self, profile_ids: list[str], before: int | None, limit: int

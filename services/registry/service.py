@@ -35,7 +35,7 @@ from services.registry import documents as docs
 from services.registry import search
 from services.registry.crypto import SensitiveCipher
 from services.registry.models import Consent, Profile, ProfileStatus, profiles_table
-from services.registry.repository import ProfileRepository
+from services.registry.repository import DuplicateKey, ProfileRepository
 from services.registry.schemas import (
     AGE_BANDS,
     WRITTEN_EVIDENCE,
@@ -585,7 +585,7 @@ async def create_profile(
             key=prep.profile["search_key"], exclude=None)
         try:
             await repo.insert_many([prep.profile], prep.documents, prep.consents)
-        except IntegrityError:
+        except DuplicateKey:
             raise DuplicateDocument() from None
         pid = prep.profile["id"]
         fields = [f for f in SCALAR_FIELDS if prep.profile.get(f) is not None]
@@ -684,7 +684,7 @@ async def bulk_create(
             await repo.insert_many([p.profile for _, p in to_insert],
                                    [d for _, p in to_insert for d in p.documents],
                                    [c for _, p in to_insert for c in p.consents])
-        except IntegrityError:
+        except DuplicateKey:
             raise BatchConflict() from None
         audit = []
         for _, prep in to_insert:

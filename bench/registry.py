@@ -1,0 +1,502 @@
+"""Registry benchmark (issue 4, acceptance 4): lookups and bulk import at scale, on PostgreSQL.
+
+    make bench-registry            # or: .venv/bin/python bench/registry.py [--profiles N]
+
+One run, one machine, ratios against floors measured in the same run:
+
+  1. lookup by document through the API (gateway, embedded shape) — next to the same query as
+     one raw SQL statement through asyncpg;
+  2. fuzzy name search through the API (typo'd, accent-less, surnames swapped) — next to its
+     raw pg_trgm candidate statement;
+  3. bulk import through POST /v1/profiles/bulk — next to a raw COPY of the same rows (inside
+     a transaction rolled back afterwards, so both pay the same indexes).
+
+Targets: API p95 within 3x of the raw statement's p95; the raw statements use an index (their
+EXPLAIN is printed; a sequential scan of ``profiles`` fails the run); bulk import at least a
+quarter of COPY's rate. Databases ``ruta_bench_reg_*`` are created, loaded with N synthetic
+profiles (default 1,000,000, by COPY) and dropped at the end unless --keep. Exit code 0 when
+every target holds, 1 when one fails, 2 when PostgreSQL is unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+DB_PREFIX = "ruta_bench_reg"
+NAMES = ("gateway", "registry", "referrals", "credentials")
+ORGS = [f"ong-b{i:02d}" for i in range(20)]
+CALLER_ORG = ORGS[0]
+CHUNK = 50_000
+
+# The raw statements: exactly what the registry runs for these searches (see
+# services/registry/repository.py), as single SQL statements.
+VISIBLE = ("(p.organisation_id = $2 OR EXISTS (SELECT 1 FROM consents c"
+           " WHERE c.profile_id = p.id AND c.purpose = 'referral' AND c.status = 'granted'"
+           " AND c.recipient_organisation_id = $2"
+           " AND (c.valid_until IS NULL OR c.valid_until > now())))")
+RAW_DOCUMENT = (
+    "SELECT p.id, p.organisation_id, p.status, p.version, p.given_names, p.first_surname,"
+    " p.second_surname, p.birth_date, p.sex, p.nationality, p.population_type, p.region"
+    " FROM profiles p WHERE p.id IN (SELECT d.profile_id FROM identity_documents d"
+    " WHERE d.number = ANY($1::varchar[])) AND p.status = 'active' AND " + VISIBLE
+    + " ORDER BY p.id LIMIT 51")
+RAW_NAME = (
+    "SELECT p.id, p.search_key FROM profiles p"
+    " WHERE (p.search_key % $1 OR p.search_key %> $1) AND p.status = 'active' AND " + VISIBLE
+    + " ORDER BY similarity($1, p.search_key) + word_similarity($1, p.search_key) DESC"
+    " LIMIT 500")
+
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def dsn(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def db_urls(pg_url: str) -> dict[str, str]:
+    return {n: f"{pg_url.rstrip('/')}/{DB_PREFIX}_{n}" for n in NAMES}
+
+
+async def admin(pg_url: str) -> Any:
+    import asyncpg
+
+    try:
+        return await asyncio.wait_for(asyncpg.connect(dsn(pg_url.rstrip("/") + "/postgres")),
+                                      timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise PostgresUnavailable(f"{type(exc).__name__}: {exc}") from None
+
+
+async def drop_all(pg_url: str) -> None:
+    conn = await admin(pg_url)
+    try:
+        for n in NAMES:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{DB_PREFIX}_{n}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+# --- data ----------------------------------------------------------------------------------
+def rows_for(person: dict[str, Any], org: str, now: dt.datetime
+             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A synthetic person as table rows, as the registry would store them (no pydantic: the
+    floor must be fast to build, and the data is valid by construction)."""
+    from services.registry import documents as docs
+    from services.registry import search
+
+    pid = str(uuid.uuid4())
+    profile = {
+        "id": pid, "organisation_id": org, "given_names": person["given_names"],
+        "first_surname": person["first_surname"],
+        "second_surname": person.get("second_surname"),
+        "birth_date": dt.date.fromisoformat(person["birth_date"]), "sex": person["sex"],
+        "gender_identity": None, "nationality": person["nationality"],
+        "population_type": person["population_type"], "country": person["region"][:2],
+        "region": person["region"], "district": person.get("district"),
+        "phone": person.get("phone"), "email": person.get("email"), "languages": None,
+        "education_level": person.get("education_level"), "education_field": None,
+        "occupation_current": None, "occupation_training": None,
+        "occupation_desired": person.get("occupation_desired"), "years_experience": None,
+        "skills": None, "interest_employment": None, "interest_self_employment": None,
+        "opt_out_statistics": False, "opt_out_contact": False, "status": "active",
+        "created_by": "bench", "search_key": search.normalise(
+            person["given_names"], person["first_surname"], person.get("second_surname")),
+        "sensitive_ciphertext": None, "sensitive_key_id": None, "merged_into": None,
+        "erased_age_band": None, "erased_at": None, "created_at": now, "updated_at": now,
+        "version": 1,
+    }
+    documents = []
+    for i, d in enumerate(person.get("documents") or []):
+        doc_type = docs.DocumentType(d["type"])
+        documents.append({
+            "id": str(uuid.uuid4()), "profile_id": pid, "doc_type": doc_type.value,
+            "number": docs.normalise_for(doc_type, d["number"]),
+            "issuing_country": d.get("issuing_country") or docs.RULES[doc_type].country,
+            "expiry_date": dt.date.fromisoformat(d["expiry_date"]) if d.get("expiry_date")
+            else None, "verification": d.get("verification", "self_declared"),
+            "authorises_work": d.get("authorises_work"),
+            "created_at": now + dt.timedelta(microseconds=i), "created_by": "bench"})
+    return profile, documents
+
+
+async def copy_rows(conn: Any, profiles: list[dict[str, Any]],
+                    documents: list[dict[str, Any]]) -> None:
+    for table, rows in (("profiles", profiles), ("identity_documents", documents)):
+        if not rows:
+            continue
+        columns = list(rows[0])
+        await conn.copy_records_to_table(table, columns=columns,
+                                         records=[tuple(r[c] for c in columns) for r in rows])
+
+
+async def load(urls: dict[str, str], n: int, seed: int) -> dict[str, Any]:
+    """Create, migrate and fill the databases; returns the people the queries look for."""
+    import asyncpg
+
+    from ruta.distributed import prepare_databases
+    from services.registry.synthetic import SyntheticPeople
+
+    await asyncio.wait_for(prepare_databases(urls), timeout=300)
+    conn = await asyncpg.connect(dsn(urls["registry"]))
+    people = SyntheticPeople(seed=seed)
+    targets: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    try:
+        await conn.execute("DROP INDEX IF EXISTS ix_profiles_search_key")
+        now = dt.datetime.now(dt.UTC)
+        for start in range(0, n, CHUNK):
+            profiles, documents = [], []
+            for i, person in enumerate(people.people(min(CHUNK, n - start), start=start)):
+                org = ORGS[(start + i) % len(ORGS)]
+                p, d = rows_for(person, org, now)
+                profiles.append(p)
+                documents += d
+                if org == CALLER_ORG and person.get("second_surname") and len(targets) < 400 \
+                        and random.Random(start + i).random() < 0.05:
+                    targets.append({**person, "id": p["id"]})
+            await copy_rows(conn, profiles, documents)
+            print(f"\r  loaded {min(start + CHUNK, n):>9,} profiles "
+                  f"({time.perf_counter() - started:5.0f} s)", end="", flush=True)
+        print()
+        t = time.perf_counter()
+        await conn.execute("CREATE INDEX ix_profiles_search_key ON profiles "
+                           "USING gin (search_key gin_trgm_ops)")
+        await conn.execute("ANALYZE")
+        print(f"  trigram index and ANALYZE: {time.perf_counter() - t:.0f} s")
+    finally:
+        await conn.close()
+    return {"targets": targets, "load_seconds": time.perf_counter() - started}
+
+
+def typo_query(person: dict[str, Any], rng: random.Random) -> str:
+    """What a caseworker in a hurry types: no accents, surnames swapped, one slip."""
+    from services.registry import search
+
+    first, second = search.fold(person["first_surname"]), search.fold(person["second_surname"])
+    longer = max((first, second), key=len)
+    if len(longer) >= 4:
+        i = rng.randrange(1, len(longer) - 1)
+        slipped = longer[:i] + longer[i + 1] + longer[i] + longer[i + 2:]
+        first, second = (slipped, second) if longer == first else (first, slipped)
+    return f"{search.fold(person['given_names'])} {second} {first}"
+
+
+def typed_document(person: dict[str, Any]) -> str:
+    number = person["documents"][0]["number"]
+    if person["documents"][0]["type"] == "ve_cedula" and number[1:].isdigit():
+        digits = number[1:]
+        return f"{number[0]}-{int(digits):,}".replace(",", ".")  # V-12.345.678
+    return number
+
+
+# --- the system under test ----------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(urls: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "RUTA_LOG_LEVEL": "WARNING", "RUTA_DATABASE_POOL_SIZE": "10",
+           "RUTA_RATE_LIMITS": json.dumps({k: {"capacity": 10_000_000, "window_seconds": 1}
+                                           for k in ("read", "write", "token", "public")})}
+    env.update({f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in urls.items()})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "ruta.asgi:embedded", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    _STARTED.append(proc)
+    return proc
+
+
+async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base, timeout=2) as c:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("the server exited; see its log")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await c.get("/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.3)
+    raise RuntimeError("the server did not become ready")
+
+
+def stop_all() -> None:
+    for proc in _STARTED:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def token(urls: dict[str, str]) -> str:
+    from gateway.devtokens import mint_dev_token
+    from shared.identity import Identity, Role
+    from shared.settings import Settings
+
+    settings = Settings(**{f"{n}_database_url": u for n, u in urls.items()})
+    identity = Identity(subject="bench-caseworker", role=Role.NGO_PARTNER,
+                        organisation_id=CALLER_ORG)
+    return await mint_dev_token(settings, identity, ttl=6 * 3600)
+
+
+# --- measuring -----------------------------------------------------------------------------
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(ms: list[float]) -> dict[str, float]:
+    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 3),
+            "p95_ms": round(pct(ms, 0.95), 3), "mean_ms": round(statistics.fmean(ms), 3)}
+
+
+async def time_api(client: Any, headers: dict[str, str], params: list[dict[str, str]],
+                   check: Any) -> list[float]:
+    out = []
+    for p in params:
+        t = time.perf_counter()
+        resp = await client.get("/v1/profiles", params=p, headers=headers)
+        out.append((time.perf_counter() - t) * 1000)
+        if resp.status_code != 200:
+            raise RuntimeError(f"API answered {resp.status_code}: {resp.text[:300]}")
+        check(p, resp.json())
+    return out
+
+
+async def time_raw(conn: Any, sql: str, args: list[tuple[Any, ...]]) -> list[float]:
+    out = []
+    for a in args:
+        t = time.perf_counter()
+        await conn.fetch(sql, *a)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def seq_scans(plan: Any) -> list[str]:
+    found = []
+    if isinstance(plan, dict):
+        if plan.get("Node Type") == "Seq Scan":
+            found.append(str(plan.get("Relation Name")))
+        for v in plan.values():
+            found += seq_scans(v)
+    elif isinstance(plan, list):
+        for v in plan:
+            found += seq_scans(v)
+    return found
+
+
+async def explain(conn: Any, sql: str, args: tuple[Any, ...]) -> tuple[str, list[str]]:
+    text_plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + sql, *args))
+    plan = json.loads(await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args))
+    return text_plan, seq_scans(plan)
+
+
+async def bulk_rates(client: Any, headers: dict[str, str], conn: Any, rows: int, seed: int
+                     ) -> dict[str, Any]:
+    from services.registry.synthetic import SyntheticPeople
+
+    people = list(SyntheticPeople(seed=seed).people(rows))
+    # the floor: COPY of the same rows, in a transaction rolled back (same indexes, no trace)
+    now = dt.datetime.now(dt.UTC)
+    built = [rows_for(p, CALLER_ORG, now) for p in people]
+    t = time.perf_counter()
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        await copy_rows(conn, [b[0] for b in built], [d for b in built for d in b[1]])
+    finally:
+        await tx.rollback()
+    copy_s = time.perf_counter() - t
+    # the API: batches of 1,000, as an NGO's import sends them
+    created = 0
+    t = time.perf_counter()
+    for i in range(0, rows, 1000):
+        resp = await client.post("/v1/profiles/bulk", json={"items": people[i:i + 1000]},
+                                 headers={**headers, "Idempotency-Key": f"bench-{seed}-{i}"})
+        if resp.status_code != 200:
+            raise RuntimeError(f"bulk answered {resp.status_code}: {resp.text[:300]}")
+        created += resp.json()["created"]
+    api_s = time.perf_counter() - t
+    return {"rows": rows, "created": created, "copy_rows_per_s": round(rows / copy_s),
+            "api_rows_per_s": round(rows / api_s), "ratio": round(copy_s / api_s, 3)}
+
+
+# --- main ------------------------------------------------------------------------------------
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    import asyncpg
+    import httpx
+
+    from services.registry import documents as docs
+    from services.registry import search
+
+    urls = db_urls(args.pg_url)
+    await drop_all(args.pg_url)
+    print(f"databases {DB_PREFIX}_*: create, migrate, {args.profiles:,} synthetic profiles")
+    loaded = await load(urls, args.profiles, args.seed)
+    targets = loaded["targets"][:args.queries]
+    rng = random.Random(args.seed)
+    names = [typo_query(p, rng) for p in targets]
+    documents = [typed_document(p) for p in targets]
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    port = free_port()
+    proc = start_server(urls, port, RESULTS / f"registry-{stamp}-server.log")
+    base = f"http://127.0.0.1:{port}"
+    await wait_ready(base, proc)
+    headers = {"Authorization": f"Bearer {await token(urls)}"}
+    conn = await asyncpg.connect(dsn(urls["registry"]))
+    out: dict[str, Any] = {"profiles": args.profiles, "queries": len(targets),
+                           "load_seconds": round(loaded["load_seconds"], 1)}
+    try:
+        by_doc = {d: p["id"] for d, p in zip(documents, targets, strict=True)}
+        by_name = {q: p["id"] for q, p in zip(names, targets, strict=True)}
+        misses = {"document": 0, "name_top3": 0}
+
+        def check_doc(params: dict[str, str], body: dict[str, Any]) -> None:
+            if by_doc[params["document"]] not in [i["id"] for i in body["items"]]:
+                misses["document"] += 1
+
+        def check_name(params: dict[str, str], body: dict[str, Any]) -> None:
+            if by_name[params["q"]] not in [i["id"] for i in body["items"][:3]]:
+                misses["name_top3"] += 1
+
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            doc_params = [{"document": d} for d in documents]
+            name_params = [{"q": q, "limit": "10"} for q in names]
+            doc_args = [(docs.search_variants(d), CALLER_ORG) for d in documents]
+            name_args = [(search.normalise(q), CALLER_ORG) for q in names]
+            # warm both sides (caches, prepared statements, connection pools)
+            await time_api(client, headers, doc_params[:20], lambda *_: None)
+            await time_api(client, headers, name_params[:20], lambda *_: None)
+            await time_raw(conn, RAW_DOCUMENT, doc_args[:20])
+            await time_raw(conn, RAW_NAME, name_args[:20])
+
+            plans = {}
+            for label, sql, a in (("document", RAW_DOCUMENT, doc_args[0]),
+                                  ("name", RAW_NAME, name_args[0])):
+                text_plan, scans = await explain(conn, sql, a)
+                plans[label] = {"plan": text_plan, "seq_scans": scans}
+                print(f"\nEXPLAIN raw {label} statement:\n{text_plan}")
+
+            results = {}
+            for label, params, sql, a, check in (
+                    ("document", doc_params, RAW_DOCUMENT, doc_args, check_doc),
+                    ("name", name_params, RAW_NAME, name_args, check_name)):
+                api = await time_api(client, headers, params, check)
+                raw = await time_raw(conn, sql, a)
+                results[label] = {"api": summary(api), "raw": summary(raw)}
+            out["lookups"] = results
+            out["misses"] = misses
+            out["plans"] = plans
+            print(f"\nbulk: {args.bulk_rows:,} rows through the API vs COPY of the same rows")
+            out["bulk"] = await bulk_rates(client, headers, conn, args.bulk_rows,
+                                           args.seed + 1)
+    finally:
+        await conn.close()
+        stop_all()
+    return out
+
+
+def verdicts(out: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    checks = []
+    for label in ("document", "name"):
+        r = out["lookups"][label]
+        ratio = r["api"]["p95_ms"] / max(r["raw"]["p95_ms"], 1e-6)
+        checks.append((f"{label}: API p95 within 3x of raw p95", ratio <= 3.0,
+                       f"{r['api']['p95_ms']:.2f} ms vs {r['raw']['p95_ms']:.2f} ms = "
+                       f"{ratio:.1f}x"))
+        scans = [s for s in out["plans"][label]["seq_scans"] if s == "profiles"]
+        checks.append((f"{label}: raw statement uses an index (no seq scan of profiles)",
+                       not scans, ", ".join(out["plans"][label]["seq_scans"]) or "index only"))
+    b = out["bulk"]
+    checks.append(("bulk import >= 1/4 of COPY", b["ratio"] >= 0.25,
+                   f"{b['api_rows_per_s']:,} rows/s vs {b['copy_rows_per_s']:,} rows/s = "
+                   f"{b['ratio']:.2f}"))
+    checks.append(("search finds the person (document exact, name in top 3)",
+                   out["misses"]["document"] == 0 and out["misses"]["name_top3"] == 0,
+                   f"misses {out['misses']}"))
+    return checks
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profiles", type=int, default=1_000_000)
+    p.add_argument("--queries", type=int, default=200, help="lookups of each kind")
+    p.add_argument("--bulk-rows", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=20261123)
+    p.add_argument("--pg-url", default=os.environ.get("RUTA_BENCH_PG_URL", DEFAULT_PG_URL))
+    p.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    args = p.parse_args()
+    started = time.perf_counter()
+    try:
+        out = asyncio.run(run(args))
+    except PostgresUnavailable as exc:
+        print(f"PostgreSQL unreachable at {args.pg_url}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        stop_all()
+        if not args.keep:
+            with contextlib.suppress(PostgresUnavailable):
+                asyncio.run(drop_all(args.pg_url))
+    checks = verdicts(out)
+    print("\nregistry benchmark — one run, ratios against floors measured in the same run")
+    print(f"{'measurement':<22}{'API p50':>10}{'API p95':>10}{'raw p50':>10}{'raw p95':>10}")
+    for label in ("document", "name"):
+        r = out["lookups"][label]
+        print(f"{label + ' lookup':<22}{r['api']['p50_ms']:>10.2f}{r['api']['p95_ms']:>10.2f}"
+              f"{r['raw']['p50_ms']:>10.2f}{r['raw']['p95_ms']:>10.2f}   (ms)")
+    b = out["bulk"]
+    print(f"{'bulk import':<22}{b['api_rows_per_s']:>10,} rows/s (API)   "
+          f"{b['copy_rows_per_s']:,} rows/s (COPY)")
+    for name, ok, detail in checks:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    out["checks"] = [{"check": n, "pass": ok, "detail": d} for n, ok, d in checks]
+    out["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                      "platform": platform.platform()}
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    path = RESULTS / f"registry-{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(out, indent=1, default=str))
+    print(f"results: {path}")
+    return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
