@@ -1,22 +1,88 @@
+"""The referrals service app: catalogue, recommendations, referrals, pathways.
+
+At start-up the recommendation rules and the pathway templates are read and validated: a
+broken file refuses to start (:class:`RulesError`, :class:`TemplatesError`) rather than serve
+wrong recommendations. When the app owns its database (not handed one by tests or the
+embedded shape's caller) it also runs the overdue job every minute.
+"""
+
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
-from services.referrals.api import router
-from shared.db import Database
+from services.referrals import service
+from services.referrals.api import routers
+from services.referrals.pathways import load_templates
+from services.referrals.rules import load_rules
+from services.referrals.sla import OVERDUE_INTERVAL_SECONDS, run_periodically
+from shared.db import Database, UnitOfWork
+from shared.events import EventConsumer, EventEnvelope, event_router
 from shared.http import create_service_app
 from shared.settings import Settings
 
+AUTO = -1.0  # the overdue job runs when the app owns its database
 
-def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+
+def create_app(settings: Settings, database: Database | None = None, *,
+               rules_path: Path | None = None, templates_path: Path | None = None,
+               overdue_interval: float | None = AUTO) -> FastAPI:
+    """``overdue_interval``: seconds between overdue runs; None: never; AUTO (default):
+    every minute when the app opens its own database, never when handed one (tests)."""
+    rules = load_rules(rules_path)
+    templates = load_templates(templates_path)
+    interval = (OVERDUE_INTERVAL_SECONDS if database is None else None) \
+        if overdue_interval == AUTO else overdue_interval
     db = database or Database(settings.database_url("referrals"),
                               pool_size=settings.database_pool_size,
                               idempotency_ttl_hours=settings.idempotency_ttl_hours)
-    return create_service_app(
+    app = create_service_app(
         name="referrals",
         title="Ruta de Empleabilidad — referrals",
-        description="Route catalogue, recommendations, referrals and pathways.",
+        description="Route catalogue (programmes and providers), recommendations with "
+                    "reasons and missing requirements, closed-loop referrals with SLAs, "
+                    "and multi-step pathways.",
         settings=settings,
         database=db,
-        routers=[router],
+        routers=routers,
     )
+    app.state.rules = rules
+    app.state.templates = templates
+
+    async def credential_changed(uow: UnitOfWork, event: EventEnvelope) -> None:
+        await service.on_credential_status_changed(uow, event, app.state.peers)
+
+    async def profile_erased(uow: UnitOfWork, event: EventEnvelope) -> None:
+        await service.on_profile_erased(uow, event, app.state.peers)
+
+    consumer = EventConsumer({
+        "credential.status_changed": credential_changed,
+        "profile.erased": profile_erased,
+        "profile.merged": service.on_profile_merged,
+    })
+    app.state.consumer = consumer
+    app.include_router(event_router(consumer))
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            task = (asyncio.create_task(run_periodically(db, interval))
+                    if interval is not None and interval > 0 else None)
+            try:
+                yield state
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -1,0 +1,479 @@
+"""Route recommendations: eligibility rules kept as data, and the pure engine that applies them.
+
+The rules live in ``recommendation_rules.json`` (versioned; a programme manager edits it, a
+deployment ships it). The file is validated with pydantic when the service starts: a broken
+file refuses to start rather than recommend wrongly. Each rule names one programme and has:
+
+* ``applies_if`` — checks that make the programme *relevant* to the person (e.g. "has a
+  foreign degree not yet recognised"); relevant programmes come first;
+* ``requires`` — checks the person must meet to be *eligible* (age, region, documents,
+  apostille...); each unmet one is a missing requirement with a code and a message in
+  Spanish and English ("título no apostillado");
+* ``boosts`` — signals that raise the score (interest, a regulated health profession...);
+* ``base_score`` — the programme's weight before boosts.
+
+Order: relevant first, then by score (highest first), eligible before not, then programme id.
+The engine is a pure function of the person's facts (read from the registry, the credentials
+service and this service's referrals) and the catalogue: no I/O, unit-tested with personas.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from services.referrals.catalogue import PROGRAMMES
+from shared.i18n import Text
+
+RULES_FILE = Path(__file__).with_name("recommendation_rules.json")
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Isced = Annotated[str, StringConstraints(pattern=r"^\d{2,4}$")]
+Isco = Annotated[str, StringConstraints(pattern=r"^\d{1,4}$")]
+Alpha3 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Sentence = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+
+POPULATION_TYPES = ("migrant", "refugee", "asylum_seeker", "host_community", "returnee")
+CREDENTIAL_KINDS = ("academic_degree", "professional_licence", "skills_certification",
+                    "training_completion", "language")
+CREDENTIAL_STATUSES = ("self_declared", "document_seen", "apostilled", "verified_with_issuer",
+                       "recognised", "rejected", "suspended", "revoked")
+REFERRAL_STATUSES = ("open", "requested", "accepted", "in_progress", "on_hold", "completed",
+                     "failed", "rejected", "cancelled")
+OPEN_STATUSES = frozenset({"requested", "accepted", "in_progress", "on_hold"})
+# A credential that was refused or withdrawn counts for nothing unless a check asks for it.
+DEAD_CREDENTIAL = frozenset({"rejected", "revoked"})
+# ISO 3166-1: a programme's country (alpha-2) and the documents it issues (alpha-3).
+ALPHA3 = {"PE": "PER", "EC": "ECU"}
+
+
+class RulesError(Exception):
+    """The rules file is missing, not JSON, or does not validate: the service must not start."""
+
+
+# --- the file's shape ------------------------------------------------------------------------
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Message(_Strict):
+    es: Sentence
+    en: Sentence
+
+    @property
+    def text(self) -> Text:
+        return Text(self.es, self.en)
+
+
+class Coded(_Strict):
+    """A finding: a machine-readable code and what it means in Spanish and English."""
+
+    code: Slug
+    es: Sentence
+    en: Sentence
+
+    @property
+    def text(self) -> Text:
+        return Text(self.es, self.en)
+
+
+class _Cond(_Strict):
+    negate: bool = False
+
+
+class InProgrammeRegions(_Cond):
+    """The person lives in one of the programme's regions."""
+
+    type: Literal["in_programme_regions"]
+
+
+class MinAge(_Cond):
+    type: Literal["min_age"]
+    value: int = Field(ge=0, le=120)
+
+
+class MaxAge(_Cond):
+    type: Literal["max_age"]
+    value: int = Field(ge=0, le=120)
+
+
+class PopulationType(_Cond):
+    type: Literal["population_type"]
+    values: list[Literal["migrant", "refugee", "asylum_seeker", "host_community",
+                         "returnee"]] = Field(min_length=1)
+
+
+class Nationality(_Cond):
+    type: Literal["nationality"]
+    values: list[Alpha3] = Field(min_length=1)
+
+
+class IdentityDocument(_Cond):
+    """A document accepted for identification (in force, or a passport expired ≤ 5 years)."""
+
+    type: Literal["identity_document"]
+
+
+class WorkAuthorisation(_Cond):
+    """A document in force, issued by the programme's country, that authorises work (marked
+    so, or of a type listed in ``work_authorising_documents`` when not marked)."""
+
+    type: Literal["work_authorisation"]
+
+
+class CredentialCond(_Cond):
+    """The person holds a credential matching every given filter. Fields and occupations
+    match by prefix (ISCED-F ``09`` covers ``0912`` medicine and ``0913`` nursing)."""
+
+    type: Literal["credential"]
+    kinds: list[Literal["academic_degree", "professional_licence", "skills_certification",
+                        "training_completion", "language"]] = Field(default_factory=list)
+    fields_isced: list[Isced] = Field(default_factory=list)
+    occupations_isco: list[Isco] = Field(default_factory=list)
+    statuses: list[Literal["self_declared", "document_seen", "apostilled",
+                           "verified_with_issuer", "recognised", "rejected", "suspended",
+                           "revoked"]] = Field(default_factory=list)
+    foreign: bool | None = Field(None, description="Issued outside the programme's country "
+                                                   "(an unknown issuer counts as foreign).")
+
+
+class Occupation(_Cond):
+    """An ISCO-08 occupation (current, of training or desired, or of a credential)."""
+
+    type: Literal["occupation"]
+    isco: list[Isco] = Field(min_length=1)
+
+
+class Education(_Cond):
+    type: Literal["education"]
+    fields_isced: list[Isced] = Field(default_factory=list)
+    min_level: int | None = Field(None, ge=0, le=8)
+
+
+class Interest(_Cond):
+    type: Literal["interest"]
+    value: Literal["employment", "self_employment"]
+
+
+class ReferralCond(_Cond):
+    """The person has a referral to one of ``programmes`` (``self``: this rule's programme)
+    in one of ``statuses`` (``open`` stands for any open status)."""
+
+    type: Literal["referral"]
+    programmes: list[Slug] = Field(min_length=1)
+    statuses: list[Literal["open", "requested", "accepted", "in_progress", "on_hold",
+                           "completed", "failed", "rejected", "cancelled"]] = Field(
+        min_length=1)
+
+
+class AnyOf(_Cond):
+    type: Literal["any_of"]
+    conditions: list[Condition] = Field(min_length=1)
+
+
+Condition = Annotated[
+    InProgrammeRegions | MinAge | MaxAge | PopulationType | Nationality | IdentityDocument
+    | WorkAuthorisation | CredentialCond | Occupation | Education | Interest | ReferralCond
+    | AnyOf,
+    Field(discriminator="type"),
+]
+AnyOf.model_rebuild()
+
+
+class Check(_Strict):
+    check: Condition
+    missing: Coded
+    reason: Coded | None = Field(None, description="Shown among the reasons when met.")
+
+
+class Boost(_Strict):
+    check: Condition
+    weight: int = Field(ge=1, le=100)
+    reason: Coded
+
+
+class Rule(_Strict):
+    programme: Slug
+    base_score: int = Field(ge=0, le=100)
+    summary: Message | None = None
+    applies_if: list[Check] = Field(default_factory=list)
+    requires: list[Check] = Field(default_factory=list)
+    boosts: list[Boost] = Field(default_factory=list)
+
+
+class RuleSet(_Strict):
+    version: int = Field(ge=1)
+    effective_from: date
+    description: str | None = None
+    work_authorising_documents: list[Slug] = Field(min_length=1)
+    rules: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RuleSet:
+        known = {p["id"] for p in PROGRAMMES}
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.programme in seen:
+                raise ValueError(f"two rules for programme {rule.programme}")
+            if rule.programme not in known:
+                raise ValueError(f"rule for unknown programme {rule.programme}")
+            seen.add(rule.programme)
+            conditions = [c.check for c in rule.applies_if + rule.requires] + [
+                b.check for b in rule.boosts]
+            for condition in conditions:
+                for ref in _referenced_programmes(condition):
+                    if ref != "self" and ref not in known:
+                        raise ValueError(f"rule {rule.programme} refers to unknown "
+                                         f"programme {ref}")
+        return self
+
+
+def _referenced_programmes(cond: Any) -> Iterable[str]:
+    if isinstance(cond, ReferralCond):
+        yield from cond.programmes
+    elif isinstance(cond, AnyOf):
+        for c in cond.conditions:
+            yield from _referenced_programmes(c)
+
+
+def load_rules(path: Path | None = None) -> RuleSet:
+    """Read and validate the rules file; :class:`RulesError` says precisely what is wrong."""
+    path = path or RULES_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RulesError(f"cannot read recommendation rules {path}: {exc}") from exc
+    except ValueError as exc:
+        raise RulesError(f"recommendation rules {path} are not valid JSON: {exc}") from exc
+    try:
+        return RuleSet.model_validate(raw)
+    except ValidationError as exc:
+        raise RulesError(f"recommendation rules {path} are invalid: {exc}") from exc
+
+
+# --- the facts the engine reads ----------------------------------------------------------------
+@dataclass(frozen=True)
+class DocumentFact:
+    type: str
+    issuing_country: str | None = None
+    authorises_work: bool | None = None
+    expired: bool = False
+    accepted_for_identification: bool = True
+
+
+@dataclass(frozen=True)
+class CredentialFact:
+    kind: str
+    status: str
+    field_isced: str | None = None
+    occupation_isco: str | None = None
+    issuer_country: str | None = None  # ISO alpha-2, as the credentials service keeps it
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules may look at. No names, no documents' numbers."""
+
+    region: str
+    age: int | None
+    population_type: str | None = None
+    nationality: str | None = None
+    documents: Sequence[DocumentFact] = ()
+    education_level: int | None = None
+    education_field: str | None = None
+    occupations: Sequence[str] = ()
+    interest_employment: bool | None = None
+    interest_self_employment: bool | None = None
+    credentials: Sequence[CredentialFact] = ()
+    # programme id → statuses of the person's referrals to it
+    referrals: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def country(self) -> str:
+        return self.region.split("-", 1)[0]
+
+
+@dataclass(frozen=True)
+class ProgrammeInfo:
+    id: str
+    country: str
+    regions: Sequence[str]
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    text: Text
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    programme_id: str
+    relevant: bool
+    eligible: bool
+    score: int
+    reasons: list[Finding]
+    missing: list[Finding]
+    referral_status: str | None
+
+
+def age_on(birth: date | None, today: date) -> int | None:
+    if birth is None:
+        return None
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+# --- the engine ----------------------------------------------------------------------------
+class _Context:
+    def __init__(self, rules: RuleSet, facts: Facts, programme: ProgrammeInfo) -> None:
+        self.rules = rules
+        self.facts = facts
+        self.programme = programme
+
+
+def _prefix(value: str | None, prefixes: Sequence[str]) -> bool:
+    return value is not None and any(value.startswith(p) for p in prefixes)
+
+
+def _credential_matches(c: CredentialFact, cond: CredentialCond, ctx: _Context) -> bool:
+    if cond.statuses:
+        if c.status not in cond.statuses:
+            return False
+    elif c.status in DEAD_CREDENTIAL:
+        return False
+    if cond.kinds and c.kind not in cond.kinds:
+        return False
+    if cond.fields_isced and not _prefix(c.field_isced, cond.fields_isced):
+        return False
+    if cond.occupations_isco and not _prefix(c.occupation_isco, cond.occupations_isco):
+        return False
+    if cond.foreign is not None:
+        foreign = c.issuer_country is None or c.issuer_country != ctx.programme.country
+        if foreign is not cond.foreign:
+            return False
+    return True
+
+
+def _holds(cond: Any, ctx: _Context) -> bool:
+    result = _evaluate(cond, ctx)
+    return not result if cond.negate else result
+
+
+def _evaluate(cond: Any, ctx: _Context) -> bool:
+    f = ctx.facts
+    match cond:
+        case InProgrammeRegions():
+            return f.region in ctx.programme.regions
+        case MinAge():
+            return f.age is not None and f.age >= cond.value
+        case MaxAge():
+            return f.age is not None and f.age <= cond.value
+        case PopulationType():
+            return f.population_type in cond.values
+        case Nationality():
+            return f.nationality in cond.values
+        case IdentityDocument():
+            return any(d.accepted_for_identification for d in f.documents)
+        case WorkAuthorisation():
+            issuer = ALPHA3.get(ctx.programme.country)
+            listed = set(ctx.rules.work_authorising_documents)
+            return any(
+                not d.expired and d.issuing_country == issuer and (
+                    d.authorises_work is True
+                    or (d.authorises_work is None and d.type in listed))
+                for d in f.documents)
+        case CredentialCond():
+            return any(_credential_matches(c, cond, ctx) for c in f.credentials)
+        case Occupation():
+            codes = [*f.occupations, *(c.occupation_isco for c in f.credentials
+                                       if c.occupation_isco and c.status not in DEAD_CREDENTIAL)]
+            return any(_prefix(code, cond.isco) for code in codes)
+        case Education():
+            if cond.fields_isced and not _prefix(f.education_field, cond.fields_isced):
+                return False
+            return cond.min_level is None or (f.education_level is not None
+                                              and f.education_level >= cond.min_level)
+        case Interest():
+            value = (f.interest_employment if cond.value == "employment"
+                     else f.interest_self_employment)
+            return value is True
+        case ReferralCond():
+            wanted: set[str] = set(cond.statuses)
+            if "open" in wanted:
+                wanted |= OPEN_STATUSES
+            for ref in cond.programmes:
+                pid = ctx.programme.id if ref == "self" else ref
+                if f.referrals.get(pid, frozenset()) & wanted:
+                    return True
+            return False
+        case AnyOf():
+            return any(_holds(c, ctx) for c in cond.conditions)
+    raise TypeError(f"unknown condition {cond!r}")  # pragma: no cover - validated on load
+
+
+def _referral_status(facts: Facts, programme_id: str) -> str | None:
+    statuses = facts.referrals.get(programme_id, frozenset())
+    if statuses & OPEN_STATUSES:
+        return "open"
+    if "completed" in statuses:
+        return "completed"
+    return None
+
+
+def evaluate_rule(rules: RuleSet, rule: Rule, facts: Facts, programme: ProgrammeInfo
+                  ) -> Recommendation:
+    ctx = _Context(rules, facts, programme)
+    reasons: list[Finding] = []
+    missing: list[Finding] = []
+    relevant = True
+    for check in rule.applies_if:
+        if _holds(check.check, ctx):
+            if check.reason is not None:
+                reasons.append(Finding(check.reason.code, check.reason.text))
+        else:
+            relevant = False
+            missing.append(Finding(check.missing.code, check.missing.text))
+    eligible = relevant
+    for check in rule.requires:
+        if _holds(check.check, ctx):
+            if check.reason is not None:
+                reasons.append(Finding(check.reason.code, check.reason.text))
+        else:
+            eligible = False
+            missing.append(Finding(check.missing.code, check.missing.text))
+    score = rule.base_score
+    for boost in rule.boosts:
+        if _holds(boost.check, ctx):
+            score += boost.weight
+            reasons.append(Finding(boost.reason.code, boost.reason.text))
+    return Recommendation(programme_id=programme.id, relevant=relevant, eligible=eligible,
+                          score=min(score, 100), reasons=reasons, missing=missing,
+                          referral_status=_referral_status(facts, programme.id))
+
+
+def recommend(rules: RuleSet, facts: Facts, programmes: Mapping[str, ProgrammeInfo]
+              ) -> list[Recommendation]:
+    """Every active programme of the person's country that has a rule, in order."""
+    out = []
+    for rule in rules.rules:
+        programme = programmes.get(rule.programme)
+        if programme is None or not programme.active or programme.country != facts.country:
+            continue
+        out.append(evaluate_rule(rules, rule, facts, programme))
+    out.sort(key=lambda r: (not r.relevant, -r.score, not r.eligible, r.programme_id))
+    return out
