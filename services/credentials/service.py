@@ -183,12 +183,13 @@ async def create_credential(
     idempotency: IdempotencyKey | None = None,
 ) -> StoredResponse:
     _require_caseload(identity)
+    # Asked before the transaction opens: no write lock is held while the registry answers.
+    profile = await Registry(peers).profile(identity, data.profile_id)
+    if profile is None:
+        raise ProfileNotFound()
     async with db.uow() as uow:
         if (replay := await uow.claim(idempotency)) is not None:
             return replay
-        profile = await Registry(peers).profile(identity, data.profile_id)
-        if profile is None:
-            raise ProfileNotFound()
         now = utcnow()
         issuer, skills, training = data.issuer, data.skills_certification, data.training
         credential = Credential(

@@ -253,3 +253,16 @@ async def test_export_twice_reuses_the_status_index(flow: Flow, auth: TokenFacto
     assert a["credentialStatus"] == b["credentialStatus"]
     other_org = await flow.client.get(f"/v1/credentials/{cid}/vc", headers=auth(org="x"))
     assert other_org.status_code == 404
+
+
+async def test_an_expired_licence_is_not_exported(flow: Flow) -> None:
+    pid = await flow.profile()
+    created = await flow.credential(pid, kind="professional_licence",
+                                    title="Habilitación profesional", issued_on="2010-01-01",
+                                    expires_on="2020-12-31")
+    await flow.walk(created.json()["id"], created.headers["etag"], ("verify_with_issuer", {}))
+    assert (await flow.consent(pid)).status_code == 201
+    resp = await flow.export(created.json()["id"])
+    assert resp.status_code == 409
+    assert resp.json()["type"] == "/problems/credential-expired"
+    assert "2020-12-31" in resp.json()["detail"]
