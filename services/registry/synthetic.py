@@ -60,6 +60,7 @@ _P = 7_654_321  # coprime with _M: i → (i * _P) % _M is a bijection on [0, _M)
 
 
 _EC = 6_000_000  # third digit 0-5 then six digits: 6 million numbers per province
+_EC_HALF = _EC // 2  # Venezuelans' cédulas in one half, Ecuadorians' in the other: disjoint
 
 
 def ec_cedula(province: int, body: int) -> str:
@@ -157,7 +158,7 @@ class SyntheticPeople:
             elif not in_peru and rng.random() < 0.5:
                 out.append({"type": "ec_cedula",
                             "number": ec_cedula(EC_PROVINCE_OF.get(region, 17),
-                                                self._unique(i, 3, _EC)),
+                                                self._unique(i, 3, _EC_HALF)),
                             "verification": "seen", "authorises_work": True})
         elif nationality == "PER":
             out.append({"type": "pe_dni", "number": f"{10_000_000 + self._unique(i, 4):08d}",
@@ -165,7 +166,7 @@ class SyntheticPeople:
         else:
             out.append({"type": "ec_cedula",
                         "number": ec_cedula(EC_PROVINCE_OF.get(region, 17),
-                                            self._unique(i, 5, _EC)),
+                                            _EC_HALF + self._unique(i, 5, _EC_HALF)),
                         "verification": "seen"})
         return out
 
