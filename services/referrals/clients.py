@@ -18,7 +18,7 @@ import structlog
 from services.referrals.rules import CredentialFact, DocumentFact, Facts, age_on
 from shared.clients import Peers
 from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout
-from shared.i18n import Text
+from shared.i18n import Text, current_language
 from shared.identity import Identity, Role
 
 log = structlog.get_logger("ruta.referrals.clients")
@@ -39,6 +39,14 @@ class ProfileGone(AppError):
 class ConsentAnswer:
     granted: bool
     consent_id: str | None
+
+
+async def _get(peers: Peers, service: str, path: str, identity: Identity,
+               params: dict[str, Any] | None = None) -> httpx.Response:
+    # The caller's language goes along: in the embedded shape the sibling runs in this very
+    # task, and its middleware would otherwise reset the language of our own answer.
+    return await peers.request(service, "GET", path, identity=identity, params=params,
+                               headers={"Accept-Language": current_language()})
 
 
 def _json(resp: httpx.Response) -> Any:
@@ -62,8 +70,7 @@ class Registry:
     async def profile(self, identity: Identity, profile_id: str, *, gone_as_absent: bool = True
                       ) -> dict[str, Any] | None:
         """The profile as ``identity`` may see it; None when it may not (or it is gone)."""
-        resp = await self.peers.request("registry", "GET", f"/v1/profiles/{profile_id}",
-                                        identity=identity)
+        resp = await _get(self.peers, "registry", f"/v1/profiles/{profile_id}", identity)
         if resp.status_code == 410 and not gone_as_absent:
             raise ProfileGone()
         if resp.status_code in (401, 403, 404, 410) or 300 <= resp.status_code < 400:
@@ -84,9 +91,8 @@ class Registry:
         params = {"purpose": REFERRAL_PURPOSE, "recipient": recipient}
         if programme is not None:
             params["programme"] = programme
-        resp = await self.peers.request(
-            "registry", "GET", f"/v1/profiles/{profile_id}/consent-check", identity=identity,
-            params=params)
+        resp = await _get(self.peers, "registry", f"/v1/profiles/{profile_id}/consent-check",
+                          identity, params)
         if resp.status_code in (401, 403, 404, 410):
             return None
         if resp.status_code != 200:
@@ -111,8 +117,7 @@ class Credentials:
             params: dict[str, Any] = {"profile_id": profile_id, "limit": 200}
             if cursor:
                 params["cursor"] = cursor
-            resp = await self.peers.request("credentials", "GET", "/v1/credentials",
-                                            identity=identity, params=params)
+            resp = await _get(self.peers, "credentials", "/v1/credentials", identity, params)
             if resp.status_code in (401, 403, 404):
                 return []
             if resp.status_code != 200:

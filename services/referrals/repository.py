@@ -305,7 +305,7 @@ def pathway_scope_clause(identity: Identity) -> ColumnElement[bool]:
         cond = Pathway.organisation_id == org
     elif identity.role is Role.PROVIDER:
         cond = Pathway.id.in_(select(PathwayStep.pathway_id).where(
-            PathwayStep.provider_organisation_id == org))
+            PathwayStep.provider_organisation_id == org, PathwayStep.referral_id.is_not(None)))
     else:
         return false()
     if identity.regions:

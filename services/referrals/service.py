@@ -891,7 +891,8 @@ def _pathway_visible(identity: Identity, p: Pathway, steps: list[PathwayStep]) -
         return in_scope(identity, organisation_id=p.organisation_id, region=p.region)
     if identity.role is Role.PROVIDER:
         org = identity.organisation_id
-        return any(s.provider_organisation_id == org for s in steps) and in_scope(
+        return any(s.provider_organisation_id == org and s.referral_id is not None
+                   for s in steps) and in_scope(
             identity, organisation_id=org, region=p.region)
     return False
 

@@ -3,6 +3,7 @@ through the embedded gateway and the real registry and credentials services."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,6 +41,15 @@ OUTCOMES: dict[str, dict[str, Any]] = {
 }
 
 
+_numbers = itertools.count(10_000_001)
+
+
+def documents() -> list[dict[str, Any]]:
+    """A Venezuelan cédula and a CPP (authorises work), with numbers unique in the test."""
+    n = next(_numbers)
+    return [{**CEDULA, "number": f"V{n}"}, {**CPP, "number": f"CPP{n}"}]
+
+
 def degree(profile_id: str, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "profile_id": profile_id, "kind": "academic_degree", "title": "Médico Cirujano",
@@ -65,7 +75,7 @@ class Route:
 
     async def person(self, *, consents_for: tuple[str, ...] = (), headers: dict[str, str]
                      | None = None, **overrides: Any) -> str:
-        body = profile_payload(**{"documents": [CEDULA, CPP], "interest_employment": True,
+        body = profile_payload(**{"documents": documents(), "interest_employment": True,
                                   **overrides})
         body.setdefault("consents", [])
         body["consents"] = [*body["consents"], *[

@@ -58,8 +58,8 @@ def test_every_action_from_every_state(state: Status, action: Action) -> None:
 
 def test_the_table_is_exactly_the_spec() -> None:
     assert dict(TRANSITIONS) == EXPECTED
-    assert FINAL == {S.COMPLETED, S.FAILED, S.REJECTED, S.CANCELLED}
-    assert OPEN == set(Status) - FINAL
+    assert {S.COMPLETED, S.FAILED, S.REJECTED, S.CANCELLED} == FINAL
+    assert set(Status) - FINAL == OPEN
     for state in FINAL:
         assert allowed_actions(state) == []
 
