@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import structlog
@@ -194,22 +194,29 @@ class EventHub:
                 cursor.updated_at = utcnow()
             await uow.commit()
 
+    async def relay_all(self) -> int:
+        return sum([await self.relay_once(source) for source in self.sources])
+
+    async def dispatch_all(self) -> int:
+        return sum([await self.dispatch_once(service) for service in self.sources])
+
     async def run_once(self) -> int:
-        moved = 0
-        for source in self.sources:
-            moved += await self.relay_once(source)
-        for service in self.sources:
-            moved += await self.dispatch_once(service)
-        return moved
+        return await self.relay_all() + await self.dispatch_all()
 
     async def run_forever(self, interval: float = 0.2) -> None:
+        """Relay and dispatch in separate loops: a slow consumer never delays the feed."""
+        await asyncio.gather(self._loop(self.relay_all, interval, "relay"),
+                             self._loop(self.dispatch_all, interval, "dispatch"))
+
+    @staticmethod
+    async def _loop(step: Callable[[], Awaitable[int]], interval: float, name: str) -> None:
         while True:
             try:
-                moved = await self.run_once()
+                moved = await step()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("event_hub_error", error=type(exc).__name__)
+                log.warning("event_hub_error", loop=name, error=type(exc).__name__)
                 moved = 0
             if not moved:
                 await asyncio.sleep(interval)
