@@ -44,4 +44,5 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     # Framework loggers echo requests in their own formats; ours is the access log.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal call
     _configured = True
