@@ -573,11 +573,11 @@ def _referral_out(r: Referral, now: datetime) -> ReferralOut:
     return ReferralOut.model_validate(referral_dict(r, now))
 
 
-async def _load_route(uow: UnitOfWork, programme_id: str, provider_id: str, region: str,
-                      *, lock: bool) -> tuple[Programme, Provider]:
+async def _load_route(uow: UnitOfWork, programme_id: str, provider_id: str, region: str
+                      ) -> tuple[Programme, Provider]:
     programme = await ProgrammeRepository(uow.session).get(programme_id)
     providers = ProviderRepository(uow.session)
-    provider = await providers.get(provider_id, for_update=lock)
+    provider = await providers.get(provider_id)
     errors: list[tuple[str, Text]] = []
     if programme is None or not programme.active:
         errors.append(("programme_id", Text("Programa desconocido o inactivo",
@@ -613,7 +613,7 @@ async def create_referral(*, db: Database, peers: Peers, identity: Identity,
             raise ValidationFailed([("profile_id", _PROFILE_FIELD)])
         region = str(profile["region"])
         programme, provider = await _load_route(uow, data.programme_id, data.provider_id,
-                                                region, lock=True)
+                                                region)
         answer = await registry.consent(identity, data.profile_id,
                                         recipient=provider.organisation_id,
                                         programme=programme.id)
@@ -627,6 +627,9 @@ async def create_referral(*, db: Database, peers: Peers, identity: Identity,
             raise ReferralAlreadyOpen(extra={"existing_referral_id": existing.id}
                                       if can_see(identity, existing) else None)
         if provider.capacity is not None:
+            # one referral at a time per limited provider (PostgreSQL row lock; SQLite has
+            # one writer): the count below cannot be overtaken
+            await ProviderRepository(uow.session).get(provider.id, for_update=True)
             taken = await repo.open_count(provider.id)
             if taken >= provider.capacity:
                 raise ProviderAtCapacity(open=taken, capacity=provider.capacity)
@@ -709,10 +712,13 @@ async def transition_referral(
                 "Este programa registra un resultado de tipo «{kind}»",
                 "This programme records an outcome of type '{kind}'"))], kind=r.outcome_kind)
         now = utcnow()
-        await apply_transition(
-            uow, r, action, identity, now=now, consents=consent_check(peers, SYSTEM),
-            reason=data.reason, reason_code=data.reason_code.value if data.reason_code
-            else None, outcome=outcome)
+        try:
+            await apply_transition(
+                uow, r, action, identity, now=now, consents=consent_check(peers, SYSTEM),
+                reason=data.reason, reason_code=data.reason_code.value if data.reason_code
+                else None, outcome=outcome)
+        except IntegrityError:  # the next step's referral raced another one
+            raise ConcurrentWrite() from None
         out = _referral_out(r, now)
         stored = await uow.remember(idempotency, status_code=200, body=dumps(out),
                                     headers={"ETag": etag(r.version), **NO_STORE})
@@ -867,9 +873,13 @@ async def create_pathway(*, db: Database, peers: Peers, identity: Identity,
                  for i, (programme_id, provider) in enumerate(chosen)]
         for s in steps:
             repo.add_step(s)
-        await uow.session.flush()
-        blocked = await open_step(uow, pathway, steps[0], identity, now=now,
-                                  consents=consent_check(peers, identity), notes=data.notes)
+        try:
+            await uow.session.flush()
+            blocked = await open_step(uow, pathway, steps[0], identity, now=now,
+                                      consents=consent_check(peers, identity),
+                                      notes=data.notes)
+        except IntegrityError:  # a concurrent request started the same pathway
+            raise PathwayAlreadyLive() from None
         if blocked is not None:
             _raise_blocked(blocked)
         await uow.session.flush()
@@ -945,9 +955,14 @@ async def transition_pathway(*, db: Database, peers: Peers, identity: Identity,
             if p.status != PathwayStatus.ON_HOLD:
                 raise PathwayNotResumable(status=p.status)
             step = steps[p.current_step]
-            blocked = await open_step(uow, p, step, identity, now=now,
-                                      consents=consent_check(peers, identity),
-                                      provider_id=data.provider_id, reason=data.reason)
+            if data.provider_id is not None:
+                await _load_route(uow, step.programme_id, data.provider_id, p.region)
+            try:
+                blocked = await open_step(uow, p, step, identity, now=now,
+                                          consents=consent_check(peers, identity),
+                                          provider_id=data.provider_id, reason=data.reason)
+            except IntegrityError:
+                raise ConcurrentWrite() from None
             if blocked is not None:
                 _raise_blocked(blocked)
             p.status = PathwayStatus.ACTIVE.value

@@ -30,7 +30,7 @@ from services.referrals.models import (
 )
 from services.referrals.outcomes import DEFAULT_OUTCOME
 from services.referrals.pathways import PathwayStatus, StepStatus
-from services.referrals.repository import ReferralRepository
+from services.referrals.repository import ProviderRepository, ReferralRepository
 from services.referrals.sla import add_days, is_overdue
 from shared.db import Event, UnitOfWork, as_utc
 from shared.identity import Identity
@@ -203,8 +203,10 @@ async def open_step(uow: UnitOfWork, pathway: Pathway, step: PathwayStep, actor:
     programme = await uow.session.get(Programme, step.programme_id)
     provider = await uow.session.get(Provider, provider_id or step.provider_id)
     hold: dict[str, Any] = {"step": step.position, "programme_id": step.programme_id}
+    delivers = provider is not None and step.programme_id in (
+        await ProviderRepository(uow.session).programme_ids([provider.id]))[provider.id]
     if (programme is None or not programme.active or provider is None or not provider.active
-            or pathway.region not in (provider.regions or [])):
+            or not delivers or pathway.region not in (provider.regions or [])):
         return {**hold, "code": "no_provider", "provider_id": provider_id or step.provider_id}
     existing = await ReferralRepository(uow.session).open_for(pathway.profile_id, programme.id)
     if existing is not None:

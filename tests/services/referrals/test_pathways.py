@@ -106,6 +106,9 @@ async def test_a_rejected_step_holds_and_resume_opens_a_new_referral(route: Rout
                                    "programme_id": "pe-sunedu-reconocimiento",
                                    "referral_id": first, "reason_code": "documents_missing"}
     assert held["steps"][0]["status"] == "failed"
+    elsewhere = await _move_pathway(route, pathway["id"], "resume",
+                                    provider_id="mtpe-empleo-regiones")
+    assert elsewhere.status_code == 422  # does not deliver the step's programme
     resumed = await _move_pathway(route, pathway["id"], "resume")
     assert resumed.status_code == 200, resumed.text
     step = resumed.json()["steps"][0]
@@ -121,7 +124,8 @@ async def test_failing_a_step_holds_and_cancelling_the_pathway_cancels_its_refer
     route: Route
 ) -> None:
     pid = await route.person(consents_for=("sunedu", "mtpe-empleo"))
-    pathway = (await _pathway(route, pid)).json()
+    pathway = (await _pathway(route, pid, providers={"pe-empleo": "mtpe-empleo"})).json()
+    assert [s["provider_id"] for s in pathway["steps"]] == ["sunedu", "mtpe-empleo"]
     rid = pathway["steps"][0]["referral_id"]
     await route.walk(rid, route.provider("sunedu"), ("accept", {}), ("start", {}),
                      ("fail", {"reason": "Silencio administrativo negativo",

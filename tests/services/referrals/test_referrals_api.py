@@ -128,6 +128,14 @@ async def test_ministry_system_of_the_provider_acts_with_if_match_star(
     cancel = await internal.post(url, json={"action": "cancel", "reason": "no procede"},
                                  headers=ministry)
     assert cancel.status_code == 403
+    # through the gateway it reads (and lists) the referrals addressed to its organisation
+    ms = route.auth("ministry_system", org="mtpe-empleo", regions=[])
+    assert (await route.client.get(f"/v1/referrals/{r['id']}", headers=ms)).status_code == 200
+    listed = await route.client.get("/v1/referrals", params={"profile_id": pid}, headers=ms)
+    assert [i["id"] for i in listed.json()["items"]] == [r["id"]]
+    other_ms = route.auth("ministry_system", org="sunedu", regions=[])
+    assert (await route.client.get(f"/v1/referrals/{r['id']}", headers=other_ms)
+            ).status_code == 404
     history = (await route.client.get(f"/v1/referrals/{r['id']}/history",
                                       headers=route.h())).json()["items"]
     assert (history[-1]["actor"], history[-1]["actor_role"],
