@@ -1,13 +1,16 @@
-"""Acceptance 3, on PostgreSQL with committing databases: 50 concurrent POSTs of one referral
-with the same Idempotency-Key and body create exactly one referral; each answers the first
-response (replayed) or 409 while the first is in flight; the same key with another body is
-422; a key belongs to its client."""
+"""Concurrency on PostgreSQL with committing databases.
+
+Acceptance 3: 50 concurrent POSTs of one referral with the same Idempotency-Key and body
+create exactly one referral; each answers the first response (replayed) or 409 while the
+first is in flight; the same key with another body is 422; a key belongs to its client.
+And the overdue job run by several replicas at once announces each referral once."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -16,7 +19,8 @@ from sqlalchemy import delete, func, select
 
 from ruta.embedded import create_embedded_app
 from services.referrals.models import Referral, ReferralTransition
-from shared.db import Database
+from services.referrals.sla import mark_overdue
+from shared.db import Database, utcnow
 from shared.settings import Settings
 from shared.tables import idempotency_records, outbox_events
 from tests.conftest import TokenFactory
@@ -107,3 +111,42 @@ async def test_fifty_concurrent_duplicates_create_exactly_one_referral(
             assert mine.json()["id"] != first.json()["id"]
         finally:
             await _cleanup(root_dbs["referrals"], people, [key])
+
+
+async def test_replicas_marking_overdue_at_once_announce_each_referral_once(
+    root_dbs: dict[str, Database]
+) -> None:
+    """Four replicas run the job at the same moment, in small batches, until nothing is
+    left: every overdue referral is announced exactly once."""
+    db = root_dbs["referrals"]
+    now = utcnow()
+    profiles = [str(uuid.uuid4()) for _ in range(40)]
+    async with db.uow() as uow:
+        for pid in profiles:
+            uow.session.add(Referral(
+                profile_id=pid, profile_organisation_id="ong-overdue", region="PE-LMA",
+                country="PE", programme_id="pe-empleo", route_type="public_employment_service",
+                outcome_kind="employment", provider_id="mtpe-empleo",
+                provider_organisation_id="mtpe-empleo",
+                referring_organisation_id="ong-overdue", referring_subject="cw",
+                status="requested", due_accept_at=now - timedelta(days=1),
+                due_complete_at=now + timedelta(days=30)))
+        await uow.commit()
+    try:
+        total = 0
+        for _ in range(20):
+            counts = await asyncio.gather(*(mark_overdue(db=db, batch=7) for _ in range(4)))
+            total += sum(counts)
+            if not any(counts):
+                break
+        async with db.uow() as uow:
+            ids = list((await uow.session.scalars(
+                select(Referral.id).where(Referral.profile_id.in_(profiles)))).all())
+            announced = (await uow.session.scalars(
+                select(outbox_events.c.subject_id)
+                .where(outbox_events.c.type == "referral.overdue",
+                       outbox_events.c.subject_id.in_(ids)))).all()
+        assert total == 40
+        assert sorted(announced) == sorted(ids)  # each exactly once
+    finally:
+        await _cleanup(db, profiles, [])
