@@ -254,8 +254,10 @@ class Database:
             install_sqlite_pragmas(engine)
             return engine
         if self.is_postgres:
+            # No overflow: overflow connections are closed when returned, so a steady load
+            # above pool_size would open a new PostgreSQL session for every other request.
             return create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
+                url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False,
                 pool_recycle=1800, pool_timeout=10,
                 connect_args={"server_settings": {"application_name": "ruta"},
                               "command_timeout": 30},

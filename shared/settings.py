@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     registry_database_url: str | None = None
     referrals_database_url: str | None = None
     credentials_database_url: str | None = None
-    database_pool_size: int = Field(10, ge=1, le=200)
+    database_pool_size: int = Field(20, ge=1, le=200)
 
     # Distributed shape: base URLs of the services as seen from the gateway. When unset the
     # gateway runs the service in its own process (embedded shape).
