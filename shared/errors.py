@@ -13,6 +13,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -233,6 +234,16 @@ def install_error_handlers(app: FastAPI) -> None:
         # A concurrent writer won the race between our If-Match check and our UPDATE.
         return render_error(PreconditionFailed())
 
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        # Pool exhausted, server restarting, connection lost: a retryable outage, not a bug.
+        log.warning("database_unavailable", exc_type=type(exc).__name__, path=request.url.path)
+        return render_error(ServiceUnavailable(headers={"Retry-After": "2"}))
+
+    async def dbapi_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+            return await database_unavailable(request, exc)
+        return await unhandled(request, exc)
+
     async def unhandled(request: Request, exc: Exception) -> Response:
         # The exception type and traceback go to the log; the request body never does.
         log.error("unhandled_error", exc_type=type(exc).__name__, path=request.url.path,
@@ -243,6 +254,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, request_validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(StaleDataError, stale)
+    for kind in (sa_exc.TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError,
+                 ConnectionError):
+        app.add_exception_handler(kind, database_unavailable)
+    app.add_exception_handler(sa_exc.DBAPIError, dbapi_error)
     app.add_exception_handler(Exception, unhandled)
 
 
