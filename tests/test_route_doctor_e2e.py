@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from shared.db import Database
@@ -37,7 +36,7 @@ def _codes(findings: list[dict[str, Any]]) -> set[str]:
 
 
 async def test_a_venezuelan_doctor_walks_the_medical_licensing_route(
-    client: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Database], app: FastAPI
+    client: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Database]
 ) -> None:
     caseworker = auth("caseworker", org="ong-lima", regions=["PE-LMA"], subject="cw-ana")
 
@@ -128,10 +127,17 @@ async def test_a_venezuelan_doctor_walks_the_medical_licensing_route(
     assert final.json()["status"] == "completed" and final.json()["completed_at"]
     assert [s["status"] for s in final.json()["steps"]] == ["completed"] * 4
     async with dbs["referrals"].uow() as uow:
-        kinds = (await uow.session.scalars(
-            select(outbox_events.c.type).where(outbox_events.c.subject_id == pathway["id"])
+        rows = (await uow.session.execute(
+            select(outbox_events.c.type, outbox_events.c.data)
+            .where(outbox_events.c.subject_id == pathway["id"])
             .order_by(outbox_events.c.position))).all()
-    assert kinds == ["pathway.advanced"] * 4 + ["pathway.completed"]
+    assert [r.type for r in rows] == ["pathway.advanced"] * 4 + ["pathway.completed"]
+    # each step's provider is in the audience of the events about it
+    assert [r.data["organisations"] for r in rows] == [
+        ["ong-lima", "sunedu"], ["ong-lima", "sunedu", "aspefam-enam"],
+        ["ong-lima", "aspefam-enam", "colegio-medico-peru"],
+        ["ong-lima", "colegio-medico-peru", "mtpe-empleo"], ["ong-lima", "mtpe-empleo"]]
+    assert all("Hernández" not in str(r.data) for r in rows)
 
     # 8. and the person is now recommended for the public employment service first
     recs = (await client.get(f"/v1/profiles/{pid}/recommendations",

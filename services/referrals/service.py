@@ -885,7 +885,7 @@ async def create_pathway(*, db: Database, peers: Peers, identity: Identity,
         await uow.session.flush()
         uow.emit(pathway_event("pathway.advanced", pathway, {
             "from_step": None, "to_step": 0, "status": pathway.status,
-            "referral_id": steps[0].referral_id}))
+            "referral_id": steps[0].referral_id}, (steps[0].provider_organisation_id,)))
         out = await _pathway_out(uow, pathway, steps)
         stored = await uow.remember(idempotency, status_code=201, body=dumps(out), headers={
             "ETag": etag(pathway.version), "Location": f"/v1/pathways/{pathway.id}",

@@ -84,7 +84,9 @@ def overdue_event(row: Any, phase: str, due: datetime) -> Event:
               "provider_organisation_id": row.provider_organisation_id,
               "referring_organisation_id": row.referring_organisation_id,
               "pathway_id": row.pathway_id, "status": row.status, "phase": phase,
-              "due_at": as_utc(due).isoformat()})
+              "due_at": as_utc(due).isoformat(),
+              "organisations": list(dict.fromkeys([row.referring_organisation_id,
+                                                   row.provider_organisation_id]))})
 
 
 async def mark_overdue(*, db: Database, now: datetime | None = None, batch: int = BATCH) -> int:

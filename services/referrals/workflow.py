@@ -78,12 +78,19 @@ def _utc(value: datetime | None) -> datetime | None:
     return as_utc(value) if value is not None else None
 
 
+def audience(*organisations: str | None) -> list[str]:
+    """``data.organisations`` of an event: who besides its owner may see it in the feed."""
+    return list(dict.fromkeys(o for o in organisations if o))
+
+
 def _ids(r: Referral) -> dict[str, Any]:
     return {"profile_id": r.profile_id, "programme_id": r.programme_id,
             "provider_id": r.provider_id,
             "provider_organisation_id": r.provider_organisation_id,
             "referring_organisation_id": r.referring_organisation_id,
-            "pathway_id": r.pathway_id}
+            "pathway_id": r.pathway_id,
+            "organisations": audience(r.referring_organisation_id,
+                                      r.provider_organisation_id)}
 
 
 def referral_event(kind: str, r: Referral, data: dict[str, Any] | None = None) -> Event:
@@ -93,10 +100,13 @@ def referral_event(kind: str, r: Referral, data: dict[str, Any] | None = None) -
                  regions=[r.region], data={**_ids(r), **(data or {})})
 
 
-def pathway_event(kind: str, p: Pathway, data: dict[str, Any]) -> Event:
+def pathway_event(kind: str, p: Pathway, data: dict[str, Any],
+                  providers: tuple[str | None, ...] = ()) -> Event:
+    """``providers``: the organisations of the steps concerned (they see the event too)."""
     return Event(type=kind, subject_type="pathway", subject_id=p.id, subject_version=p.version,
                  organisation_id=p.organisation_id, regions=[p.region],
-                 data={"profile_id": p.profile_id, "template": p.template, **data})
+                 data={"profile_id": p.profile_id, "template": p.template, **data,
+                       "organisations": audience(p.organisation_id, *providers)})
 
 
 def history_row(r: Referral, *, action: str, from_status: str | None, to_status: str,
@@ -267,7 +277,8 @@ async def step_closed(uow: UnitOfWork, r: Referral, status: Status, actor: Ident
         pathway.completed_at = now
         pathway.updated_at = now
         await uow.session.flush()
-        uow.emit(pathway_event("pathway.completed", pathway, {"steps": len(steps)}))
+        uow.emit(pathway_event("pathway.completed", pathway, {"steps": len(steps)},
+                               (step.provider_organisation_id,)))
         return
     pathway.current_step = following.position
     pathway.updated_at = now
@@ -281,7 +292,9 @@ async def step_closed(uow: UnitOfWork, r: Referral, status: Status, actor: Ident
     uow.emit(pathway_event("pathway.advanced", pathway, {
         "from_step": step.position, "to_step": following.position,
         "status": pathway.status, "referral_id": following.referral_id
-        if blocked is None else None}))
+        if blocked is None else None},
+        (step.provider_organisation_id,
+         following.provider_organisation_id if blocked is None else None)))
 
 
 async def _steps(uow: UnitOfWork, pathway_id: str) -> list[PathwayStep]:

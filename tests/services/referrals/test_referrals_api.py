@@ -261,6 +261,8 @@ async def test_history_and_events_record_who_when_why_without_personal_data(
     for e in emitted:
         assert e["organisation_id"] == "ong-lima" and e["regions"] == ["PE-LMA"]
         assert e["data"]["provider_organisation_id"] == "mtpe-empleo"
+        # the feed shows it to the provider too (gateway: data.organisations)
+        assert e["data"]["organisations"] == ["ong-lima", "mtpe-empleo"]
         text = str(e["data"])
         assert "hijos" not in text and "Cita" not in text and "certificado" not in text
 

@@ -87,6 +87,7 @@ async def test_overdue_is_announced_once_per_deadline_and_filtered(
     assert [(e["subject_id"], e["data"]["phase"]) for e in announced] == [
         (late["id"], "accept")]
     assert announced[0]["data"]["provider_organisation_id"] == "mtpe-empleo"
+    assert announced[0]["data"]["organisations"] == ["ong-lima", "mtpe-empleo"]
     assert "notes" not in announced[0]["data"]
 
     # accepted late, then late again to complete: the second deadline is announced once
