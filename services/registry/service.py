@@ -118,6 +118,7 @@ class ProfileMerged(AppError):
 
     status = 308
     code = "profile-merged"
+    title = Text("Perfil fusionado", "Profile merged")
     detail_text = Text("Este perfil se fusionó con otro; use el perfil indicado en Location.",
                        "This profile was merged into another; use the one in Location.")
 

@@ -389,6 +389,7 @@ async def test_merge_moves_documents_consents_and_history(
     assert pointer.status_code == 308
     assert pointer.headers["location"] == url
     assert pointer.json()["merged_into"] == survivor["id"]
+    assert pointer.json()["title"] == "Perfil fusionado"
     assert (await client.get(f"/v1/profiles/{dup['id']}",
                              headers=auth(org="ong-otra"))).status_code == 404
     consents = (await client.get(f"{url}/consents", headers=auth())).json()["items"]
