@@ -8,7 +8,7 @@ export RUTA_HOST ?= 127.0.0.1
 export RUTA_PORT ?= 8000
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
 
-.PHONY: install run test test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks clean
+.PHONY: install run test test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ run-distributed: install
 
 bench-smoke: install
 	@$(BIN)/python bench/smoke.py
+
+## Registry on 1,000,000 synthetic profiles: lookups and search vs raw SQL, bulk vs COPY.
+bench-registry: install
+	@$(BIN)/python bench/registry.py $(BENCH_ARGS)
 
 ## Webhook deliveries/s with 1 and 2 workers, and commit-to-delivery latency (PostgreSQL).
 bench-webhooks: install
