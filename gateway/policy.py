@@ -86,8 +86,8 @@ POLICY: tuple[Rule, ...] = _rules(
     (READ, "/v1/credentials", CASELOAD | {PR, MS}, "credentials:read"),
     (READ, "/v1/credentials/{rest:path}", CASELOAD | {PR, MS}, "credentials:read"),
     (frozenset({"POST"}), "/v1/credentials", CASELOAD, "credentials:write"),
-    (frozenset({"POST"}), "/v1/credentials/{id}/transitions", CASELOAD | {MS},
-     "credentials:write"),
+    # ministry decisions arrive as signed inbound callbacks, not through this route
+    (frozenset({"POST"}), "/v1/credentials/{id}/transitions", CASELOAD, "credentials:write"),
     # gateway: who am I, events, webhooks, administration
     (READ, "/v1/me", EVERYONE, None),
     (READ, "/v1/events", INTEGRATORS, "events:read"),
