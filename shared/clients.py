@@ -14,6 +14,7 @@ import httpx
 from starlette.types import ASGIApp
 
 from shared.errors import ServiceUnavailable, UpstreamTimeout
+from shared.i18n import current_language
 from shared.identity import ASSERTION_HEADER, AssertionSigner, Identity
 from shared.observability import REQUEST_ID_HEADER, current_request_id
 from shared.settings import Settings
@@ -52,7 +53,8 @@ class Peers:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """Call a sibling as ``identity``. Unreachable or timing out → 503/504 problems."""
-        hdrs = {ASSERTION_HEADER: self.signer.sign(identity).decode(), **(headers or {})}
+        hdrs = {ASSERTION_HEADER: self.signer.sign(identity).decode(),
+                "accept-language": current_language(), **(headers or {})}
         if (rid := current_request_id()) is not None:
             hdrs[REQUEST_ID_HEADER.decode()] = rid
         try:

@@ -350,7 +350,10 @@ async def transition_credential(
         repo.add_transition(_transition_row(
             credential, action=action.value, from_status=current.value, to_status=target.value,
             identity=identity, reason=data.reason, details=details, now=now))
-        change = {"from": current.value, "to": target.value, "action": action.value}
+        # the kind and ISCED field are classification codes, not personal data: consumers
+        # (a pathway's recognition step) need them to know which credential moved
+        change = {"from": current.value, "to": target.value, "action": action.value,
+                  "kind": credential.kind, "field_isced": credential.field_isced}
         uow.emit(_event("credential.status_changed", credential, change))
         if target is Status.REVOKED:
             uow.emit(_event("credential.revoked", credential, change))

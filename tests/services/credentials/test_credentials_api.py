@@ -264,10 +264,11 @@ async def test_lifecycle_to_recognised_with_history_and_events(
     assert [t for t, _ in events] == [
         "credential.created", *["credential.status_changed"] * 6, "credential.revoked"]
     pid = created.json()["profile_id"]
+    codes = {"kind": "academic_degree", "field_isced": "0912"}
     assert events[3][1] == {"profile_id": pid, "from": "apostilled", "to": "recognised",
-                            "action": "recognise"}
+                            "action": "recognise", **codes}
     assert events[-1][1] == {"profile_id": pid, "from": "recognised", "to": "revoked",
-                             "action": "revoke"}
+                             "action": "revoke", **codes}
 
 
 async def test_recognition_is_for_degrees_and_licences_only(flow: Flow) -> None:
