@@ -76,7 +76,8 @@ def optional_if_match(
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=512,
                                            description="Optional: checked when sent.")] = None,
 ) -> ExpectedVersion | None:
-    return None if if_match is None else ExpectedVersion.parse(if_match)
+    # an empty header is no precondition (the operation does not require one: never a 428)
+    return None if if_match is None or not if_match.strip() else ExpectedVersion.parse(if_match)
 
 
 # --- collection ----------------------------------------------------------------------------

@@ -670,7 +670,10 @@ class BulkIn(BaseModel):
 
     items: list[dict[str, Any]] = Field(
         min_length=1, max_length=1000, description="Up to 1,000 profiles (ProfileCreate).",
-        json_schema_extra={"items": {"$ref": "#/components/schemas/ProfileCreate"}})
+        # Each item should be a ProfileCreate, but an invalid one is reported in its result
+        # (status "invalid"), never a 422 of the batch: the contract says so.
+        json_schema_extra={"items": {"anyOf": [{"$ref": "#/components/schemas/ProfileCreate"},
+                                               {"type": "object"}]}})
 
 
 class FieldError(BaseModel):

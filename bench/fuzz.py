@@ -1,0 +1,139 @@
+"""Contract fuzzing: Schemathesis against the gateway's merged OpenAPI, as every role.
+
+    make fuzz                                   # long run: SQLite and PostgreSQL
+    .venv/bin/python bench/fuzz.py --max-examples 5 --backend sqlite   # CI's bounded run
+
+For each backend it starts the embedded shape (``ruta.asgi:embedded``, one uvicorn process)
+on throw-away databases (migrated, catalogue seeded), mints a development token for each
+role against the gateway database that process uses, and runs ``st run`` once per role
+with the checks below. Rate limits stay on, with a quota that fits a fuzzing client.
+Prints a summary table; exit 1 when any run found a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import proofkit
+from proofkit import BENCH, ROOT, Databases, identity_for, mint_tokens
+
+CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
+          "response_headers_conformance", "response_schema_conformance",
+          "negative_data_rejection", "ignored_auth", "use_after_free",
+          "ensure_resource_availability"]
+ROLES = list(proofkit.ROLE_CALLERS)
+# One fuzzing client per role: a quota it cannot exhaust in a run, the limiter still on.
+FUZZ_LIMITS = {"read": {"capacity": 100_000, "window_seconds": 60},
+               "write": {"capacity": 100_000, "window_seconds": 60},
+               "token": {"capacity": 1_000, "window_seconds": 60},
+               "public": {"capacity": 100_000, "window_seconds": 60}}
+
+
+def run_backend(backend: str, args: argparse.Namespace, out_dir: Path) -> list[dict[str, object]]:
+    from smoke import Server, base_env
+
+    dbs = Databases(backend, args.pg_url)
+    rows: list[dict[str, object]] = []
+    try:
+        dbs.create()
+        tokens = proofkit_tokens(dbs.urls["gateway"])
+        env = base_env({**dbs.env(), "RUTA_LOG_LEVEL": "WARNING",
+                        "RUTA_RATE_LIMITS": json.dumps(FUZZ_LIMITS),
+                        "RUTA_DATA_DIR": dbs.tmp})
+        with Server(f"fuzz-{backend}", "ruta.asgi:embedded", env, out_dir) as server:
+            for role in args.roles:
+                started = time.monotonic()
+                report = out_dir / f"{backend}-{role}"
+                cmd = [str(Path(sys.executable).parent / "st"), "run",
+                       server.url + "/openapi.json",
+                       "--checks", ",".join(args.checks),
+                       "-H", f"Authorization: Bearer {tokens[role]}",
+                       "--max-examples", str(args.max_examples),
+                       "--seed", str(args.seed), "--workers", str(args.workers),
+                       "--phases", args.phases, "--request-timeout", "20",
+                       "--suppress-health-check", "all", "--no-color",
+                       "--report", "junit", "--report-dir", str(report)]
+                if args.max_time:
+                    cmd += ["--max-time", str(args.max_time)]
+                log = out_dir / f"{backend}-{role}.log"
+                with log.open("w") as fh:
+                    proc = subprocess.run(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
+                                          check=False, timeout=args.timeout)
+                text = log.read_text()
+                failures = _count(text, r"(\d+) failures?")
+                errors = _count(text, r"(\d+) errors?")
+                rows.append({"backend": backend, "role": role, "exit": proc.returncode,
+                             "failures": failures, "errors": errors,
+                             "seconds": round(time.monotonic() - started, 1),
+                             "log": str(log.relative_to(ROOT))})
+                print(f"  {backend:<11}{role:<16} exit {proc.returncode}  failures {failures}"
+                      f"  errors {errors}  ({rows[-1]['seconds']} s)  {log.relative_to(ROOT)}",
+                      flush=True)
+    finally:
+        dbs.drop()
+    return rows
+
+
+def _count(text: str, pattern: str) -> int:
+    tail = text[-3000:]
+    m = re.findall(pattern, tail)
+    return int(m[-1]) if m else 0
+
+
+def proofkit_tokens(gateway_url: str) -> dict[str, str]:
+    import asyncio
+
+    return asyncio.run(mint_tokens(gateway_url, {r: identity_for(r) for r in ROLES}))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    p.add_argument("--max-examples", type=int, default=50)
+    p.add_argument("--max-time", type=int, default=0, help="seconds per role (0: no limit)")
+    p.add_argument("--phases", default="examples,coverage,fuzzing,stateful")
+    p.add_argument("--roles", type=lambda s: s.split(","), default=ROLES)
+    p.add_argument("--checks", type=lambda s: s.split(","), default=CHECKS)
+    p.add_argument("--seed", type=int, default=20261123)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--timeout", type=int, default=3600, help="per role run, seconds")
+    p.add_argument("--pg-url", default=proofkit.DEFAULT_PG_URL)
+    args = p.parse_args()
+    proofkit.clean_environ()
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_dir = BENCH / "results" / f"fuzz-{stamp}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    rows: list[dict[str, object]] = []
+    try:
+        for backend in backends:
+            print(f"{backend}: embedded shape, {len(args.roles)} roles, "
+                  f"{args.max_examples} examples per operation", flush=True)
+            rows += run_backend(backend, args, out_dir)
+    finally:
+        from smoke import kill_everything
+
+        kill_everything()
+    print()
+    print(f"{'backend':<12}{'role':<17}{'failures':>9}{'errors':>8}{'exit':>6}  result")
+    bad = 0
+    for r in rows:
+        ok = r["exit"] == 0
+        bad += not ok
+        print(f"{r['backend']:<12}{r['role']:<17}{r['failures']:>9}{r['errors']:>8}"
+              f"{r['exit']:>6}  {'PASS' if ok else 'FAIL  see ' + str(r['log'])}")
+    print(f"checks: {', '.join(args.checks)}")
+    (out_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
+    sys.exit(1 if bad or not rows else 0)
+
+
+if __name__ == "__main__":
+    main()

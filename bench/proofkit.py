@@ -1,0 +1,165 @@
+"""Shared plumbing of the proof targets (bench/load.py, bench/fuzz.py, bench/faults.py):
+throw-away databases, an embedded server process, tokens for every role, peak memory.
+
+Reuses bench/smoke.py's process handling (``Server``, ``kill_everything``) and
+ruta/distributed.py's ``DistributedSystem`` / ``prepare_databases``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+for p in (str(ROOT), str(BENCH)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+DEFAULT_PG_URL = os.environ.get("RUTA_BENCH_PG_URL",
+                                "postgresql+asyncpg://postgres@127.0.0.1:5432")
+
+# Callers of every role, as the tests use them (tests/conftest.py make_token_factory).
+ROLE_CALLERS: dict[str, dict[str, Any]] = {
+    "caseworker": {"org": "ong-lima", "regions": ["PE-LMA", "PE-CAL"]},
+    "coordinator": {"org": "ong-lima", "regions": ["PE-LMA", "PE-CAL"]},
+    "ngo_partner": {"org": "ong-lima", "regions": ["PE-LMA", "PE-CAL"]},
+    "provider": {"org": "mtpe-empleo", "regions": ["PE-LMA", "PE-CAL"]},
+    "ministry_system": {"org": "mtpe-empleo", "regions": ["PE-LMA", "PE-CAL"]},
+    "admin": {"org": None, "regions": []},
+}
+
+
+def clean_environ() -> None:
+    """Servers started here and tokens minted here must agree on secrets: both use the
+    development defaults, whatever RUTA_* this shell has."""
+    for key in [k for k in os.environ if k.startswith("RUTA_")]:
+        del os.environ[key]
+
+
+def identity_for(role: str, subject: str | None = None, **overrides: Any) -> Any:
+    from gateway.policy import SCOPES_BY_ROLE
+    from shared.identity import Identity, Role
+
+    r = Role(role)
+    spec = {**ROLE_CALLERS[role], **overrides}
+    human = r in (Role.CASEWORKER, Role.COORDINATOR)
+    return Identity(subject=subject or f"proof-{role}", role=r,
+                    organisation_id=spec["org"], regions=frozenset(spec["regions"]),
+                    kind="user" if human else "client",
+                    scopes=None if human else frozenset(SCOPES_BY_ROLE.get(r, ())))
+
+
+async def mint_tokens(gateway_url: str, identities: dict[str, Any], ttl: int = 6 * 3600
+                      ) -> dict[str, str]:
+    """Bearer tokens signed with the gateway's own key, in the gateway database given."""
+    from gateway.devtokens import mint_dev_token
+    from shared.db import Database
+    from shared.settings import Settings
+
+    settings = Settings()
+    db = Database(gateway_url)
+    try:
+        return {name: await mint_dev_token(settings, ident, ttl=ttl, database=db)
+                for name, ident in identities.items()}
+    finally:
+        await db.dispose()
+
+
+class Databases:
+    """Throw-away databases of the four kinds: SQLite files in a temp dir, or PostgreSQL
+    databases ``<prefix>_<name>`` dropped at the end."""
+
+    def __init__(self, backend: str, pg_url: str = DEFAULT_PG_URL, prefix: str | None = None
+                 ) -> None:
+        from shared.settings import DATABASES
+
+        self.backend = backend
+        self.pg_url = pg_url.rstrip("/")
+        self.tmp = tempfile.mkdtemp(prefix="ruta-proof-")
+        tag = prefix or f"ruta_proof_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        if backend == "postgresql":
+            self.urls = {n: f"{self.pg_url}/{tag}_{n}" for n in DATABASES}
+        else:
+            self.urls = {n: f"sqlite+aiosqlite:///{self.tmp}/{n}.db" for n in DATABASES}
+
+    def env(self) -> dict[str, str]:
+        return {f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in self.urls.items()}
+
+    def create(self) -> dict[str, str]:
+        from ruta.distributed import prepare_databases
+
+        asyncio.run(prepare_databases(self.urls))
+        return self.urls
+
+    def drop(self) -> None:
+        if self.backend != "postgresql":
+            return
+
+        async def go() -> None:
+            import asyncpg
+            from sqlalchemy.engine import make_url
+
+            u = make_url(self.pg_url)
+            conn = await asyncpg.connect(host=u.host, port=u.port or 5432,
+                                         user=u.username or "postgres", password=u.password,
+                                         database="postgres")
+            try:
+                for url in self.urls.values():
+                    name = make_url(url).database
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+        try:
+            asyncio.run(go())
+        except Exception as exc:  # report, keep going
+            print(f"could not drop the databases: {exc}", file=sys.stderr)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of one process, MB; 0 when gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def group_pids(pgid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == pgid:
+                    out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def group_peak_rss_mb(pgid: int) -> float:
+    return max((peak_rss_mb(p) for p in group_pids(pgid)), default=0.0)
+
+
+def pg_restart_command() -> list[str]:
+    versions = sorted(os.listdir("/etc/postgresql"))
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"]
+
+
+def pg_start_command() -> list[str]:
+    versions = sorted(os.listdir("/etc/postgresql"))
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"]
+
+
+def pg_is_ready() -> bool:
+    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"],
+                          check=False).returncode == 0
