@@ -93,9 +93,13 @@ class Databases:
         return {f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in self.urls.items()}
 
     def create(self) -> dict[str, str]:
+        asyncio.run(self.acreate())
+        return self.urls
+
+    async def acreate(self) -> dict[str, str]:
         from ruta.distributed import prepare_databases
 
-        asyncio.run(prepare_databases(self.urls))
+        await prepare_databases(self.urls)
         return self.urls
 
     def drop(self) -> None:
@@ -121,6 +125,14 @@ class Databases:
             asyncio.run(go())
         except Exception as exc:  # report, keep going
             print(f"could not drop the databases: {exc}", file=sys.stderr)
+
+    def drop_in_thread(self) -> None:
+        """``drop`` from inside a running event loop."""
+        import threading
+
+        t = threading.Thread(target=self.drop)
+        t.start()
+        t.join()
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from pydantic import (
     field_validator,
 )
 
+from shared.db import UtcDateTime
 from shared.identity import Role
 from shared.regions import RegionCode, country_of
 
@@ -69,7 +69,7 @@ class OrganisationOut(BaseModel):
     regions: list[str]
     status: str
     version: int
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 def regions_fit_country(regions: list[str], country: str) -> bool:
@@ -100,9 +100,9 @@ class ClientOut(BaseModel):
     scopes: list[str]
     regions: list[str]
     status: str
-    previous_secret_expires_at: datetime | None
+    previous_secret_expires_at: UtcDateTime | None
     version: int
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class ClientWithSecret(ClientOut):

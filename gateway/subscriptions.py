@@ -26,7 +26,7 @@ from gateway.webhooks import new_secret, validate_target, verify
 from shared.clients import Peers
 from shared.concurrency import ExpectedVersion
 from shared.crypto import Sealer
-from shared.db import Database, UnitOfWork, as_utc, utcnow
+from shared.db import Database, UnitOfWork, UtcDateTime, as_utc, utcnow
 from shared.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from shared.events import EventEnvelope
 from shared.i18n import Text
@@ -49,7 +49,7 @@ class FeedItem(BaseModel):
     position: int
     event_id: str
     type: str
-    occurred_at: datetime
+    occurred_at: UtcDateTime
     subject_type: str
     subject_id: str
     subject_version: int | None
@@ -85,7 +85,7 @@ class SubscriptionOut(BaseModel):
     disabled_reason: str | None
     organisation_id: str | None
     version: int
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class SubscriptionWithSecret(SubscriptionOut):
@@ -104,9 +104,9 @@ class DeliveryOut(BaseModel):
     last_status_code: int | None
     last_error: str | None
     last_latency_ms: int | None
-    next_attempt_at: datetime | None
-    created_at: datetime
-    delivered_at: datetime | None
+    next_attempt_at: UtcDateTime | None
+    created_at: UtcDateTime
+    delivered_at: UtcDateTime | None
 
 
 class ReplayIn(BaseModel):
@@ -135,7 +135,7 @@ class SourceOut(BaseModel):
     name: str
     organisation_id: str
     status: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class SourceWithSecret(SourceOut):

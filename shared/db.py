@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import AfterValidator
 from sqlalchemy import delete, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -40,6 +41,10 @@ def utcnow() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """SQLite hands datetimes back naive; every stored datetime here is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# A response field read from the database: always with its offset (RFC 3339), on SQLite too.
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class IdempotencyInFlight(AppError):

@@ -215,6 +215,25 @@ def http_problem(status: int, lang: Lang) -> dict[str, Any]:
     return {"type": "about:blank", "title": title, "status": status, "detail": title}
 
 
+# SQLSTATE classes of a database that is away rather than a request that is wrong:
+# 08 connection exception, 57P operator intervention (admin/crash shutdown, "the database
+# system is starting up"), 53300 too many connections.
+_OUTAGE_SQLSTATES = ("08", "57P", "53300")
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """A driver error that means "the database is (re)starting or unreachable": retryable."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(code, str) and code.startswith(_OUTAGE_SQLSTATES):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AppError)
@@ -240,7 +259,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return render_error(ServiceUnavailable(headers={"Retry-After": "2"}))
 
     async def dbapi_error(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        if isinstance(exc, sa_exc.DBAPIError) and (exc.connection_invalidated
+                                                   or is_database_outage(exc)):
             return await database_unavailable(request, exc)
         return await unhandled(request, exc)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.openapi.utils import get_openapi
+from pydantic import BeforeValidator
 from starlette.responses import Response
 
 from shared.clients import Peers
@@ -17,6 +20,20 @@ from shared.identity import AssertionSigner, CurrentIdentity
 from shared.observability import RequestContextMiddleware, install_health
 from shared.pagination import CursorCodec
 from shared.settings import Settings
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date_only(value: Any) -> Any:
+    # pydantic's lax mode reads ``0`` or ``1700000000`` as a date (a Unix time): a filter
+    # must be an ISO 8601 calendar date or a 422, as the OpenAPI says
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("expected an ISO 8601 date (YYYY-MM-DD)")
+    return value
+
+
+# A date in a query string: YYYY-MM-DD only.
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
 
 def get_db(request: Request) -> Database:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
@@ -33,7 +32,7 @@ from services.registry.schemas import (
 from shared.concurrency import ExpectedVersion, IfMatch, etag
 from shared.db import utcnow
 from shared.errors import ValidationFailed, problem_responses
-from shared.http import CursorsDep, DbDep, Idempotency, PeersDep, respond
+from shared.http import CursorsDep, DbDep, Idempotency, IsoDate, PeersDep, respond
 from shared.i18n import Text
 from shared.identity import CurrentIdentity
 from shared.pagination import Cursor, Limit, Page
@@ -156,7 +155,7 @@ async def statistics(
     region: Annotated[RegionCode | None, Query()] = None,
     country: Literal["PE", "EC"] | None = None,
     organisation_id: OrgParam = None,
-    registered_from: date | None = None, registered_to: date | None = None,
+    registered_from: IsoDate | None = None, registered_to: IsoDate | None = None,
 ) -> StatisticsOut:
     out = await service.statistics(db=db, identity=identity, region=region, country=country,
                                    organisation_id=organisation_id,

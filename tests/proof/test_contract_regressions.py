@@ -89,3 +89,29 @@ async def test_bulk_items_are_documented_as_validated_one_by_one(
                              headers=auth())
     assert resp.status_code == 200
     assert resp.json()["results"][0]["status"] == "invalid"
+
+
+async def test_date_filters_take_iso_dates_only(
+    client: httpx.AsyncClient, auth: TokenFactory
+) -> None:
+    # was: ?registered_to=0 answered 200 (pydantic read 0 as a Unix time)
+    h = auth("coordinator")
+    bad = await client.get("/v1/profiles/statistics", params={"registered_to": "0"}, headers=h)
+    assert bad.status_code == 422, bad.text
+    good = await client.get("/v1/profiles/statistics", params={"registered_to": "2026-01-31"},
+                            headers=h)
+    assert good.status_code == 200, good.text
+
+
+async def test_gateway_datetimes_carry_their_offset(
+    client: httpx.AsyncClient, auth: TokenFactory
+) -> None:
+    # was: on SQLite, created_at of webhook subscriptions went out naive ("...T15:07:48.3"),
+    # not the RFC 3339 date-time the schema declares
+    h = auth("ngo_partner")
+    made = await client.post("/v1/webhook-subscriptions", headers=h, json={
+        "url": "https://example.org/hooks", "event_types": ["referral.created"]})
+    assert made.status_code == 201, made.text
+    for item in (await client.get("/v1/webhook-subscriptions", headers=h)).json():
+        created = item["created_at"]
+        assert created.endswith(("Z", "+00:00")), created

@@ -1,0 +1,509 @@
+"""Load benchmark of issue 9: the system under a realistic mix, next to its floors.
+
+    make bench                 # or: .venv/bin/python bench/load.py [--duration 10] [--strict]
+
+One run, one machine, load from separate processes on loopback (wrk for single-URL
+measurements, this file's ``client`` mode — aiohttp — for the mix):
+
+  ref A   bare FastAPI GET /ping                                   (bench/refapps.py)
+  ref B   bare FastAPI + raw asyncpg primary-key read of a profile  (bench/refapps.py)
+  E       GET /v1/profiles/{id} through the embedded shape (one process, PostgreSQL):
+          authenticated, authorised, audited
+  D       the distributed shape (ruta.distributed.DistributedSystem, Redis rate limits):
+          the registry called directly, and the same read through the gateway
+  mix     per shape: caseworker profile reads and searches, NGO referral posts with an
+          Idempotency-Key (some retried: replays), provider transitions (accept), and
+          event-feed polling — each with throughput and p50/p95/p99
+
+Rate limits stay on, as in production (token buckets per caller; Redis in the distributed
+shape) with the load clients' quota sized to fit the run (``RUTA_RATE_LIMITS``).
+Targets (issue 9), each a ratio of figures from this same run: E >= 0.30 of ref B;
+D through the gateway >= 0.20 of ref B; the gateway hop >= 0.40 of the registry direct;
+p99 of E and D <= 3x ref B's p99 at the same connections; zero errors anywhere.
+Exit 0 unless --strict and a target failed (or the run itself failed: exit 1/2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import proofkit
+from proofkit import BENCH, ROOT, group_peak_rss_mb, identity_for, mint_tokens
+
+RESULTS = BENCH / "results"
+CONNECTIONS = 50
+WRK_LUA = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"non_2xx":%d,"errors":%d,' ..
+    '"p50_us":%d,"p95_us":%d,"p99_us":%d}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+TARGETS = {"embedded_vs_raw": 0.30, "distributed_vs_raw": 0.20, "hop": 0.40, "p99_x": 3.0}
+MIX = {"profile_read": 45, "profile_search": 20, "referral_post": 12,
+       "provider_transition": 10, "event_poll": 13}
+SEARCH_TERMS = ["Pérez", "Hernández", "maria jose", "Briceño", "Rodriguez", "Yuleisy Peña"]
+# A quota sized to the run: far above what 50 connections on this machine can send, so the
+# limiter runs on every request (as in production) without refusing the benchmark.
+LIMITS = {"read": {"capacity": 600_000, "window_seconds": 60},
+          "write": {"capacity": 120_000, "window_seconds": 60},
+          "token": {"capacity": 30, "window_seconds": 60},
+          "public": {"capacity": 120, "window_seconds": 60}}
+
+
+# --------------------------------------------------------------------------- wrk
+def wrk(url: str, headers: dict[str, str], seconds: int, connections: int = CONNECTIONS
+        ) -> dict[str, Any]:
+    script = RESULTS / "load-wrk.lua"
+    script.write_text(WRK_LUA)
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+           "-s", str(script)]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    cmd.append(url)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60,
+                         check=True).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    secs = data["duration_us"] / 1e6
+    return {"requests": data["requests"], "seconds": secs,
+            "requests_per_s": data["requests"] / secs if secs else 0.0,
+            "p50_ms": data["p50_us"] / 1000, "p95_ms": data["p95_us"] / 1000,
+            "p99_ms": data["p99_us"] / 1000, "non_2xx": data["non_2xx"],
+            "errors": data["errors"]}
+
+
+def measure(label: str, url: str, headers: dict[str, str], args: argparse.Namespace
+            ) -> dict[str, Any]:
+    from smoke import check_url
+
+    check_url(url, headers, None)
+    if args.warmup:
+        wrk(url, headers, args.warmup)
+    r = wrk(url, headers, args.duration)
+    r["label"] = label
+    bad = r["non_2xx"] + r["errors"]
+    print(f"  {label:<38}{r['requests_per_s']:>8.0f} req/s  p50 {r['p50_ms']:6.2f}  "
+          f"p95 {r['p95_ms']:6.2f}  p99 {r['p99_ms']:7.2f} ms"
+          + (f"  !! {r['non_2xx']} non-2xx, {r['errors']} errors" if bad else ""), flush=True)
+    return r
+
+
+# --------------------------------------------------------------------------- the mix client
+async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
+    """Closed loop: ``connections`` workers, each picking an operation by weight."""
+    import aiohttp
+
+    base, tokens = spec["url"], spec["tokens"]
+    rng = random.Random(spec.get("seed", 1))
+    read_ids: list[str] = spec["read_ids"]
+    referable: list[str] = list(spec["referable_ids"])
+    rng.shuffle(referable)
+    to_accept: list[tuple[str, str]] = []
+    posted: list[tuple[str, dict[str, Any]]] = []  # (key, body) to replay
+    lat: dict[str, list[float]] = {op: [] for op in [*MIX, "referral_replay"]}
+    bad: dict[str, dict[str, int]] = {}
+    errors = {"socket": 0}
+    feed_cursor: dict[str, str | None] = {"c": None}
+    ops, weights = list(MIX), list(MIX.values())
+
+    def h(role: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[role]}", **extra}
+
+    async def call(session: Any, op: str, method: str, path: str, expect: int,
+                   headers: dict[str, str], **kw: Any) -> tuple[int, Any, dict[str, str]]:
+        start = time.perf_counter()
+        try:
+            async with session.request(method, base + path, headers=headers, **kw) as resp:
+                body = await resp.read()
+                status = resp.status
+                rh = dict(resp.headers)
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            errors["socket"] += 1
+            return 0, None, {}
+        lat[op].append(time.perf_counter() - start)
+        if status != expect:
+            bad.setdefault(op, {}).setdefault(str(status), 0)
+            bad[op][str(status)] += 1
+            if len(spec.setdefault("samples", [])) < 10:
+                spec["samples"].append({"op": op, "status": status,
+                                        "body": body[:300].decode(errors="replace")})
+        return status, body, rh
+
+    async def one(session: Any) -> None:
+        op = rng.choices(ops, weights)[0]
+        if op == "provider_transition" and not to_accept:
+            op = "profile_read"
+        if op == "referral_post" and not referable:
+            op = "profile_read"
+        if op == "profile_read":
+            await call(session, op, "GET", f"/v1/profiles/{rng.choice(read_ids)}", 200,
+                       h("caseworker"))
+        elif op == "profile_search":
+            await call(session, op, "GET", "/v1/profiles", 200, h("caseworker"),
+                       params={"q": rng.choice(SEARCH_TERMS), "limit": "20"})
+        elif op == "event_poll":
+            params = {"limit": "100"}
+            if feed_cursor["c"]:
+                params["cursor"] = feed_cursor["c"]
+            status, body, _ = await call(session, op, "GET", "/v1/events", 200,
+                                         h("ministry_system"), params=params)
+            if status == 200 and body:
+                nxt = json.loads(body).get("next_cursor")
+                if nxt:
+                    feed_cursor["c"] = nxt
+        elif op == "referral_post":
+            if posted and rng.random() < 0.15:  # a retry on a flaky network: replayed
+                key, body = rng.choice(posted)
+                await call(session, "referral_replay", "POST", "/v1/referrals", 201,
+                           h("ngo_partner", **{"Idempotency-Key": key}), json=body)
+                return
+            pid = referable.pop()
+            key = uuid.uuid4().hex
+            body = {"profile_id": pid, "programme_id": "pe-empleo",
+                    "provider_id": "mtpe-empleo", "notes": "búsqueda de empleo formal"}
+            status, raw, rh = await call(session, op, "POST", "/v1/referrals", 201,
+                                         h("ngo_partner", **{"Idempotency-Key": key}),
+                                         json=body)
+            if status == 201:
+                posted.append((key, body))
+                to_accept.append((json.loads(raw)["id"], rh.get("ETag", rh.get("etag", ""))))
+        elif op == "provider_transition":
+            rid, tag = to_accept.pop(0)
+            await call(session, op, "POST", f"/v1/referrals/{rid}/transitions", 200,
+                       h("provider", **{"If-Match": tag}), json={"action": "accept"})
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    connector = aiohttp.TCPConnector(limit=spec["connections"])
+    timeout = aiohttp.ClientTimeout(total=15)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        deadline = time.perf_counter() + spec["duration"]
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                await one(session)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(spec["connections"])))
+        elapsed = time.perf_counter() - began
+
+    def pct(values: list[float], q: float) -> float:
+        if not values:
+            return float("nan")
+        s = sorted(values)
+        return s[min(len(s) - 1, round(q * (len(s) - 1)))] * 1000
+
+    per_op = {op: {"requests": len(v), "requests_per_s": len(v) / elapsed,
+                   "p50_ms": pct(v, .5), "p95_ms": pct(v, .95), "p99_ms": pct(v, .99),
+                   "unexpected": bad.get(op, {})} for op, v in lat.items()}
+    total = sum(len(v) for v in lat.values())
+    return {"seconds": elapsed, "requests": total, "requests_per_s": total / elapsed,
+            "per_op": per_op, "socket_errors": errors["socket"],
+            "unexpected": sum(sum(b.values()) for b in bad.values()),
+            "samples": spec.get("samples", []),
+            "referrals_left_unaccepted": len(to_accept)}
+
+
+def run_mix(label: str, url: str, tokens: dict[str, str], read_ids: list[str],
+            referable: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    spec = {"url": url, "tokens": tokens, "read_ids": read_ids, "referable_ids": referable,
+            "connections": CONNECTIONS, "duration": args.mix_duration, "seed": 7}
+    spec_file = RESULTS / f"load-spec-{os.getpid()}.json"
+    spec_file.write_text(json.dumps(spec))
+    try:
+        out = subprocess.run([sys.executable, str(Path(__file__)), "client", str(spec_file)],
+                             capture_output=True, text=True, check=False,
+                             timeout=args.mix_duration + 120)
+    finally:
+        spec_file.unlink(missing_ok=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"mix client failed: {out.stderr[-2000:]}")
+    r: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    r["label"] = label
+    print(f"  {label}: {r['requests_per_s']:.0f} req/s overall, {r['unexpected']} unexpected "
+          f"statuses, {r['socket_errors']} socket errors", flush=True)
+    for op, o in r["per_op"].items():
+        if o["requests"]:
+            print(f"    {op:<22}{o['requests_per_s']:>8.1f} req/s  p50 {o['p50_ms']:7.2f}  "
+                  f"p95 {o['p95_ms']:7.2f}  p99 {o['p99_ms']:7.2f} ms"
+                  + (f"  unexpected {o['unexpected']}" if o["unexpected"] else ""), flush=True)
+    for s in r["samples"][:3]:
+        print(f"    sample unexpected: {s}", flush=True)
+    return r
+
+
+# --------------------------------------------------------------------------- fixtures
+_doc_numbers = iter(range(20_000_001, 99_999_999))
+
+
+def referable_people(url: str, token: str, n: int) -> list[str]:
+    """People an NGO may refer to the MTPE employment centre (documents and consent), made
+    through the API (bulk) before the timed run."""
+    import httpx
+
+    ids: list[str] = []
+    with httpx.Client(base_url=url, timeout=120,
+                      headers={"Authorization": f"Bearer {token}"}) as http:
+        while len(ids) < n:
+            items = []
+            for _ in range(min(500, n - len(ids))):
+                k = next(_doc_numbers)
+                items.append({
+                    "given_names": random.choice(["Ana Karina", "José Luis", "Yorman"]),
+                    "first_surname": "Prueba", "second_surname": "Carga",
+                    "birth_date": "1991-03-04", "sex": "female", "nationality": "VEN",
+                    "population_type": "migrant", "region": "PE-LMA",
+                    "interest_employment": True,
+                    "documents": [{"type": "ve_cedula", "number": f"V{k}",
+                                   "verification": "seen"},
+                                  {"type": "pe_cpp", "number": f"CPP{k}",
+                                   "expiry_date": "2030-06-30", "verification": "seen",
+                                   "authorises_work": True}],
+                    "consents": [{"purpose": "referral", "status": "granted",
+                                  "recipient_organisation_id": "mtpe-empleo",
+                                  "evidence": "written", "evidence_reference": "FORM-LOAD"}]})
+            resp = http.post("/v1/profiles/bulk", json={"items": items},
+                             headers={"Idempotency-Key": uuid.uuid4().hex})
+            resp.raise_for_status()
+            results = resp.json()["results"]
+            made = [r["id"] for r in results if r["status"] == "created"]
+            if not made:
+                raise RuntimeError(f"bulk create made nobody: {results[:2]}")
+            ids += made
+    return ids
+
+
+# --------------------------------------------------------------------------- main
+def run(args: argparse.Namespace) -> int:
+    from smoke import (
+        Server,
+        _admin_check,
+        asyncpg_dsn,
+        base_env,
+        drop_databases,
+        git_state,
+        kill_everything,
+        setup_databases,
+    )
+
+    from ruta.distributed import DistributedSystem
+    from shared.settings import DATABASES, Settings
+
+    code = git_state()
+    proofkit.clean_environ()
+    settings = Settings()
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    log_dir = RESULTS / f"load-{stamp}-logs"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    cmdline = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
+    prefix = f"ruta_load_{os.getpid()}"
+    urls = {n: f"{args.pg_url.rstrip('/')}/{prefix}_{n}" for n in DATABASES}
+    db_names = [u.rsplit("/", 1)[1] for u in urls.values()]
+    try:
+        asyncio.run(_admin_check(args.pg_url))
+    except Exception as exc:
+        print(f"PostgreSQL is not reachable at {args.pg_url}: {exc}", file=sys.stderr)
+        return 2
+    redis_ok = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True,
+                              text=True, check=False).stdout.strip() == "PONG"
+    print(f"code: {code}; wrk -t2 -c{CONNECTIONS}, {args.duration}s per measurement after "
+          f"{args.warmup}s warm-up; mix {args.mix_duration}s with aiohttp c={CONNECTIONS}; "
+          f"{os.cpu_count()} CPUs shared by servers, PostgreSQL and load generators",
+          flush=True)
+    res: dict[str, Any] = {}
+    rss: dict[str, float] = {}
+    try:
+        print(f"databases {prefix}_*: create, migrate, {args.profiles} profiles...", flush=True)
+        read_ids = asyncio.run(setup_databases(args.pg_url, urls, args.profiles))
+        pid = read_ids[len(read_ids) // 2]
+        path = f"/v1/profiles/{pid}"
+        run_tag = uuid.uuid4().hex[:8]
+        idents = {r: identity_for(r, subject=f"load-{r}-{run_tag}")
+                  for r in proofkit.ROLE_CALLERS}
+        idents["caseworker"] = identity_for("caseworker", subject=f"load-cw-{run_tag}",
+                                            regions=["PE-LMA"])
+        tokens = asyncio.run(mint_tokens(urls["gateway"], idents))
+        auth = {"Authorization": f"Bearer {tokens['caseworker']}"}
+        limits = {"RUTA_LOG_LEVEL": "WARNING", "RUTA_RATE_LIMITS": json.dumps(LIMITS)}
+        db_env = {f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in urls.items()}
+
+        print("ref A: bare FastAPI /ping", flush=True)
+        with Server("ref-ping", "refapps:ping", base_env({}), log_dir, app_dir=BENCH) as s:
+            res["ref_a"] = measure("ref A  bare /ping", s.url + "/ping", {}, args)
+            rss["ref A (bare FastAPI)"] = group_peak_rss_mb(s.proc.pid)  # type: ignore[union-attr]
+        print("ref B: bare FastAPI + raw asyncpg PK read", flush=True)
+        ref_env = base_env({"RUTA_BENCH_REF_DSN": asyncpg_dsn(urls["registry"]),
+                            "RUTA_BENCH_REF_POOL": str(settings.database_pool_size)})
+        with Server("ref-pk", "refapps:pk_read", ref_env, log_dir, app_dir=BENCH) as s:
+            res["ref_b"] = measure("ref B  raw asyncpg PK read", f"{s.url}/profiles/{pid}",
+                                   {}, args)
+            rss["ref B (FastAPI + asyncpg)"] = group_peak_rss_mb(s.proc.pid)  # type: ignore[union-attr]
+
+        print("E: embedded shape (one process) on PostgreSQL", flush=True)
+        with Server("embedded", "ruta.asgi:embedded", base_env({**db_env, **limits}),
+                    log_dir) as s:
+            res["embedded"] = measure("E  profile read via gateway", s.url + path, auth, args)
+            people = referable_people(s.url, tokens["ngo_partner"], args.referable)
+            res["mix_embedded"] = run_mix("E  mix", s.url, tokens, read_ids, people, args)
+            rss["embedded (gateway + 3 services)"] = group_peak_rss_mb(s.proc.pid)  # type: ignore[union-attr]
+
+        print("D: distributed shape (4 processes)"
+              + (", rate limits in Redis" if redis_ok else ", Redis unreachable: in memory"),
+              flush=True)
+        denv = dict(limits)
+        if redis_ok:
+            denv["RUTA_REDIS_URL"] = "redis://127.0.0.1:6379/0"
+        system = DistributedSystem(urls, env=denv, log_dir=log_dir / "distributed")
+        with system.running():
+            from shared.identity import ASSERTION_HEADER, AssertionSigner
+
+            signer = AssertionSigner(settings.internal_secret, 6 * 3600)
+            assertion = signer.sign(idents["caseworker"]).decode()
+            res["direct"] = measure("D  registry direct (signed identity)",
+                                    system.url("registry") + path, {ASSERTION_HEADER: assertion},
+                                    args)
+            res["through"] = measure("D  profile read via gateway",
+                                     system.url("gateway") + path, auth, args)
+            people = referable_people(system.url("gateway"), tokens["ngo_partner"],
+                                      args.referable)
+            res["mix_distributed"] = run_mix("D  mix", system.url("gateway"), tokens, read_ids,
+                                             people, args)
+            for name, proc in system.procs.items():
+                rss[f"distributed {name}"] = group_peak_rss_mb(proc.pid)
+    finally:
+        kill_everything()
+        if not args.keep_databases:
+            try:
+                asyncio.run(drop_databases(args.pg_url, db_names))
+            except Exception as exc:
+                print(f"could not drop {db_names}: {exc}", file=sys.stderr)
+
+    return report(res, rss, args, code, cmdline, stamp)
+
+
+def report(res: dict[str, Any], rss: dict[str, float], args: argparse.Namespace, code: str,
+           cmdline: str, stamp: str) -> int:
+    a, b = res["ref_a"], res["ref_b"]
+    e, d, g = res["embedded"], res["direct"], res["through"]
+
+    def ratio(x: float, y: float) -> float:
+        return x / y if y else float("nan")
+
+    checks = [
+        ("E profile read / ref B throughput", ratio(e["requests_per_s"], b["requests_per_s"]),
+         ">=", TARGETS["embedded_vs_raw"]),
+        ("D via gateway / ref B throughput", ratio(g["requests_per_s"], b["requests_per_s"]),
+         ">=", TARGETS["distributed_vs_raw"]),
+        ("hop: D via gateway / registry direct", ratio(g["requests_per_s"], d["requests_per_s"]),
+         ">=", TARGETS["hop"]),
+        ("E p99 / ref B p99", ratio(e["p99_ms"], b["p99_ms"]), "<=", TARGETS["p99_x"]),
+        ("D via gateway p99 / ref B p99", ratio(g["p99_ms"], b["p99_ms"]), "<=",
+         TARGETS["p99_x"]),
+    ]
+    errors = sum(r["non_2xx"] + r["errors"] for r in (a, b, e, d, g))
+    errors += sum(res[m]["unexpected"] + res[m]["socket_errors"]
+                  for m in ("mix_embedded", "mix_distributed"))
+    print()
+    print(f"summary — command: {cmdline}; code: {code}; {os.cpu_count()} CPUs, "
+          f"{CONNECTIONS} connections; all ratios from this one run")
+    print(f"{'measurement':<40}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+          f"{'x ref A':>9}{'x ref B':>9}")
+    rows = [("ref A  bare FastAPI /ping", a), ("ref B  raw asyncpg PK read", b),
+            ("E  profile read via gateway", e), ("D  registry direct", d),
+            ("D  profile read via gateway", g)]
+    for m, label in (("mix_embedded", "E  mix"), ("mix_distributed", "D  mix")):
+        rows.append((f"{label} (all operations)", res[m]))
+        for op, o in res[m]["per_op"].items():
+            if o["requests"]:
+                rows.append((f"{label}: {op}", o))
+    for name, r in rows:
+        print(f"{name:<40}{r['requests_per_s']:>9.0f}{r.get('p50_ms', float('nan')):>9.2f}"
+              f"{r.get('p95_ms', float('nan')):>9.2f}{r.get('p99_ms', float('nan')):>9.2f}"
+              f"{ratio(r['requests_per_s'], a['requests_per_s']):>9.2f}"
+              f"{ratio(r['requests_per_s'], b['requests_per_s']):>9.2f}")
+    print()
+    print("peak RSS per process (VmHWM): " + ", ".join(f"{k} {v:.0f} MB"
+                                                     for k, v in rss.items()))
+    print()
+    print(f"{'target (issue 9)':<42}{'value':>8}   {'limit':<8} result")
+    failed = 0
+    for name, value, op, limit in checks:
+        ok = value >= limit if op == ">=" else value <= limit
+        failed += not ok
+        print(f"{name:<42}{value:>8.2f}   {op} {limit:<5} {'PASS' if ok else 'FAIL'}")
+    ok = errors == 0
+    failed += not ok
+    print(f"{'errors (non-2xx/unexpected, socket)':<42}{errors:>8d}   == 0    "
+          f"{'PASS' if ok else 'FAIL'}")
+    out = RESULTS / f"load-{stamp}.json"
+    out.write_text(json.dumps({"command": cmdline, "code": code, "results": res,
+                               "peak_rss_mb": rss,
+                               "targets": [{"name": n, "value": v, "op": o, "limit": lim}
+                                           for n, v, o, lim in checks],
+                               "errors": errors}, indent=2, default=str) + "\n")
+    verdict = "all targets PASS" if not failed else f"{failed} target(s) FAIL"
+    print(f"results: {out.relative_to(ROOT)}; {verdict}")
+    return 1 if failed and args.strict else 0
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "client":
+        spec = json.loads(Path(sys.argv[2]).read_text())
+        print(json.dumps(asyncio.run(client_main(spec))))
+        return
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--duration", type=int, default=10, help="seconds per wrk measurement")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--mix-duration", type=int, default=15)
+    p.add_argument("--profiles", type=int, default=10_000)
+    p.add_argument("--referable", type=int, default=1500,
+                   help="people made referable (consent) through the API per shape")
+    p.add_argument("--pg-url", default=proofkit.DEFAULT_PG_URL)
+    p.add_argument("--keep-databases", action="store_true")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    args = p.parse_args()
+
+    def on_term(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
+    code = 1
+    try:
+        code = run(args)
+    except KeyboardInterrupt:
+        code = 130
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        from smoke import kill_everything
+
+        kill_everything()
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
