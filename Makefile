@@ -8,7 +8,7 @@ export RUTA_HOST ?= 127.0.0.1
 export RUTA_PORT ?= 8000
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
 
-.PHONY: install run test test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry clean
+.PHONY: install run test test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry bench fuzz fuzz-ci faults logcheck clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,27 @@ bench-registry: install
 ## Webhook deliveries/s with 1 and 2 workers, and commit-to-delivery latency (PostgreSQL).
 bench-webhooks: install
 	@$(BIN)/python bench/webhooks.py
+
+## Proof (issue 9). Load: embedded and distributed on PostgreSQL vs bare FastAPI and raw
+## asyncpg, a realistic mix, targets PASS/FAIL (BENCH_ARGS=--strict to fail the exit code).
+bench: install
+	@$(BIN)/python bench/load.py $(BENCH_ARGS)
+
+## Schemathesis against /openapi.json as every role, SQLite and PostgreSQL (long run).
+fuzz: install
+	@$(BIN)/python bench/fuzz.py --backend both --max-examples $(or $(FUZZ_EXAMPLES),100) $(FUZZ_ARGS)
+
+## The bounded run CI does (a few minutes).
+fuzz-ci: install
+	@$(BIN)/python bench/fuzz.py --backend both --max-examples 5 --phases examples,coverage,fuzzing $(FUZZ_ARGS)
+
+## PostgreSQL restarted under load (restarts the local server!), a service killed, the worker killed.
+faults: install
+	@$(BIN)/python bench/faults.py $(FAULTS_ARGS)
+
+## The suite at DEBUG with production logging; no personal data may reach the logs.
+logcheck: install
+	@$(BIN)/python bench/logcheck.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) data

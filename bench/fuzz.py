@@ -64,7 +64,7 @@ def run_backend(backend: str, args: argparse.Namespace, out_dir: Path) -> list[d
                     cmd += ["--max-time", str(args.max_time)]
                 log = out_dir / f"{backend}-{role}.log"
                 with log.open("w") as fh:
-                    proc = subprocess.run(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
+                    proc = subprocess.run(cmd, cwd=out_dir, stdout=fh, stderr=subprocess.STDOUT,
                                           check=False, timeout=args.timeout)
                 text = log.read_text()
                 failures = _count(text, r"(\d+) failures?")

@@ -1,0 +1,131 @@
+"""Log check: a full test run at DEBUG level leaves logs, and none of them names a person.
+
+    make logcheck             # or: .venv/bin/python bench/logcheck.py [-- pytest args]
+
+Runs the suite with the production logging configuration (JSON, DEBUG, structlog on stderr,
+the scrubber on: ``shared.logging.configure_logging``) installed by this file as a pytest
+plugin, stderr captured to bench/results/logcheck-stderr.log; then looks in it for the
+personal data of the synthetic population and of the tests: every name of
+services/registry/synthetic.py, every name, document number, e-mail and phone written in
+tests/, and anything shaped like an e-mail or a test document number. Exit 1 when the log is
+empty or a leak is found (each printed with its line), 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+LOG = BENCH / "results" / "logcheck-stderr.log"
+PERSONAL_KEYS = {"given_names", "first_surname", "second_surname", "number", "email",
+                 "phone", "document", "document_number", "name", "q", "full_name"}
+SHAPES = [
+    re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}"),      # an e-mail
+    re.compile(r"\bV-?\d{1,2}\.?\d{3}\.?\d{3}\b"),                         # Venezuelan cédula
+    re.compile(r"\bCPP\d{6,}\b"),                                          # test CPP numbers
+]
+
+
+def pytest_configure(config: object) -> None:
+    """Loaded with ``-p logcheck``: the process logs exactly as a deployed one would."""
+    from shared.logging import configure_logging
+
+    configure_logging("DEBUG", json=True)
+
+
+def _literals_from_tests() -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / "tests").rglob("*.py"):
+        try:
+            tree = ast.parse(path.read_text())
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                pairs = zip(node.keys, node.values, strict=False)
+            elif isinstance(node, ast.Call):
+                pairs = ((ast.Constant(kw.arg), kw.value) for kw in node.keywords if kw.arg)
+            else:
+                continue
+            for k, v in pairs:
+                if (isinstance(k, ast.Constant) and k.value in PERSONAL_KEYS
+                        and isinstance(v, ast.Constant) and isinstance(v.value, str)):
+                    found.add(v.value)
+    return found
+
+
+def _synthetic_names() -> set[str]:
+    import services.registry.synthetic as syn
+
+    names: set[str] = set()
+    for attr in dir(syn):
+        value = getattr(syn, attr)
+        if attr.isupper() and isinstance(value, list) and value and isinstance(value[0], str):
+            names.update(value)
+    return names
+
+
+def needles() -> set[str]:
+    out = {s.strip() for s in _literals_from_tests() | _synthetic_names()}
+    # too short or too generic to mean a person (e.g. "x", "Ana" would match "Analysis")
+    return {s for s in out if (len(s) >= 4 and not s.isdigit()) or (s.isdigit() and len(s) >= 7)}
+
+
+def scan(text: str, words: set[str]) -> list[tuple[int, str, str]]:
+    leaks = []
+    pattern = re.compile(r"(?<![\w])(" + "|".join(
+        re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![\w])")
+    for i, line in enumerate(text.splitlines(), 1):
+        for m in pattern.finditer(line):
+            leaks.append((i, m.group(1), line[:300]))
+        for shape in SHAPES:
+            for m in shape.finditer(line):
+                leaks.append((i, m.group(0), line[:300]))
+    return leaks
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    extra = sys.argv[1:]
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "RUTA_LOG_LEVEL": "DEBUG", "RUTA_LOG_JSON": "true",
+           "PYTHONPATH": os.pathsep.join([str(BENCH), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:logging", "-p", "logcheck", "-s",
+           *extra]
+    print("running: " + " ".join(cmd[2:]) + f"  (stderr → {LOG.relative_to(ROOT)})",
+          flush=True)
+    with LOG.open("w") as err:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err,
+                              text=True, check=False)
+    summary = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
+    text = LOG.read_text(errors="replace")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    json_lines = sum(ln.startswith("{") for ln in lines)
+    words = needles()
+    leaks = scan(text, words)
+    print(f"pytest: {summary} (exit {proc.returncode})")
+    print(f"log: {len(lines)} lines ({json_lines} JSON); looked for {len(words)} names, "
+          f"document numbers, e-mails and phones, plus e-mail and document shapes")
+    for line_no, what, line in leaks[:30]:
+        print(f"  LEAK line {line_no}: {what!r} in {line}")
+    checks = [("the logs are not empty", json_lines > 0),
+              ("access log lines present", '"event": "request"' in text),
+              ("no personal data in the logs", not leaks)]
+    print()
+    for name, ok in checks:
+        print(f"{name:<40} {'PASS' if ok else 'FAIL'}")
+    if proc.returncode != 0:
+        print("note: the test run itself failed (see above); the log was checked anyway")
+    sys.exit(0 if all(ok for _, ok in checks) else 1)
+
+
+if __name__ == "__main__":
+    main()
