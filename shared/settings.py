@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     # Event relay and webhook delivery inside this process (off for tests that drive them).
     background_tasks: bool = True
     event_poll_seconds: float = Field(0.2, gt=0, le=60)
+    # Reports: cells counting fewer people than this are suppressed (small-cell rule).
+    report_min_cell: int = Field(5, ge=0, le=1000)
 
     bootstrap_admin_client_id: str | None = None
     bootstrap_admin_client_secret: str | None = None

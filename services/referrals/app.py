@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.referrals import service
+from services.referrals import reports, service
 from services.referrals.api import routers
 from services.referrals.pathways import load_templates
 from services.referrals.rules import load_rules
@@ -50,7 +50,7 @@ def create_app(settings: Settings, database: Database | None = None, *,
                     "and multi-step pathways.",
         settings=settings,
         database=db,
-        routers=routers,
+        routers=[*routers, reports.router],
     )
     app.state.rules = rules
     app.state.templates = templates
@@ -60,11 +60,21 @@ def create_app(settings: Settings, database: Database | None = None, *,
 
     async def profile_erased(uow: UnitOfWork, event: EventEnvelope) -> None:
         await service.on_profile_erased(uow, event, app.state.peers)
+        await reports.project_profile(uow, event, app.state.peers)
+
+    async def profile_merged(uow: UnitOfWork, event: EventEnvelope) -> None:
+        await service.on_profile_merged(uow, event)
+        await reports.project_profile(uow, event, app.state.peers)
+
+    async def profile_changed(uow: UnitOfWork, event: EventEnvelope) -> None:
+        """The reports' projection of people (ids and non-identifying attributes)."""
+        await reports.project_profile(uow, event, app.state.peers)
 
     consumer = EventConsumer({
+        **{kind: profile_changed for kind in reports.PROFILE_EVENTS},
         "credential.status_changed": credential_changed,
         "profile.erased": profile_erased,
-        "profile.merged": service.on_profile_merged,
+        "profile.merged": profile_merged,
     })
     app.state.consumer = consumer
     app.include_router(event_router(consumer))

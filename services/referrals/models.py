@@ -190,3 +190,32 @@ class PathwayStep(Base):
     referral_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReportPerson(Base):
+    """The reporting side's projection of a person: ids and non-identifying attributes only
+    (no name, document, contact, birth date), kept from the registry's events
+    (``services/referrals/reports.py``). The birth *year* alone gives the age band at any
+    period's end; a cancelled person's year is gone (as in the registry), their band frozen
+    at cancellation stays. Merged duplicates have no row (their referrals follow the
+    survivor)."""
+
+    __tablename__ = "report_people"
+    __table_args__ = (
+        Index("ix_report_people_registered", "registered_at"),
+        Index("ix_report_people_region", "region"),
+    )
+
+    profile_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(String(64))
+    country: Mapped[str] = mapped_column(String(2))
+    region: Mapped[str] = mapped_column(String(6))
+    sex: Mapped[str] = mapped_column(String(10))
+    birth_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    age_band: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    nationality: Mapped[str] = mapped_column(String(3))
+    population_type: Mapped[str] = mapped_column(String(30))
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    statistics_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    erased: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

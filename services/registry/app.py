@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.registry.api import router
 from services.registry.crypto import SensitiveCipher
+from services.registry.internal import internal_router
 from shared.db import Database
 from shared.http import create_service_app
 from shared.settings import Settings
@@ -19,7 +20,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         description="Migrant profiles: identity, documents, consent, audit and ARCO rights.",
         settings=settings,
         database=db,
-        routers=[router],
+        routers=[router, internal_router],
     )
     app.state.cipher = SensitiveCipher.from_settings(settings)
     return app
