@@ -1,0 +1,74 @@
+"""The reports' projection of people: only non-identifying attributes, from the registry's
+system-only endpoints; rebuilt from scratch when it starts late, with the same figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import delete, func, select
+
+from services.referrals.models import ReportPerson
+from services.referrals.reports import rebuild
+from shared.db import Database
+from shared.identity import Role
+from tests.conftest import TokenFactory
+from tests.services.referrals.conftest import assertion
+from tests.services.reports.conftest import drain, generate, report_client
+
+ATTRIBUTES = {"id", "organisation_id", "country", "region", "sex", "birth_year", "age_band",
+              "nationality", "population_type", "registered_at", "statistics_opt_out",
+              "status", "merged_into"}
+
+
+async def test_rebuild_gives_the_same_report(dbs: dict[str, Database], auth: TokenFactory,
+                                             tmp_path: Path) -> None:
+    async with report_client(dbs, tmp_path, min_cell=0) as (app, c):
+        pop = await generate(c, auth, dbs, seed=21, people=50)
+        await drain(app)
+        admin = auth("admin", org=None)
+        before = (await c.get("/v1/reports/indicators", headers=admin)).json()
+        async with dbs["referrals"].uow() as uow:
+            await uow.session.execute(delete(ReportPerson))
+            uow.session.add(ReportPerson(  # someone the registry does not know
+                profile_id="ffffffff-0000-0000-0000-000000000000", organisation_id="x",
+                country="PE", region="PE-LMA", sex="female", birth_year=1990,
+                nationality="VEN", population_type="migrant",
+                registered_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+            await uow.commit()
+        peers = app.state.upstreams["referrals"].app.state.peers
+        assert await rebuild(dbs["referrals"], peers, page=7) == len(pop.people)
+        async with dbs["referrals"].uow() as uow:
+            rows = await uow.session.scalar(select(func.count()).select_from(ReportPerson))
+        assert rows == len(pop.people)
+        after = (await c.get("/v1/reports/indicators", headers=admin)).json()
+    for b, a in zip(before["indicators"], after["indicators"], strict=True):
+        assert (b["name"], b["total"], b["by"]) == (a["name"], a["total"], a["by"])
+
+
+async def test_attributes_are_for_services_only_and_never_identify(
+    dbs: dict[str, Database], auth: TokenFactory, tmp_path: Path
+) -> None:
+    async with report_client(dbs, tmp_path, min_cell=0) as (app, c):
+        pop = await generate(c, auth, dbs, seed=2, people=6, referral_share=0)
+        registry = app.state.upstreams["registry"].app
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=registry),
+                                     base_url="http://registry.internal") as r:
+            pid = pop.people[0].id
+            one = await r.get(f"/internal/profiles/{pid}/attributes", headers=assertion())
+            assert one.status_code == 200, one.text
+            assert set(one.json()) == ATTRIBUTES
+            assert one.json()["birth_year"] == pop.people[0].birth.year
+            page = await r.get("/internal/profiles/attributes", params={"limit": 4},
+                               headers=assertion())
+            assert len(page.json()["items"]) == 4 and page.json()["next_after"]
+            for role in (Role.COORDINATOR, Role.ADMIN, Role.CASEWORKER):
+                h = assertion(role, org="ong-lima", regions=("PE-LMA",))
+                assert (await r.get(f"/internal/profiles/{pid}/attributes",
+                                    headers=h)).status_code == 403
+                assert (await r.get("/internal/profiles/attributes",
+                                    headers=h)).status_code == 403
+        # the gateway never routes /internal
+        assert (await c.get(f"/internal/profiles/{pid}/attributes",
+                            headers=auth("admin", org=None))).status_code == 404
