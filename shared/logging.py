@@ -16,6 +16,12 @@ _FORBIDDEN_KEYS = {"body", "input", "password", "secret", "token", "authorizatio
                    "client_secret", "query", "email", "phone", "document_number", "name"}
 
 
+# Third-party loggers whose DEBUG/INFO lines carry statement parameters or request data.
+_PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool",
+                      "httpcore", "httpx", "aiohttp.access", "aiohttp.client", "hpack",
+                      "multipart", "python_multipart", "redis")
+
+
 def _scrub(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     for key in list(event):
         if key.lower() in _FORBIDDEN_KEYS:
@@ -45,4 +51,8 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal call
+    # Drivers and clients that log statements or requests with their parameters (aiosqlite
+    # logs every call with its SQL *and values* at DEBUG: names, document numbers...).
+    for name in _PARAMETER_LOGGERS:
+        logging.getLogger(name).setLevel(max(lvl, logging.WARNING))
     _configured = True
