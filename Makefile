@@ -8,7 +8,7 @@ export RUTA_HOST ?= 127.0.0.1
 export RUTA_PORT ?= 8000
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
 
-.PHONY: install run test test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry bench fuzz fuzz-ci faults logcheck clean
+.PHONY: install run test test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry bench-reports bench fuzz fuzz-ci faults logcheck clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench-smoke: install
 ## Registry on 1,000,000 synthetic profiles: lookups and search vs raw SQL, bulk vs COPY.
 bench-registry: install
 	@$(BIN)/python bench/registry.py $(BENCH_ARGS)
+
+## Reports on 1,000,000 people and 2,000,000 referrals (COPY): full report via the API vs raw SQL.
+bench-reports: install
+	@$(BIN)/python bench/reports.py $(BENCH_ARGS)
 
 ## Webhook deliveries/s with 1 and 2 workers, and commit-to-delivery latency (PostgreSQL).
 bench-webhooks: install

@@ -72,3 +72,27 @@ async def test_attributes_are_for_services_only_and_never_identify(
         # the gateway never routes /internal
         assert (await c.get(f"/internal/profiles/{pid}/attributes",
                             headers=auth("admin", org=None))).status_code == 404
+
+
+async def test_a_merged_duplicate_leaves_the_projection_and_its_referrals_follow(
+    dbs: dict[str, Database], auth: TokenFactory, tmp_path: Path
+) -> None:
+    async with report_client(dbs, tmp_path, min_cell=0) as (app, c):
+        pop = await generate(c, auth, dbs, seed=4, people=8, referral_share=1.0)
+        await drain(app)
+        admin = auth("admin", org=None)
+        before = (await c.get("/v1/reports/indicators", headers=admin)).json()
+        cw = auth("caseworker", org="ong-lima", regions=["PE-LMA", "PE-CAL", "PE-CUS"])
+        survivor, dup = [p for p in pop.people if not p.opt_out and not p.erased][:2]
+        etag = (await c.get(f"/v1/profiles/{survivor.id}", headers=cw)).headers["etag"]
+        merged = await c.post(f"/v1/profiles/{survivor.id}/merge", json={
+            "duplicate_id": dup.id}, headers={**cw, "If-Match": etag})
+        assert merged.status_code == 200, merged.text
+        await drain(app)
+        async with dbs["referrals"].uow() as uow:
+            assert await uow.session.get(ReportPerson, dup.id) is None
+            assert await uow.session.get(ReportPerson, survivor.id) is not None
+        after = (await c.get("/v1/reports/indicators", headers=admin)).json()
+    totals = [{i["name"]: i["total"] for i in b["indicators"]} for b in (before, after)]
+    assert totals[1]["people_registered"] == totals[0]["people_registered"] - 1
+    assert totals[1]["referrals"] == totals[0]["referrals"]  # they follow the survivor

@@ -1,0 +1,414 @@
+"""Reports benchmark (issue 8, acceptance 4): the full indicators report on PostgreSQL.
+
+    make bench-reports            # or: .venv/bin/python bench/reports.py [--people N]
+
+Loads N people into the referrals service's ``report_people`` projection (default
+1,000,000) and 2·N referrals (half of them completed with typed outcomes) by COPY, then for
+several arbitrary periods measures, alternately:
+
+  * API: ``GET /v1/reports/indicators?from=…&to=…`` as an admin, through the gateway of a
+    real server (embedded shape, uvicorn, HTTP), nothing cached;
+  * raw: the equivalent SQL aggregate (the same two GROUPING SETS statements the service
+    runs, compiled to SQL text) through asyncpg, no HTTP, no Python aggregation.
+
+Target: the API's median time at most 3x the raw aggregate's median. Databases
+``ruta_bench_rep_*`` are created and dropped at the end unless --keep. Exit code 0 when the
+target holds, 1 when it fails, 2 when PostgreSQL is unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+DB_PREFIX = "ruta_bench_rep"
+NAMES = ("gateway", "registry", "referrals", "credentials")
+CHUNK = 100_000
+START = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
+SPAN_DAYS = 3 * 365
+PE = ("PE-LMA", "PE-CAL", "PE-CUS", "PE-LAL", "PE-LAM", "PE-PIU")
+EC = ("EC-P", "EC-G", "EC-A", "EC-M", "EC-SD", "EC-T", "EC-O")
+# programme → (route type, outcome kind, provider, provider organisation)
+PROGRAMMES = {
+    "PE": [("pe-empleo", "public_employment_service", "employment", "mtpe-empleo"),
+           ("pe-sunedu-reconocimiento", "degree_recognition", "recognition", "sunedu"),
+           ("pe-enam", "professional_licensing", "exam", "aspefam-enam"),
+           ("pe-colegio-medico", "professional_licensing", "licensing",
+            "colegio-medico-peru"),
+           ("pe-emprende-segura", "entrepreneurship", "entrepreneurship", "oit-emprende-pe"),
+           ("pe-certificacion-competencias", "skills_certification", "certification",
+            "mtpe-empleo")],
+    "EC": [("ec-socio-empleo", "public_employment_service", "employment",
+            "mintrabajo-socio-empleo"),
+           ("ec-senescyt-registro", "degree_recognition", "recognition", "senescyt"),
+           ("ec-acess-licencia", "professional_licensing", "licensing", "acess"),
+           ("ec-emprende-segura", "entrepreneurship", "entrepreneurship", "oit-emprende-ec"),
+           ("ec-setec-certificacion", "skills_certification", "certification", "setec")],
+}
+STATUSES = (("requested", 12), ("accepted", 8), ("rejected", 6), ("in_progress", 10),
+            ("on_hold", 4), ("completed", 45), ("failed", 5), ("cancelled", 10))
+FINAL = {"rejected", "completed", "failed", "cancelled"}
+MODULES = ("business_management", "financial_education", "sst")
+
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def dsn(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def db_urls(pg_url: str) -> dict[str, str]:
+    return {n: f"{pg_url.rstrip('/')}/{DB_PREFIX}_{n}" for n in NAMES}
+
+
+async def admin(pg_url: str) -> Any:
+    import asyncpg
+
+    try:
+        return await asyncio.wait_for(asyncpg.connect(dsn(pg_url.rstrip("/") + "/postgres")),
+                                      timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise PostgresUnavailable(f"{type(exc).__name__}: {exc}") from None
+
+
+async def drop_all(pg_url: str) -> None:
+    conn = await admin(pg_url)
+    try:
+        for n in NAMES:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{DB_PREFIX}_{n}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+# --- data ----------------------------------------------------------------------------------
+PEOPLE_COLUMNS = ("profile_id", "organisation_id", "country", "region", "sex", "birth_year",
+                  "age_band", "nationality", "population_type", "registered_at",
+                  "statistics_opt_out", "erased", "updated_at")
+REFERRAL_COLUMNS = (
+    "id", "profile_id", "profile_organisation_id", "region", "country", "programme_id",
+    "route_type", "outcome_kind", "provider_id", "provider_organisation_id",
+    "referring_organisation_id", "referring_subject", "status", "outcome", "due_accept_at",
+    "due_complete_at", "accepted_at", "closed_at", "created_at", "updated_at", "version")
+
+
+def person_rows(n: int, rng: random.Random, now: dt.datetime
+                ) -> list[tuple[str, str, dt.datetime]]:
+    """(id, region, registered_at) of each person; the rows go to COPY chunk by chunk."""
+    out = []
+    for _ in range(n):
+        region = rng.choice(PE) if rng.random() < 0.7 else rng.choice(EC)
+        registered = START + dt.timedelta(seconds=rng.randrange(SPAN_DAYS * 86400))
+        out.append((str(uuid.UUID(int=rng.getrandbits(128), version=4)), region, registered))
+    return out
+
+
+def person_record(p: tuple[str, str, dt.datetime], rng: random.Random, now: dt.datetime
+                  ) -> tuple[Any, ...]:
+    erased = rng.random() < 0.02
+    year = rng.randint(1950, 2010)
+    return (p[0], f"ong-b{rng.randrange(20):02d}", p[1][:2], p[1],
+            rng.choices(("female", "male", "intersex"), (60, 39, 1))[0],
+            None if erased else year, rng.choice(("25-34", "35-44")) if erased else None,
+            rng.choices(("VEN", "COL", "PER", "ECU"), (85, 8, 4, 3))[0],
+            rng.choice(("migrant", "refugee", "asylum_seeker", "host_community", "returnee")),
+            p[2], rng.random() < 0.03, erased, now)
+
+
+def outcome(kind: str, rng: random.Random, currency: str) -> dict[str, Any]:
+    if kind == "employment":
+        o: dict[str, Any] = {"type": "employment", "employer": "Empresa", "job_title": "X",
+                             "formal_contract": rng.random() < 0.6}
+        if rng.random() < 0.8:
+            o |= {"monthly_wage": round(rng.uniform(900, 4000), 2), "currency": currency}
+        return o
+    if kind == "entrepreneurship":
+        o = {"type": "entrepreneurship", "cohort": "C-1", "business_plan_presented": True,
+             "modules_completed": rng.sample(MODULES, rng.randint(0, 3)),
+             "formalised": rng.random() < 0.4}
+        if rng.random() < 0.8:
+            o |= {"seed_capital_amount": rng.choice((500, 1000, 1500)),
+                  "seed_capital_currency": currency}
+        if rng.random() < 0.4:
+            o |= {"microcredit_amount": rng.choice((800, 2000)),
+                  "microcredit_currency": currency, "microcredit_lender": "Caja"}
+        return o
+    return {"type": kind}
+
+
+def referral_record(p: tuple[str, str, dt.datetime], rng: random.Random, now: dt.datetime,
+                    weights: tuple[list[str], list[int]]) -> tuple[Any, ...]:
+    country = p[1][:2]
+    programme, route, kind, provider = rng.choice(PROGRAMMES[country])
+    span = max(1, int((now - p[2]).total_seconds()))
+    created = p[2] + dt.timedelta(seconds=rng.randrange(min(span, 400 * 86400)))
+    status = rng.choices(*weights)[0]
+    closed = created + dt.timedelta(days=rng.uniform(1, 120)) if status in FINAL else None
+    if closed is not None and closed > now:
+        closed = now
+    due_accept = created + dt.timedelta(days=7)
+    o = outcome(kind, rng, "PEN" if country == "PE" else "USD") \
+        if status == "completed" else None
+    return (str(uuid.UUID(int=rng.getrandbits(128), version=4)), p[0], "ong-b00", p[1],
+            country, programme, route, kind, provider, provider, "ong-b00", "bench",
+            status, json.dumps(o) if o is not None else None, due_accept,
+            due_accept + dt.timedelta(days=60),
+            created + dt.timedelta(days=2) if status not in ("requested", "rejected") else None,
+            closed, created, closed or created, 1)
+
+
+async def load(urls: dict[str, str], people: int, referrals: int, seed: int
+               ) -> dict[str, Any]:
+    import asyncpg
+
+    from ruta.distributed import prepare_databases
+
+    started = time.perf_counter()
+    await asyncio.wait_for(prepare_databases(urls), timeout=300)
+    rng = random.Random(seed)
+    now = dt.datetime.now(dt.UTC)
+    persons = person_rows(people, rng, now)
+    weights = ([s for s, _ in STATUSES], [w for _, w in STATUSES])
+    conn = await asyncpg.connect(dsn(urls["referrals"]))
+    try:
+        for i in range(0, people, CHUNK):
+            await conn.copy_records_to_table(
+                "report_people", columns=PEOPLE_COLUMNS,
+                records=[person_record(p, rng, now) for p in persons[i:i + CHUNK]])
+        print(f"  {people:,} people copied ({time.perf_counter() - started:.0f} s)")
+        for i in range(0, referrals, CHUNK):
+            batch = [referral_record(rng.choice(persons), rng, now, weights)
+                     for _ in range(min(CHUNK, referrals - i))]
+            await conn.copy_records_to_table("referrals", columns=REFERRAL_COLUMNS,
+                                             records=batch)
+        print(f"  {referrals:,} referrals copied ({time.perf_counter() - started:.0f} s)")
+        await conn.execute("VACUUM ANALYZE report_people")
+        await conn.execute("VACUUM ANALYZE referrals")
+    finally:
+        await conn.close()
+    return {"load_seconds": time.perf_counter() - started}
+
+
+# --- the system under test ----------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(urls: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "RUTA_LOG_LEVEL": "WARNING", "RUTA_DATABASE_POOL_SIZE": "5",
+           "RUTA_BACKGROUND_TASKS": "false"}
+    env.update({f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in urls.items()})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "ruta.asgi:embedded", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    _STARTED.append(proc)
+    return proc
+
+
+async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base, timeout=2) as c:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("the server exited; see its log")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await c.get("/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.3)
+    raise RuntimeError("the server did not become ready")
+
+
+def stop_all() -> None:
+    for proc in _STARTED:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def token(urls: dict[str, str]) -> str:
+    from gateway.devtokens import mint_dev_token
+    from shared.identity import Identity, Role
+    from shared.settings import Settings
+
+    settings = Settings(**{f"{n}_database_url": u  # type: ignore[arg-type]
+                           for n, u in urls.items()})
+    identity = Identity(subject="bench-admin", role=Role.ADMIN, organisation_id=None)
+    return await mint_dev_token(settings, identity, ttl=6 * 3600)
+
+
+def raw_statements(programmes: list[str], date_from: dt.date, date_to: dt.date
+                   ) -> list[str]:
+    """The two aggregate statements the service runs for this period, as SQL text."""
+    from sqlalchemy import literal
+    from sqlalchemy.dialects import postgresql
+
+    from services.referrals import reports
+
+    f = reports.Filters(date_from, date_to)
+    now = dt.datetime.now(dt.UTC)
+    measures = reports.referral_measures("postgresql", now, programmes)
+    reg = [reports.Measure("people_registered", literal(1))]
+    stmts = [reports.grouped(reports.registered_query(f, date_to.year), reg),
+             reports.grouped(reports.referrals_query(f, date_to.year, measures), measures)]
+    dialect = postgresql.dialect()
+    return [str(s.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+            for s in stmts]
+
+
+def periods(n: int, rng: random.Random) -> list[tuple[dt.date, dt.date]]:
+    out = []
+    for _ in range(n):
+        start = START.date() + dt.timedelta(days=rng.randrange(SPAN_DAYS - 400))
+        out.append((start, start + dt.timedelta(days=rng.randint(90, 365))))
+    return out
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    import asyncpg
+    import httpx
+
+    urls = db_urls(args.pg_url)
+    await drop_all(args.pg_url)
+    referrals = args.referrals or 2 * args.people
+    print(f"databases {DB_PREFIX}_*: create, migrate, {args.people:,} people and "
+          f"{referrals:,} referrals by COPY")
+    loaded = await load(urls, args.people, referrals, args.seed)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    port = free_port()
+    proc = start_server(urls, port, RESULTS / f"reports-{stamp}-server.log")
+    base = f"http://127.0.0.1:{port}"
+    await wait_ready(base, proc)
+    headers = {"Authorization": f"Bearer {await token(urls)}"}
+    conn = await asyncpg.connect(dsn(urls["referrals"]))
+    rng = random.Random(args.seed + 1)
+    api_s: list[float] = []
+    raw_s: list[float] = []
+    out: dict[str, Any] = {"people": args.people, "referrals": referrals,
+                           "load_seconds": round(loaded["load_seconds"], 1), "runs": []}
+    try:
+        programmes = [r["id"] for r in await conn.fetch(
+            "SELECT id FROM programmes ORDER BY id")]
+        async with httpx.AsyncClient(base_url=base, timeout=600) as client:
+            # one warm-up of each side (connections, plans, the OS page cache)
+            warm = periods(1, rng)[0]
+            await client.get("/v1/reports/indicators", headers=headers,
+                             params={"from": str(warm[0]), "to": str(warm[1])})
+            for sql in raw_statements(programmes, *warm):
+                await conn.fetch(sql)
+            for i, (lo, hi) in enumerate(periods(args.runs, rng)):
+                sqls = raw_statements(programmes, lo, hi)
+
+                async def api(lo: dt.date = lo, hi: dt.date = hi) -> tuple[float, Any]:
+                    t = time.perf_counter()
+                    resp = await client.get("/v1/reports/indicators", headers=headers,
+                                            params={"from": str(lo), "to": str(hi)})
+                    if resp.status_code != 200:
+                        raise RuntimeError(f"API {resp.status_code}: {resp.text[:300]}")
+                    return time.perf_counter() - t, resp.json()
+
+                async def raw(sqls: list[str] = sqls) -> float:
+                    t = time.perf_counter()
+                    for sql in sqls:
+                        await conn.fetch(sql)
+                    return time.perf_counter() - t
+
+                if i % 2 == 0:  # alternate which side runs first
+                    a, body = await api()
+                    r = await raw()
+                else:
+                    r = await raw()
+                    a, body = await api()
+                api_s.append(a)
+                raw_s.append(r)
+                totals = {x["name"]: x["total"] for x in body["indicators"]}
+                out["runs"].append({"from": str(lo), "to": str(hi), "api_s": round(a, 3),
+                                    "raw_s": round(r, 3),
+                                    "people_registered": totals["people_registered"],
+                                    "referrals": totals["referrals"]})
+                print(f"  {lo} … {hi}: API {a:.3f} s, raw {r:.3f} s, ratio {a / r:.2f} "
+                      f"({totals['referrals']:,} referrals, "
+                      f"{totals['people_registered']:,} people registered)")
+    finally:
+        await conn.close()
+        stop_all()
+    out["api_median_s"] = round(statistics.median(api_s), 3)
+    out["raw_median_s"] = round(statistics.median(raw_s), 3)
+    out["ratio"] = round(out["api_median_s"] / max(out["raw_median_s"], 1e-9), 2)
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--people", type=int, default=1_000_000)
+    p.add_argument("--referrals", type=int, default=0, help="default: twice the people")
+    p.add_argument("--runs", type=int, default=5, help="periods measured")
+    p.add_argument("--seed", type=int, default=20261123)
+    p.add_argument("--pg-url", default=os.environ.get("RUTA_BENCH_PG_URL", DEFAULT_PG_URL))
+    p.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    args = p.parse_args()
+    started = time.perf_counter()
+    try:
+        out = asyncio.run(run(args))
+    except PostgresUnavailable as exc:
+        print(f"PostgreSQL unreachable at {args.pg_url}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        stop_all()
+        if not args.keep:
+            with contextlib.suppress(PostgresUnavailable):
+                asyncio.run(drop_all(args.pg_url))
+    ok = out["ratio"] <= 3.0
+    print("\nreports benchmark — one run, the API against the raw aggregate in the same run")
+    print(f"  full report through the API: median {out['api_median_s']:.3f} s")
+    print(f"  equivalent raw SQL aggregate: median {out['raw_median_s']:.3f} s")
+    print(f"  {'PASS' if ok else 'FAIL'}  API within 3x of raw: ratio {out['ratio']:.2f}")
+    out["pass"] = ok
+    out["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                      "platform": platform.platform()}
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    path = RESULTS / f"reports-{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(out, indent=1, default=str))
+    print(f"results: {path}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
