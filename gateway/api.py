@@ -38,14 +38,14 @@ from shared.identity import Identity
 from shared.pagination import Cursor, Limit, Page
 
 
-def gateway_identity(request: Request) -> Identity:
+async def gateway_identity(request: Request) -> Identity:
     identity = identity_of(request.scope)
     if identity is None:
         raise Unauthenticated()
     return identity
 
 
-def key_store(request: Request) -> KeyStore:
+async def key_store(request: Request) -> KeyStore:
     return request.app.state.keys
 
 

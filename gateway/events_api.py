@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["events and webhooks"])
 SubId = Annotated[str, Path(max_length=36)]
 
 
-def gateway_peers(request: Request) -> Peers:
+async def gateway_peers(request: Request) -> Peers:
     return request.app.state.peers
 
 

@@ -46,7 +46,7 @@ class ExpectedVersion:
 IF_MATCH_DOC = 'ETag of the version you read, e.g. "v3". Required: 428 without it, 412 if stale.'
 
 
-def if_match(
+async def if_match(
     if_match: Annotated[
         str | None, Header(alias="If-Match", max_length=512, description=IF_MATCH_DOC)
     ] = None,

@@ -36,19 +36,21 @@ def _iso_date_only(value: Any) -> Any:
 IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
 
-def get_db(request: Request) -> Database:
+# Dependencies are ``async def`` even when trivial: FastAPI runs a plain ``def`` dependency
+# in its thread pool, a thread hop per dependency per request (measured by make bench).
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_peers(request: Request) -> Peers:
+async def get_peers(request: Request) -> Peers:
     return request.app.state.peers
 
 
-def get_cursors(request: Request) -> CursorCodec:
+async def get_cursors(request: Request) -> CursorCodec:
     return request.app.state.cursors
 
 

@@ -129,7 +129,7 @@ _BAD_ASSERTION = Text(
 )
 
 
-def current_identity(request: Request) -> Identity:
+async def current_identity(request: Request) -> Identity:
     signer: AssertionSigner = request.app.state.assertion_signer
     return signer.verify(request.headers.get(ASSERTION_HEADER))
 

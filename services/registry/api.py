@@ -58,7 +58,7 @@ def on_profile(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {**MERGED, **problem_responses(*statuses)}
 
 
-def get_cipher(request: Request) -> SensitiveCipher:
+async def get_cipher(request: Request) -> SensitiveCipher:
     cipher: SensitiveCipher = request.app.state.cipher
     return cipher
 
@@ -71,7 +71,7 @@ def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
                     headers={**NO_STORE, **(headers or {})})
 
 
-def optional_if_match(
+async def optional_if_match(
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=512,
                                            description="Optional: checked when sent.")] = None,
 ) -> ExpectedVersion | None:
