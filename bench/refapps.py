@@ -1,0 +1,77 @@
+"""Reference apps for the benchmarks: the floors the real system is measured against.
+
+Served by uvicorn like the system (uvloop + httptools, one worker, no access log):
+
+    uvicorn --app-dir bench --factory refapps:ping      # reference A: bare GET /ping
+    uvicorn --app-dir bench --factory refapps:pk_read   # reference B: raw asyncpg PK read
+
+``pk_read`` also answers the gateway's path ``/v1/profiles/{id}`` (it ignores the identity
+header), so a gateway can be put in front of it to measure the hop over the floor.
+
+``pk_read`` reads ``RUTA_BENCH_REF_DSN`` (a plain ``postgresql://`` DSN to the registry
+database) and ``RUTA_BENCH_REF_POOL`` (max pool size, default 20 — the system's
+``pool_size`` 10 + ``max_overflow`` 10).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import orjson
+from fastapi import FastAPI
+from starlette.responses import Response
+
+PK_SQL = (
+    "SELECT id, organisation_id, given_names, first_surname, second_surname, birth_date, sex,"
+    " nationality, population_type, country, region, status, created_at, updated_at, version"
+    " FROM profiles WHERE id = $1"
+)
+
+
+def _health(app: FastAPI) -> None:
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+
+def ping() -> FastAPI:
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    _health(app)
+
+    @app.get("/ping")
+    async def ping_() -> dict[str, str]:
+        return {"ping": "pong"}
+
+    return app
+
+
+def pk_read() -> FastAPI:
+    dsn = os.environ["RUTA_BENCH_REF_DSN"]
+    max_size = int(os.environ.get("RUTA_BENCH_REF_POOL", "20"))
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pool = await asyncpg.create_pool(dsn, min_size=min(10, max_size), max_size=max_size)
+        state["pool"] = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
+    _health(app)
+
+    @app.get("/profiles/{profile_id}")
+    @app.get("/v1/profiles/{profile_id}")  # the gateway's path, to put the gateway in front
+    async def read(profile_id: str) -> Response:
+        row = await state["pool"].fetchrow(PK_SQL, profile_id)
+        if row is None:
+            return Response(b'{"status":404}', status_code=404, media_type="application/json")
+        return Response(orjson.dumps(dict(row)), media_type="application/json")
+
+    return app
