@@ -68,11 +68,20 @@ OrgId = Annotated[str, Path(max_length=64)]
 ClientId = Annotated[str, Path(max_length=64)]
 
 
+# RFC 6749 section 5.2: OAuth client libraries expect this shape, not a problem document.
+OAUTH_ERROR = {"application/json": {"schema": {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "string", "enum": [
+        "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+        "unsupported_grant_type", "invalid_scope"]},
+        "error_description": {"type": "string"}, "error_uri": {"type": "string"}}}}}
+
+
 @oauth.post(
     "/oauth/token", response_model=TokenResponse, summary="OAuth2 client credentials token",
     responses={400: {"description": "RFC 6749 error (invalid_request, invalid_scope, "
-                     "unsupported_grant_type)"},
-               401: {"description": "RFC 6749 invalid_client"},
+                     "unsupported_grant_type)", "content": OAUTH_ERROR},
+               401: {"description": "RFC 6749 invalid_client", "content": OAUTH_ERROR},
                429: {"description": "Too many requests"}},
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/x-www-form-urlencoded": {"schema": {

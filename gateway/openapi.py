@@ -74,9 +74,12 @@ def complete_responses(doc: dict[str, Any], routes: RouteTable) -> None:
                 continue
             responses = operation.setdefault("responses", {})
             for status, response in list(responses.items()):
-                # every error is a problem (FastAPI's default 422 and bare entries were not)
-                if status[:1] in ("4", "5") and set(response.get("content", {})) != {
-                        PROBLEM_MEDIA_TYPE}:
+                # every error is a problem: FastAPI's default 422 and bare entries were not
+                # (an operation declaring its own error format, /oauth/token's RFC 6749
+                # JSON, keeps it)
+                content = response.get("content", {})
+                default_422 = "HTTPValidationError" in str(content)
+                if status[:1] in ("4", "5") and (not content or default_422):
                     responses[status] = {**_problem(int(status)),
                                          "description": response.get("description")
                                          or status_title(int(status)).en}
