@@ -35,7 +35,7 @@ from services.referrals.schemas import (
 )
 from shared.concurrency import IfMatch, etag
 from shared.errors import problem_responses
-from shared.http import CursorsDep, DbDep, Idempotency, PeersDep, respond
+from shared.http import CursorsDep, DbDep, Idempotency, IsoDate, PeersDep, respond
 from shared.identity import CurrentIdentity
 from shared.pagination import Cursor, Limit, Page
 from shared.regions import RegionCode
@@ -213,7 +213,7 @@ async def list_referrals(
     provider_id: SlugQuery = None, region: Annotated[RegionCode | None, Query()] = None,
     profile_id: IdQuery = None, pathway_id: IdQuery = None,
     route_type: RouteType | None = None, overdue: bool | None = None,
-    created_from: date | None = None, created_to: date | None = None,
+    created_from: IsoDate | None = None, created_to: IsoDate | None = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[ReferralOut]:
     filters = ReferralFilters(

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -97,7 +98,7 @@ class ProgrammeCreate(BaseModel):
                           "certification).")
     description: Description | None = None
     description_en: Description | None = None
-    active: bool = True
+    active: StrictBool = True
 
     _unique_regions = field_validator("regions")(_unique)
 
@@ -121,7 +122,7 @@ class ProgrammeUpdate(BaseModel):
     outcome_kind: OutcomeKind | None = None
     description: Description | None = None
     description_en: Description | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
     _unique_regions = field_validator("regions")(_unique)
 
@@ -195,7 +196,7 @@ class ProviderCreate(BaseModel):
                                  description="Open referrals it takes at once; null: no "
                                              "limit.")
     programme_ids: list[Slug] = Field(min_length=1, max_length=30)
-    active: bool = True
+    active: StrictBool = True
 
     _unique_lists = field_validator("regions", "programme_ids", "required_documents")(_unique)
 
@@ -220,7 +221,7 @@ class ProviderUpdate(BaseModel):
     required_documents: list[Slug] | None = Field(None, max_length=20)
     capacity: int | None = Field(None, ge=1, le=1_000_000)
     programme_ids: list[Slug] | None = Field(None, min_length=1, max_length=30)
-    active: bool | None = None
+    active: StrictBool | None = None
 
     _unique_lists = field_validator("regions", "programme_ids", "required_documents")(_unique)
 
