@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import statistics as pystats
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -61,7 +62,7 @@ from shared.clients import Peers
 from shared.db import Database, UnitOfWork, utcnow
 from shared.errors import Forbidden, ServiceUnavailable, ValidationFailed, problem_responses
 from shared.events import EventEnvelope
-from shared.http import DbDep, SettingsDep
+from shared.http import DbDep, IsoDate, SettingsDep
 from shared.i18n import Text
 from shared.identity import CurrentIdentity, Identity, Role
 from shared.regions import RegionCode, country_of
@@ -74,6 +75,7 @@ UNKNOWN = "unknown"
 PROFILE_EVENTS = ("profile.created", "profile.updated", "profile.merged", "profile.erased",
                   "consent.granted", "consent.withdrawn")
 RP = ReportPerson
+PROFILE_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
 
 
 # --- the projection ---------------------------------------------------------------------------
@@ -105,9 +107,13 @@ async def store_attributes(uow: UnitOfWork, profile_id: str, a: dict[str, Any] |
 
 
 async def fetch_attributes(peers: Peers, profile_id: str) -> dict[str, Any] | None:
+    """The person's attributes; None when the registry has no such person (an id that
+    cannot be one is not asked for: a malformed event must not stall the feed)."""
+    if not PROFILE_ID.fullmatch(profile_id):
+        return None
     resp = await peers.request("registry", "GET", f"/internal/profiles/{profile_id}/attributes",
                                identity=SYSTEM)
-    if resp.status_code == 404:
+    if resp.status_code in (404, 422):
         return None
     if resp.status_code != 200:  # the event is retried by the dispatcher
         raise ServiceUnavailable()
@@ -590,8 +596,8 @@ def scope_of(identity: Identity, f: Filters) -> Filters:
 )
 async def indicators(
     request: Request, identity: CurrentIdentity, db: DbDep, settings: SettingsDep,
-    date_from: Annotated[date | None, Query(alias="from", description="First day")] = None,
-    date_to: Annotated[date | None, Query(alias="to", description="Last day (inclusive)")
+    date_from: Annotated[IsoDate | None, Query(alias="from", description="First day")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to", description="Last day (inclusive)")
                        ] = None,
     country: Annotated[str | None, Query(pattern=r"^(PE|EC)$")] = None,
     region: RegionCode | None = None,

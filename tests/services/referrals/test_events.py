@@ -172,8 +172,9 @@ async def test_events_need_a_system_assertion(internal: httpx.AsyncClient) -> No
     assert (await internal.post("/internal/events", json=event, headers=caseworker)
             ).status_code == 403
     types = await internal.get("/internal/events/types", headers=assertion())
-    assert types.json() == {"types": ["credential.status_changed", "profile.erased",
-                                      "profile.merged"]}
-    ignored = {**event, "type": "consent.granted"}
+    assert types.json() == {"types": [  # profile.* and consent.*: the reports' projection
+        "consent.granted", "consent.withdrawn", "credential.status_changed",
+        "profile.created", "profile.erased", "profile.merged", "profile.updated"]}
+    ignored = {**event, "type": "credential.created"}
     assert (await internal.post("/internal/events", json=ignored, headers=assertion())
             ).json() == {"handled": False}

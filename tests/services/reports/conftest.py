@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from ruta.embedded import create_embedded_app
-from services.referrals.models import Referral
+from services.referrals.models import Referral, ReportPerson
 from shared.db import Database
 from shared.settings import Settings
 from tests.conftest import TokenFactory
@@ -117,6 +117,17 @@ async def drain(app: FastAPI) -> None:
     """Relay every outbox into the feed and dispatch to the consuming services."""
     while await app.state.hub.run_once():
         pass
+
+
+async def settle(app: FastAPI, dbs: dict[str, Database], pop: Population) -> None:
+    """Drain the hub, then keep only this test's people in the projection: other tests
+    commit people (and their events) to the suite's databases, which the hub may carry here
+    too. Rolled back with the test."""
+    await drain(app)
+    async with dbs["referrals"].uow() as uow:
+        await uow.session.execute(delete(ReportPerson).where(
+            ReportPerson.profile_id.not_in([p.id for p in pop.people])))
+        await uow.commit()
 
 
 def outcome_for(kind: str, rng: random.Random) -> dict[str, Any]:

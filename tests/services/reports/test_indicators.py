@@ -17,11 +17,11 @@ from shared.db import Database
 from tests.conftest import TokenFactory
 from tests.services.reports.conftest import (
     Cells,
-    drain,
     expected_cells,
     generate,
     report_cells,
     report_client,
+    settle,
 )
 
 COORDINATOR = {"role": "coordinator", "org": "ong-lima"}
@@ -62,7 +62,7 @@ async def test_every_figure_matches_a_synthetic_population(
 ) -> None:
     async with report_client(dbs, tmp_path, min_cell=0) as (app, c):
         pop = await generate(c, auth, dbs, seed=8, people=300)
-        await drain(app)
+        await settle(app, dbs, pop)
         admin = auth("admin", org=None)
         resp = await c.get("/v1/reports/indicators", headers=admin)
         assert resp.status_code == 200, resp.text
@@ -100,7 +100,7 @@ async def test_small_cells_are_suppressed_and_oppositions_left_out(
 ) -> None:
     async with report_client(dbs, tmp_path, min_cell=5) as (app, c):
         pop = await generate(c, auth, dbs, seed=5, people=120, referral_share=0.5)
-        await drain(app)
+        await settle(app, dbs, pop)
         body = (await c.get("/v1/reports/indicators", headers=auth("admin", org=None))).json()
     assert body["threshold"] == 5
     expected = expected_cells(pop)
@@ -163,8 +163,8 @@ async def test_csv_has_a_header_and_the_json_numbers(
     dbs: dict[str, Database], auth: TokenFactory, tmp_path: Path
 ) -> None:
     async with report_client(dbs, tmp_path, min_cell=3) as (app, c):
-        await generate(c, auth, dbs, seed=3, people=60)
-        await drain(app)
+        pop = await generate(c, auth, dbs, seed=3, people=60)
+        await settle(app, dbs, pop)
         h = auth("admin", org=None)
         body = (await c.get("/v1/reports/indicators", headers=h)).json()
         resp = await c.get("/v1/reports/indicators", headers={**h, "Accept": "text/csv"})
@@ -191,7 +191,7 @@ async def test_who_sees_what(dbs: dict[str, Database], auth: TokenFactory,
                              tmp_path: Path) -> None:
     async with report_client(dbs, tmp_path, min_cell=0) as (app, c):
         pop = await generate(c, auth, dbs, seed=11, people=40, referral_share=0.3)
-        await drain(app)
+        await settle(app, dbs, pop)
         url = "/v1/reports/indicators"
         for role in ("caseworker", "provider", "ngo_partner", "ministry_system"):
             assert (await c.get(url, headers=auth(role))).status_code == 403, role
