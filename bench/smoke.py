@@ -39,6 +39,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -205,26 +206,55 @@ def group_cpu_seconds(pgid: int) -> float:
     return sum(_ticks(f) for _, _, f in _proc_stats() if int(f[2]) == pgid) / _HZ
 
 
-def postgres_cpu_seconds(databases: list[str]) -> float:
-    """CPU of the local PostgreSQL backends serving ``databases`` (0 when the server is
-    elsewhere), plus the postmaster's reaped children: the backends of connections closed
-    meanwhile. Those are anybody's, so on a shared server this over-counts a little."""
-    names = [d.encode() for d in databases]
-    ticks = 0
-    for pid, comm, fields in _proc_stats():
-        if comm != b"postgres":
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                title = f.read()
-        except OSError:
-            continue
-        if title.startswith(b"postgres: "):  # a backend: "postgres: 15/main: user db host"
-            if any(b" " + n + b" " in title for n in names):
-                ticks += _ticks(fields)
-        elif fields[1] == b"1" or b" -D " in title.replace(b"\0", b" "):  # the postmaster
-            ticks += int(fields[13]) + int(fields[14])
-    return ticks / _HZ
+class PostgresMeter:
+    """CPU of the local PostgreSQL backends serving our databases (0 when the server runs
+    elsewhere), sampled every 0.2 s in a thread so that the backends of connections closed
+    during the run still count (up to their last sample). Other people's sessions on the
+    same server are not counted; they show up as "other"."""
+
+    def __init__(self, databases: list[str], interval: float = 0.2) -> None:
+        self._names = [b" " + d.encode() + b" " for d in databases]
+        self._interval = interval
+        self._base: dict[int, int] = {}
+        self._seen: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _sample(self) -> dict[int, int]:
+        out = {}
+        for pid, comm, fields in _proc_stats():
+            if comm != b"postgres":
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    title = f.read()
+            except OSError:
+                continue
+            # a backend's title: "postgres: 15/main: user database host(port) state"
+            if title.startswith(b"postgres: ") and any(n in title for n in self._names):
+                out[pid] = _ticks(fields)
+        return out
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._seen.update(self._sample())
+
+    def __enter__(self) -> PostgresMeter:
+        self._base = self._sample()
+        self._seen = dict(self._base)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._seen.update(self._sample())
+
+    @property
+    def seconds(self) -> float:
+        return sum(t - self._base.get(pid, 0) for pid, t in self._seen.items()) / _HZ
 
 
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
@@ -474,15 +504,15 @@ def measure(label: str, load: LoadGenerator, url: str, headers: dict[str, str],
         load.run(url, headers, args.warmup)
     groups = cpu_groups or {}
     cpu_before = {n: group_cpu_seconds(pgid) for n, pgid in groups.items()}
-    pg_before = postgres_cpu_seconds(args.db_names)
-    busy_before = system_busy_seconds()
     sessions_before = pg_sessions(args.pg_url, args.db_names)
-    ru_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = load.run(url, headers, args.duration)
-    ru_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    busy = system_busy_seconds() - busy_before
-    cpu = {n: group_cpu_seconds(pgid) - cpu_before[n] for n, pgid in groups.items()}
-    pg = postgres_cpu_seconds(args.db_names) - pg_before
+    with PostgresMeter(args.db_names) as pg_meter:
+        busy_before = system_busy_seconds()
+        ru_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result = load.run(url, headers, args.duration)
+        ru_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy = system_busy_seconds() - busy_before
+        cpu = {n: group_cpu_seconds(pgid) - cpu_before[n] for n, pgid in groups.items()}
+    pg = pg_meter.seconds
     if pg > 0:
         cpu["postgres"] = pg
     sessions_after = pg_sessions(args.pg_url, args.db_names)
