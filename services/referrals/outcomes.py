@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     StringConstraints,
     TypeAdapter,
     field_validator,
@@ -92,7 +93,7 @@ class EmploymentOutcome(_Outcome):
     employer: Short = Field(description="Personal (emptied on erasure).")
     job_title: Short = Field(description="Personal (emptied on erasure).")
     occupation_isco: Annotated[str, StringConstraints(pattern=r"^\d{1,4}$")] | None = None
-    formal_contract: bool = Field(description="A written contract with social security.")
+    formal_contract: StrictBool = Field(description="A written contract with social security.")
     monthly_wage: Money | None = Field(None, description="Personal (emptied on erasure).")
     currency: Currency | None = None
     start_date: date | None = None
@@ -170,15 +171,15 @@ class EntrepreneurshipOutcome(_Outcome):
     type: Literal["entrepreneurship"]
     cohort: Code
     modules_completed: list[Module] = Field(max_length=3)
-    business_plan_presented: bool
-    attendance_bonus: bool = False
-    connectivity_bonus: bool = False
+    business_plan_presented: StrictBool
+    attendance_bonus: StrictBool = False
+    connectivity_bonus: StrictBool = False
     seed_capital_amount: Money | None = None
     seed_capital_currency: Currency | None = None
     microcredit_amount: Money | None = Field(None, description="Interest-free microcredit.")
     microcredit_currency: Currency | None = None
     microcredit_lender: Short | None = None
-    formalised: bool = Field(description="The business is registered (RUC/RISE).")
+    formalised: StrictBool = Field(description="The business is registered (RUC/RISE).")
     business_name: Short | None = Field(None, description="Personal (emptied on erasure).")
 
     @field_validator("modules_completed")

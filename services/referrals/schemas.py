@@ -157,7 +157,7 @@ class ProgrammeOut(BaseModel):
     outcome_kind: OutcomeKind
     description: str | None
     description_en: str | None
-    active: bool
+    active: StrictBool
     version: int
     created_at: UtcDatetime
     updated_at: UtcDatetime
@@ -187,7 +187,7 @@ class ProviderCreate(BaseModel):
     sla_accept_days: int = Field(ge=1, le=365, description="Days to accept or reject.")
     sla_complete_days: int = Field(ge=1, le=730,
                                    description="Days to complete once accepted.")
-    sla_working_days: bool = Field(True, description="SLA days are Monday to Friday.")
+    sla_working_days: StrictBool = Field(True, description="SLA days are Monday to Friday.")
     required_documents: list[Slug] = Field(
         default_factory=list, max_length=20,
         description="What the person must bring (codes such as identity_document, "
@@ -217,7 +217,7 @@ class ProviderUpdate(BaseModel):
     regions: list[RegionCode] | None = Field(None, min_length=1, max_length=30)
     sla_accept_days: int | None = Field(None, ge=1, le=365)
     sla_complete_days: int | None = Field(None, ge=1, le=730)
-    sla_working_days: bool | None = None
+    sla_working_days: StrictBool | None = None
     required_documents: list[Slug] | None = Field(None, max_length=20)
     capacity: int | None = Field(None, ge=1, le=1_000_000)
     programme_ids: list[Slug] | None = Field(None, min_length=1, max_length=30)
@@ -247,11 +247,11 @@ class ProviderOut(BaseModel):
     regions: list[str]
     sla_accept_days: int
     sla_complete_days: int
-    sla_working_days: bool
+    sla_working_days: StrictBool
     required_documents: list[str]
     capacity: int | None
     programme_ids: list[str]
-    active: bool
+    active: StrictBool
     version: int
     created_at: UtcDatetime
     updated_at: UtcDatetime
@@ -273,8 +273,8 @@ class ProgrammeRef(BaseModel):
 class RecommendationOut(BaseModel):
     order: int = Field(description="1 = first recommended.")
     programme: ProgrammeRef
-    relevant: bool = Field(description="The programme fits the person's situation.")
-    eligible: bool = Field(description="Relevant and every requirement met: refer now.")
+    relevant: StrictBool = Field(description="The programme fits the person's situation.")
+    eligible: StrictBool = Field(description="Relevant and every requirement met: refer now.")
     score: int = Field(ge=0, le=100)
     reasons: list[FindingOut]
     missing: list[FindingOut] = Field(description="Unmet requirements, each with its code.")
@@ -423,7 +423,7 @@ class ReferralOut(BaseModel):
     pathway_step: int | None
     due_accept_at: UtcDatetime
     due_complete_at: UtcDatetime
-    overdue: bool
+    overdue: StrictBool
     accepted_at: UtcDatetime | None
     started_at: UtcDatetime | None
     closed_at: UtcDatetime | None
@@ -559,7 +559,7 @@ class PathwayOut(BaseModel):
 class TemplateStepOut(BaseModel):
     programme_id: str
     providers: list[str]
-    recognition: bool
+    recognition: StrictBool
 
 
 class TemplateOut(BaseModel):

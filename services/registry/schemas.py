@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -206,7 +207,7 @@ class DocumentIn(BaseModel):
                     "`passport`.")
     expiry_date: date | None = None
     verification: Verification = Verification.SELF_DECLARED
-    authorises_work: bool | None = Field(
+    authorises_work: StrictBool | None = Field(
         default=None, description="Whether this document authorises its holder to work.")
 
     @field_validator("number")
@@ -280,7 +281,7 @@ class ConsentIn(BaseModel):
         default=None, description="Organisation that may receive the data (referral: "
                                   "required unless a programme is named).")
     programme_id: OrgId | None = None
-    sensitive_data: bool = Field(
+    sensitive_data: StrictBool = Field(
         default=False, description="The consent covers sensitive data (violence, health, "
                                    "disability, protection): written evidence required.")
     evidence: Evidence
@@ -359,10 +360,10 @@ class SensitiveData(BaseModel):
             "protection_needs": ["single_caregiver"], "notes": "Derivar con acompañamiento."}},
     )
 
-    gender_based_violence: bool | None = None
+    gender_based_violence: StrictBool | None = None
     health_conditions: list[ShortText] = Field(default_factory=list, max_length=20)
     disability_types: list[DisabilityType] = Field(default_factory=list, max_length=6)
-    disability_certificate: bool | None = Field(
+    disability_certificate: StrictBool | None = Field(
         default=None, description="CONADIS (Peru) or MSP (Ecuador) certificate.")
     protection_needs: list[ProtectionNeed] = Field(default_factory=list, max_length=9)
     notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
@@ -392,8 +393,8 @@ class _ProfileFields(BaseModel):
     occupation_desired: IscoCode | None = Field(default=None, description="ISCO-08 code.")
     years_experience: int | None = Field(default=None, ge=0, le=70)
     skills: list[ShortText] | None = Field(default=None, max_length=50)
-    interest_employment: bool | None = None
-    interest_self_employment: bool | None = None
+    interest_employment: StrictBool | None = None
+    interest_self_employment: StrictBool | None = None
 
     @field_validator("district")
     @classmethod
