@@ -63,7 +63,7 @@ def run_backend(backend: str, args: argparse.Namespace, out_dir: Path) -> list[d
                 if args.max_time:
                     cmd += ["--max-time", str(args.max_time)]
                 log = out_dir / f"{backend}-{role}.log"
-                for attempt in range(2):
+                for attempt in range(3):
                     with log.open("w") as fh:
                         proc = subprocess.run(cmd, cwd=out_dir, stdout=fh,
                                               stderr=subprocess.STDOUT, check=False,
@@ -73,8 +73,8 @@ def run_backend(backend: str, args: argparse.Namespace, out_dir: Path) -> list[d
                     errors = _count(text, r"(\d+) errors?")
                     # Schemathesis itself sometimes crashes while generating (a CPython
                     # "AST constructor recursion depth mismatch"): that says nothing about
-                    # the API, so such a run (no failure found) is tried once more.
-                    if failures or not errors or "SystemError" not in text or attempt:
+                    # the API, so such a run (no failure found) is tried again, twice at most.
+                    if failures or not errors or "SystemError" not in text or attempt == 2:
                         break
                     print(f"  {backend:<11}{role:<16} Schemathesis crashed internally; "
                           "running it once more", flush=True)
