@@ -9,8 +9,8 @@ Served by uvicorn like the system (uvloop + httptools, one worker, no access log
 header), so a gateway can be put in front of it to measure the hop over the floor.
 
 ``pk_read`` reads ``RUTA_BENCH_REF_DSN`` (a plain ``postgresql://`` DSN to the registry
-database) and ``RUTA_BENCH_REF_POOL`` (max pool size, default 20 — the system's
-``pool_size`` 10 + ``max_overflow`` 10).
+database) and ``RUTA_BENCH_REF_POOL`` (pool size; smoke.py passes the services'
+``RUTA_DATABASE_POOL_SIZE``, so both sides hold as many connections).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def pk_read() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        pool = await asyncpg.create_pool(dsn, min_size=min(10, max_size), max_size=max_size)
+        pool = await asyncpg.create_pool(dsn, min_size=max_size, max_size=max_size)
         state["pool"] = pool
         try:
             yield

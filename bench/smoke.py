@@ -834,7 +834,7 @@ def run(args: argparse.Namespace) -> int:
 
         print("B: bare FastAPI + raw asyncpg PK read; then a gateway in front of it", flush=True)
         ref_env = base_env({"RUTA_BENCH_REF_DSN": asyncpg_dsn(urls["registry"]),
-                            "RUTA_BENCH_REF_POOL": str(2 * settings.database_pool_size)})
+                            "RUTA_BENCH_REF_POOL": str(settings.database_pool_size)})
         with Server("ref-pk", "refapps:pk_read", ref_env, log_dir, app_dir=BENCH) as s:
             results["ref_b"] = measure("raw asyncpg PK read (ref B)", load,
                                        f"{s.url}/profiles/{profile_id}", {}, args, profile_id,
