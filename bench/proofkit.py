@@ -175,3 +175,55 @@ def pg_start_command() -> list[str]:
 def pg_is_ready() -> bool:
     return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"],
                           check=False).returncode == 0
+
+
+# --- an embedded server for the database benchmarks (bench/registry.py, bench/reports.py) ---
+
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def start_embedded(urls: dict[str, str], port: int, log: Path, extra_env: dict[str, str]
+                   ) -> subprocess.Popen[bytes]:
+    """``ruta.asgi:embedded`` on ``port`` against ``urls``, in its own process group."""
+    env = {**os.environ, "RUTA_LOG_LEVEL": "WARNING", **extra_env}
+    env.update({f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in urls.items()})
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "ruta.asgi:embedded", "--factory", "--host",
+             "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    _STARTED.append(proc)
+    return proc
+
+
+async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    import contextlib
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base, timeout=2) as c:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("the server exited; see its log")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await c.get("/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.3)
+    raise RuntimeError("the server did not become ready")
+
+
+def stop_all() -> None:
+    import contextlib
+    import signal
+
+    for proc in _STARTED:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)

@@ -26,8 +26,6 @@ import json
 import os
 import platform
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from proofkit import start_embedded, stop_all, wait_ready  # noqa: E402
+
+from ruta.distributed import free_port  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 DB_PREFIX = "ruta_bench_rep"
@@ -71,7 +73,6 @@ STATUSES = (("requested", 12), ("accepted", 8), ("rejected", 6), ("in_progress",
 FINAL = {"rejected", "completed", "failed", "cancelled"}
 MODULES = ("business_management", "financial_education", "sst")
 
-_STARTED: list[subprocess.Popen[bytes]] = []
 
 
 class PostgresUnavailable(RuntimeError):
@@ -216,50 +217,9 @@ async def load(urls: dict[str, str], people: int, referrals: int, seed: int
 
 
 # --- the system under test ----------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(urls: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "RUTA_LOG_LEVEL": "WARNING", "RUTA_DATABASE_POOL_SIZE": "5",
-           "RUTA_BACKGROUND_TASKS": "false"}
-    env.update({f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in urls.items()})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "ruta.asgi:embedded", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True)
-    _STARTED.append(proc)
-    return proc
-
-
-async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base, timeout=2) as c:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError("the server exited; see its log")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await c.get("/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.3)
-    raise RuntimeError("the server did not become ready")
-
-
-def stop_all() -> None:
-    for proc in _STARTED:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+    return start_embedded(urls, port, log, {
+        "RUTA_DATABASE_POOL_SIZE": "5", "RUTA_BACKGROUND_TASKS": "false"})
 
 
 async def token(urls: dict[str, str]) -> str:
