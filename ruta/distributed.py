@@ -75,12 +75,14 @@ class DistributedSystem:
                "--host", "127.0.0.1", "--port", str(self.ports[name]), "--loop", "uvloop",
                "--http", "httptools", "--no-access-log", "--workers", str(self.workers),
                "--log-level", "warning"]
-        out: Any = subprocess.DEVNULL
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = (self.log_dir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env_for(name), stdout=out,
-                                stderr=out, start_new_session=True)
+        with contextlib.ExitStack() as stack:
+            out: Any = subprocess.DEVNULL
+            if self.log_dir is not None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                # the child inherits its own descriptor; the parent's copy closes here
+                out = stack.enter_context((self.log_dir / f"{name}.log").open("ab"))
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env_for(name), stdout=out,
+                                    stderr=out, start_new_session=True)
         self.procs[name] = proc
         wait_healthy(self.url(name), proc=proc)
 
