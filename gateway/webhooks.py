@@ -121,21 +121,6 @@ def check_url(url: str, *, allow_private: bool) -> str | None:
     return None
 
 
-async def check_url_resolving(url: str, *, allow_private: bool) -> str | None:
-    reason = check_url(url, allow_private=allow_private)
-    if reason or allow_private:
-        return reason
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError:
-        return "unresolvable"
-    for info in infos:
-        if forbidden_address(ipaddress.ip_address(info[4][0])):
-            return "address"
-    return None
-
-
 def validate_target(url: str, settings: Settings) -> None:
     reason = check_url(url, allow_private=settings.allow_private_webhook_targets)
     if reason:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from shared.errors import NotFound
 from shared.identity import Identity, Role
 
 # Roles that act for their own organisation's caseload.
@@ -33,16 +32,3 @@ def in_scope(
     if organisation_id != org and org not in shared_with:
         return False
     return not (identity.regions and region is not None and region not in identity.regions)
-
-
-def ensure_in_scope(
-    identity: Identity,
-    *,
-    organisation_id: str | None,
-    region: str | None = None,
-    shared_with: Collection[str] = (),
-    not_found: type[NotFound] = NotFound,
-) -> None:
-    if not in_scope(identity, organisation_id=organisation_id, region=region,
-                    shared_with=shared_with):
-        raise not_found()
