@@ -25,6 +25,9 @@ import orjson
 from fastapi import FastAPI
 from starlette.responses import Response
 
+# The system under test turns FastAPI's native telemetry off (shared/http.py); so do its floors.
+NO_TELEMETRY: dict[str, Any] = {"tracing": False, "metrics": False, "logs": False}
+
 PK_SQL = (
     "SELECT id, organisation_id, given_names, first_surname, second_surname, birth_date, sex,"
     " nationality, population_type, country, region, status, created_at, updated_at, version"
@@ -39,7 +42,7 @@ def _health(app: FastAPI) -> None:
 
 
 def ping() -> FastAPI:
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, telemetry=NO_TELEMETRY)
     _health(app)
 
     @app.get("/ping")
@@ -63,7 +66,8 @@ def pk_read() -> FastAPI:
         finally:
             await pool.close()
 
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan,
+                  telemetry=NO_TELEMETRY)
     _health(app)
 
     @app.get("/profiles/{profile_id}")

@@ -25,7 +25,7 @@ from gateway.webhooks import DeliveryWorker
 from shared.clients import Peers
 from shared.db import Database
 from shared.errors import install_error_handlers
-from shared.http import install_openapi
+from shared.http import NO_NATIVE_TELEMETRY, install_openapi
 from shared.identity import AssertionSigner
 from shared.observability import RequestContextMiddleware, install_health
 from shared.pagination import CursorCodec
@@ -94,7 +94,8 @@ def create_app(
                 await db.dispose()
 
     app = FastAPI(title="Ruta de Empleabilidad API", version="1.0.0", lifespan=lifespan,
-                  openapi_url=None, docs_url=None, redoc_url=None)
+                  openapi_url=None, docs_url=None, redoc_url=None,
+                  telemetry=NO_NATIVE_TELEMETRY)
     app.state.settings = settings
     app.state.db = db
     app.state.upstreams = ups

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.telemetry import TelemetryConfig
 from pydantic import BeforeValidator
 from starlette.responses import Response
 
@@ -20,6 +21,11 @@ from shared.identity import AssertionSigner, CurrentIdentity
 from shared.observability import RequestContextMiddleware, install_health
 from shared.pagination import CursorCodec
 from shared.settings import Settings
+
+# FastAPI's native OpenTelemetry hooks look up three global providers on every request of every
+# app (two apps per request in the embedded shape). Metrics and the access log are ours
+# (shared/observability.py); set them on only together with an OpenTelemetry exporter.
+NO_NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -115,7 +121,7 @@ def create_service_app(
             await database.dispose()
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url="/docs", redoc_url=None, telemetry=NO_NATIVE_TELEMETRY)
     app.state.settings = settings
     app.state.db = database
     app.state.service_name = name

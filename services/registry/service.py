@@ -35,7 +35,12 @@ from services.registry import documents as docs
 from services.registry import search
 from services.registry.crypto import SensitiveCipher
 from services.registry.models import Consent, Profile, ProfileStatus, profiles_table
-from services.registry.repository import DuplicateKey, ProfileRepository
+from services.registry.repository import (
+    DuplicateKey,
+    ProfileRepository,
+    by_document_audited,
+    read_audited,
+)
 from services.registry.schemas import (
     AGE_BANDS,
     WRITTEN_EVIDENCE,
@@ -712,10 +717,25 @@ async def bulk_create(
 # --- read --------------------------------------------------------------------------------
 async def read_profile(*, db: Database, identity: Identity, cipher: SensitiveCipher,
                        profile_id: str) -> tuple[bytes, int]:
-    """The hot path: one joined SELECT, (for a shared reader one consent lookup), one audit
-    INSERT, one COMMIT; the body is serialised straight from the rows."""
+    """The hot path. On PostgreSQL the common case (the owner reads an active profile) is
+    one statement that reads and audits; everything else, and SQLite, goes through a unit
+    of work: one joined SELECT, a consent lookup for a shared reader, one audit INSERT."""
     _require(identity, READERS)
     now = utcnow()
+    rows: Sequence[Any]
+    if db.is_postgres and identity.role is not Role.PROVIDER and identity.organisation_id:
+        # the common case in one statement: the owner's organisation reads an active profile
+        sensitive = identity.has(Permission.SENSITIVE_READ)
+        audit = _audit(identity, profile_id, "read",
+                       [*READ_GROUPS, "sensitive"] if sensitive else READ_GROUPS, now)
+        async with db.statement() as conn:
+            rows = await read_audited(conn, profile_id=profile_id, audit=audit,
+                                      regions=identity.regions)
+        if not rows:
+            raise ProfileNotFound()
+        if rows[0].audited:
+            return _read_body(cipher, rows, Access(owner=True, sensitive=sensitive),
+                              now), rows[0].version
     async with db.uow() as uow:
         repo = ProfileRepository(uow.session)
         rows = await repo.get_with_documents(profile_id)
@@ -724,15 +744,20 @@ async def read_profile(*, db: Database, identity: Identity, cipher: SensitiveCip
         p = rows[0]
         access = await _check_status(repo, identity, p, await _access(repo, identity, p, now),
                                      now)
-        today = now.date()
-        documents = [document_dict(r, "d_", today) for r in rows if r.d_id is not None]
-        sensitive = _decrypt(cipher, p) if access.sensitive else None
-        body = profile_dict(p, documents, sensitive=sensitive,
-                            include_sensitive=access.sensitive, today=today)
+        body = _read_body(cipher, rows, access, now)
         groups = [*READ_GROUPS, "sensitive"] if access.sensitive else READ_GROUPS
         await repo.add_audit([_audit(identity, p.id, "read", groups, now)])
         await uow.commit()
-    return dumps(body), p.version
+    return body, p.version
+
+
+def _read_body(cipher: SensitiveCipher, rows: Sequence[Any], access: Access, now: datetime
+               ) -> bytes:
+    p, today = rows[0], now.date()
+    documents = [document_dict(r, "d_", today) for r in rows if r.d_id is not None]
+    sensitive = _decrypt(cipher, p) if access.sensitive else None
+    return dumps(profile_dict(p, documents, sensitive=sensitive,
+                              include_sensitive=access.sensitive, today=today))
 
 
 # --- update (ARCO rectification) ---------------------------------------------------------
@@ -1018,6 +1043,10 @@ async def search_profiles(*, db: Database, identity: Identity, cursors: CursorCo
     fp = filters.as_dict()
     position = cursors.decode(cursor, "profiles", fp) if cursor else None
     now = utcnow()
+    if filters.document is not None and filters.q is None and db.is_postgres:
+        return await _by_document(db=db, identity=identity, cursors=cursors, filters=filters,
+                                  limit=limit, after=str(position[0]) if position else None,
+                                  now=now)
     async with db.uow() as uow:
         repo = ProfileRepository(uow.session)
         where: list[ColumnElement[bool]] = [_C.status == filters.status]
@@ -1061,6 +1090,23 @@ async def search_profiles(*, db: Database, identity: Identity, cursors: CursorCo
                 for it in items])
             await uow.commit()
     nxt = cursors.encode("profiles", fp, next_pos) if next_pos else None
+    return dumps({"items": items, "next_cursor": nxt})
+
+
+async def _by_document(*, db: Database, identity: Identity, cursors: CursorCodec,
+                       filters: SearchFilters, limit: int, after: str | None, now: datetime
+                       ) -> bytes:
+    """Lookup by document on PostgreSQL: the page and its audit rows in one statement."""
+    assert filters.document is not None
+    async with db.statement() as conn:
+        found = await by_document_audited(
+            conn, numbers=docs.search_variants(filters.document),
+            doc_type=filters.document_type, status=filters.status, region=filters.region,
+            organisation_id=filters.organisation_id, identity=identity, after=after,
+            limit=limit, audit=_audit(identity, "", "search", SUMMARY_GROUPS, now))
+    items = [summary_dict(r) for r in found[:limit]]
+    nxt = cursors.encode("profiles", filters.as_dict(), [items[-1]["id"]]) \
+        if len(found) > limit else None
     return dumps({"items": items, "next_cursor": nxt})
 
 
