@@ -77,8 +77,11 @@ def create_app(
                 await upstream.startup()
                 started.append(upstream)
             if settings.background_tasks:
-                tasks = [asyncio.create_task(hub.run_forever(settings.event_poll_seconds)),
-                         asyncio.create_task(worker.run_forever(settings.event_poll_seconds))]
+                tasks = [asyncio.create_task(hub.run_forever(settings.event_poll_seconds,
+                                                             settings.event_wait_seconds)),
+                         asyncio.create_task(worker.run_forever(
+                             settings.event_poll_seconds, wake=hub.wake_delivery,
+                             idle=settings.event_wait_seconds))]
             yield
         finally:
             for task in tasks:

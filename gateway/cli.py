@@ -104,10 +104,13 @@ def worker(
         peers = Peers(settings)
         w = DeliveryWorker(db, settings, worker_id=worker_id or None, batch_size=batch_size,
                            lease_seconds=lease_seconds, emit_disabled=endpoint_disabled_event)
-        tasks = [asyncio.create_task(w.run_forever(settings.event_poll_seconds, concurrency))]
-        if relay:
-            hub = EventHub(db, peers, http_upstreams(settings).keys())
-            tasks.append(asyncio.create_task(hub.run_forever(settings.event_poll_seconds)))
+        hub = EventHub(db, peers, http_upstreams(settings).keys()) if relay else None
+        tasks = [asyncio.create_task(w.run_forever(
+            settings.event_poll_seconds, concurrency,
+            wake=hub.wake_delivery if hub else None, idle=settings.event_wait_seconds))]
+        if hub is not None:
+            tasks.append(asyncio.create_task(hub.run_forever(settings.event_poll_seconds,
+                                                             settings.event_wait_seconds)))
         try:
             await asyncio.gather(*tasks)
         finally:

@@ -12,8 +12,9 @@ their inbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import structlog
@@ -124,10 +125,18 @@ class EventHub:
         self.peers = peers
         self.sources = list(sources)
         self._consumed: dict[str, set[str]] = {}
+        # set when the relay added events to the feed: the dispatcher and the delivery worker
+        # of this process wake at once instead of polling the feed
+        self.wake_dispatch = asyncio.Event()
+        self.wake_delivery = asyncio.Event()
 
-    async def relay_once(self, source: str, limit: int = 500) -> int:
+    async def relay_once(self, source: str, limit: int = 500, wait: float = 0) -> int:
+        """Collect ``source``'s unrelayed events; with ``wait``, a long poll of its outbox."""
+        params: dict[str, Any] = {"limit": limit}
+        if wait:
+            params["wait"] = wait
         resp = await self.peers.request(source, "GET", "/internal/outbox", identity=RELAY,
-                                        params={"limit": limit})
+                                        params=params)
         resp.raise_for_status()
         events = [EventEnvelope.model_validate(e) for e in resp.json()["events"]]
         if not events:
@@ -203,20 +212,42 @@ class EventHub:
     async def run_once(self) -> int:
         return await self.relay_all() + await self.dispatch_all()
 
-    async def run_forever(self, interval: float = 0.2) -> None:
-        """Relay and dispatch in separate loops: a slow consumer never delays the feed."""
-        await asyncio.gather(self._loop(self.relay_all, interval, "relay"),
-                             self._loop(self.dispatch_all, interval, "dispatch"))
+    async def run_forever(self, interval: float = 0.2, idle: float = 2.0) -> None:
+        """One relay loop per service and one dispatch loop: a slow consumer never delays the
+        feed, a quiet service never delays a busy one. Idle, the relay long-polls each outbox
+        (woken by the service's commits) and the dispatcher waits for the relay: an idle
+        system costs a few requests every ``idle`` seconds, not a poll of everything every
+        ``interval`` (measured: that poll took ~6% of a core and lengthened the tail of
+        requests that landed on it). ``interval`` is the pause after an error."""
+        await asyncio.gather(*(self._relay_loop(s, interval, idle) for s in self.sources),
+                             self._dispatch_loop(interval, idle))
 
-    @staticmethod
-    async def _loop(step: Callable[[], Awaitable[int]], interval: float, name: str) -> None:
+    async def _relay_loop(self, source: str, interval: float, idle: float) -> None:
         while True:
             try:
-                moved = await step()
+                added = await self.relay_once(source, wait=idle)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("event_hub_error", loop=name, error=type(exc).__name__)
-                moved = 0
-            if not moved:
+                log.warning("event_hub_error", loop="relay", source=source,
+                            error=type(exc).__name__)
                 await asyncio.sleep(interval)
+                continue
+            if added:
+                self.wake_dispatch.set()
+                self.wake_delivery.set()
+
+    async def _dispatch_loop(self, interval: float, idle: float) -> None:
+        while True:
+            self.wake_dispatch.clear()
+            try:
+                moved = await self.dispatch_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("event_hub_error", loop="dispatch", error=type(exc).__name__)
+                await asyncio.sleep(interval)
+                continue
+            if not moved:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake_dispatch.wait(), idle)

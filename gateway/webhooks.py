@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -346,28 +347,38 @@ class DeliveryWorker:
         await asyncio.gather(*(drain(items) for items in by_sub.values()))
         return len(leased)
 
-    async def run_forever(self, interval: float = 0.2, concurrency: int = 4) -> None:
-        """Up to ``concurrency`` batches in flight: a slow endpoint holds only its batch."""
+    async def run_forever(self, interval: float = 0.2, concurrency: int = 4, *,
+                          wake: asyncio.Event | None = None, idle: float = 2.0) -> None:
+        """Up to ``concurrency`` batches in flight: a slow endpoint holds only its batch.
+
+        Idle, it checks again after ``interval``; given ``wake`` (the hub of this process
+        sets it when it queues deliveries), it waits for that instead, checking at least
+        every ``idle`` seconds for retries that fall due and other processes' work."""
         slots = asyncio.Semaphore(concurrency)
-        idle = asyncio.Event()
+        went_idle = asyncio.Event()
         tasks: set[asyncio.Task[None]] = set()
 
         async def batch() -> None:
             try:
                 if await self.run_once() == 0:
-                    idle.set()
+                    went_idle.set()
             except Exception as exc:  # keep the worker alive; the lease makes it retry
                 log.warning("webhook_worker_error", error=type(exc).__name__)
-                idle.set()
+                went_idle.set()
             finally:
                 slots.release()
 
         try:
             while True:
                 await slots.acquire()
-                if idle.is_set():
-                    idle.clear()
-                    await asyncio.sleep(interval)
+                if went_idle.is_set():
+                    went_idle.clear()
+                    if wake is None:
+                        await asyncio.sleep(interval)
+                    else:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(wake.wait(), idle)
+                        wake.clear()
                 task = asyncio.create_task(batch())
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)

@@ -8,9 +8,10 @@ must share the business transaction live: idempotency records and the event outb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -104,6 +105,32 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+class OutboxSignal:
+    """Wakes the relay's long poll (``GET /internal/outbox?wait=``) in this process when a
+    unit of work commits events, instead of the relay polling every service all the time.
+    A commit in another process is found when the poll times out."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    @contextlib.contextmanager
+    def watch(self) -> Iterator[asyncio.Future[None]]:
+        """Watch from before the check for pending events, so a commit between the check and
+        the wait is not missed."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            yield waiter
+        finally:
+            self._waiters.discard(waiter)
+
+    def notify(self) -> None:
+        for waiter in list(self._waiters):
+            if not waiter.done():
+                with contextlib.suppress(RuntimeError):  # its loop has closed
+                    waiter.set_result(None)
+
+
 # Keys of idempotent writes under way in this process (SQLite runs in one process only).
 _local_inflight: set[tuple[int, str, str]] = set()
 
@@ -162,6 +189,9 @@ class UnitOfWork:
                 ],
             )
             self._events.clear()
+            await self.session.commit()
+            self._db.root.outbox_signal.notify()
+            return
         await self.session.commit()
 
     # --- idempotency -------------------------------------------------------------------
@@ -251,6 +281,7 @@ class Database:
         self._pool_size = pool_size
         self._direct: Any = None
         self._direct_lock = asyncio.Lock()
+        self.outbox_signal = OutboxSignal()
         if engine is None:
             engine = self._make_engine(url, pool_size)
         self.engine = engine

@@ -8,11 +8,13 @@ transaction as the handler's effects, so a redelivery changes nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
@@ -94,15 +96,26 @@ def outbox_router() -> APIRouter:
     """``/internal/outbox``: what the gateway's relay collects (system assertion only)."""
     router = APIRouter(prefix="/internal/outbox", include_in_schema=False)
 
+    async def unrelayed(db: Database, limit: int) -> list[Any]:
+        async with db.uow() as uow:
+            return list((await uow.session.execute(
+                select(outbox_events).where(outbox_events.c.relayed_at.is_(None))
+                .order_by(outbox_events.c.position).limit(max(1, min(limit, 1000))))).all())
+
     @router.get("")
-    async def pending(identity: CurrentIdentity, db: DbDep, limit: int = 500
+    async def pending(identity: CurrentIdentity, db: DbDep, limit: int = 500,
+                      wait: Annotated[float, Query(ge=0, le=30)] = 0
                       ) -> dict[str, list[dict[str, Any]]]:
+        """Events not yet relayed; with ``wait`` and none pending, a long poll: answers as
+        soon as this process commits one, or after ``wait`` seconds."""
         if identity.role is not Role.SYSTEM:
             raise Forbidden()
-        async with db.uow() as uow:
-            rows = (await uow.session.execute(
-                select(outbox_events).where(outbox_events.c.relayed_at.is_(None))
-                .order_by(outbox_events.c.position).limit(max(1, min(limit, 1000))))).all()
+        with db.root.outbox_signal.watch() as committed:
+            rows = await unrelayed(db, limit)
+            if not rows and wait:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(committed, wait)
+                rows = await unrelayed(db, limit)
         return {"events": [
             EventEnvelope(event_id=r.event_id, type=r.type, occurred_at=as_utc(r.occurred_at),
                           subject_type=r.subject_type, subject_id=r.subject_id,

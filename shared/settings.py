@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # Event relay and webhook delivery inside this process (off for tests that drive them).
     background_tasks: bool = True
     event_poll_seconds: float = Field(0.2, gt=0, le=60)
+    # With nothing to do the relay waits this long on a service's outbox (long poll, woken by
+    # the service's own commits) and the dispatcher and worker check at least this often.
+    event_idle_seconds: float = Field(2.0, gt=0, le=30)
     # Reports: cells counting fewer people than this are suppressed (small-cell rule).
     report_min_cell: int = Field(5, ge=0, le=1000)
 
@@ -147,6 +150,11 @@ class Settings(BaseSettings):
             # only the databases a process actually opens must be configured
             raise ValueError(f"RUTA_{name.upper()}_DATABASE_URL must be set in production")
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{name}.db').resolve()}"
+
+    @property
+    def event_wait_seconds(self) -> float:
+        """The relay's long-poll wait: the idle period, well inside the upstream timeout."""
+        return min(self.event_idle_seconds, self.upstream_timeout_seconds / 2)
 
     def upstream_url(self, name: str) -> str | None:
         url: str | None = getattr(self, f"{name}_url")

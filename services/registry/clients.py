@@ -7,14 +7,21 @@ down fails the whole export (503): an access request is never answered silently 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from shared.clients import Peers
 from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout
 from shared.i18n import Text
-from shared.identity import Identity
+from shared.identity import Identity, Role
 
-SECTIONS = {"credentials": "/v1/credentials", "referrals": "/v1/referrals"}
+# The registry itself, once it has authorised the caller's export of this person.
+EXPORTER = Identity(subject="svc-registry-arco-export", role=Role.SYSTEM, organisation_id=None)
+# section → (path, asked as the registry). Referrals are asked as the registry: the person's
+# referrals made by other organisations (with the person's consent) are theirs too, and the
+# caller could not list them. Credentials are filed under the person and listed whole to
+# anyone who may see the person: asked as the caller, whose scope the service re-checks.
+SECTIONS = {"credentials": ("/v1/credentials", False), "referrals": ("/v1/referrals", True)}
 MAX_PAGES = 50
 
 
@@ -35,6 +42,9 @@ class ExportUpstreamError(ExportIncomplete):
 
 async def _section(peers: Peers, identity: Identity, service: str, profile_ids: list[str]
                    ) -> dict[str, Any]:
+    path, as_registry = SECTIONS[service]
+    if as_registry:
+        identity = replace(EXPORTER, request_id=identity.request_id)
     items: list[dict[str, Any]] = []
     for pid in profile_ids:
         cursor: str | None = None
@@ -43,8 +53,8 @@ async def _section(peers: Peers, identity: Identity, service: str, profile_ids: 
             if cursor:
                 params["cursor"] = cursor
             try:
-                resp = await peers.request(service, "GET", SECTIONS[service],
-                                           identity=identity, params=params)
+                resp = await peers.request(service, "GET", path, identity=identity,
+                                           params=params)
             except (ServiceUnavailable, UpstreamTimeout):
                 raise ExportIncomplete(service=service) from None
             if resp.status_code in (404, 405):
@@ -73,6 +83,6 @@ async def _section(peers: Peers, identity: Identity, service: str, profile_ids: 
 
 async def gather_sibling_data(peers: Peers, identity: Identity, profile_ids: list[str]
                               ) -> dict[str, dict[str, Any]]:
-    """``{"credentials": {...}, "referrals": {...}}`` for the person's ids (merged included),
-    asked as the caller: each service applies its own scope to what it returns."""
+    """``{"credentials": {...}, "referrals": {...}}`` for the person's ids (merged included).
+    Call only after the caller was authorised to export this person."""
     return {name: await _section(peers, identity, name, profile_ids) for name in SECTIONS}

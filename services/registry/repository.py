@@ -87,7 +87,7 @@ _PG_READ_AUDITED = (
 # $1 numbers, $2 document type or null, $3 status, $4 region or null, $5 organisation or
 # null (filters); $6 caller's organisation, $7 caller is a provider (sees shared only),
 # $8 caller's regions ({} = all), $9 after id or null, $10 page size; audit as above from $11
-_PG_BY_DOCUMENT_AUDITED = (
+PG_BY_DOCUMENT_AUDITED = (
     "WITH found AS (SELECT p.id, p.organisation_id, p.status, p.version, p.given_names,"
     " p.first_surname, p.second_surname, p.birth_date, p.sex, p.nationality,"
     " p.population_type, p.region FROM profiles p"
@@ -134,7 +134,7 @@ async def by_document_audited(conn: Any, *, numbers: list[str], doc_type: str | 
     """Profiles with one of ``numbers`` that ``identity`` may see (as visible_exists says),
     ``limit`` + 1 of them from ``after``; the first ``limit`` are audited by the statement."""
     rows = await conn.fetch(
-        _PG_BY_DOCUMENT_AUDITED, numbers, doc_type, status, region, organisation_id,
+        PG_BY_DOCUMENT_AUDITED, numbers, doc_type, status, region, organisation_id,
         identity.organisation_id, identity.role is Role.PROVIDER, sorted(identity.regions),
         after, limit, audit["at"], audit["actor_subject"], audit["actor_role"],
         audit["actor_organisation_id"], orjson.dumps(audit["fields"]).decode(),

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from shared.errors import ServiceUnavailable
 from tests.conftest import TokenFactory
+from tests.services.referrals.conftest import OUTCOMES, Route
 from tests.services.registry.conftest import SENSITIVE, WRITTEN_SENSITIVE_CONSENT, create
 
 SENSITIVE_READ = ["sensitive:read"]
@@ -81,6 +82,31 @@ async def test_export_includes_sibling_items_and_records_unavailable_ones(
     assert body["referrals"] == {"status": "unavailable"}
     assert calls[0] == ("credentials", {"profile_id": p["id"], "limit": 200})
     assert calls[1][1]["cursor"] == "n2"
+
+
+async def test_export_holds_referrals_other_organisations_made(
+    client: httpx.AsyncClient, auth: TokenFactory
+) -> None:
+    """The person's right of access covers every organisation's referrals of them, not only
+    the exporting organisation's; the exporting caseworker still cannot list the others."""
+    route = Route(client, auth)
+    pid = await route.person(consents_for=("ong-otra", "mtpe-empleo"))
+    mine = await route.referral(pid)
+    await route.walk(mine["id"], route.provider("mtpe-empleo"), ("accept", {}), ("start", {}),
+                     ("complete", {"outcome": OUTCOMES["employment"]}))
+    theirs = await route.refer(pid, headers=auth(org="ong-otra"))
+    assert theirs.status_code == 201, theirs.text
+    listed = await client.get("/v1/referrals", params={"profile_id": pid}, headers=auth())
+    assert [r["id"] for r in listed.json()["items"]] == [mine["id"]]
+
+    body = (await client.get(f"/v1/profiles/{pid}/export", headers=auth())).json()
+    assert body["referrals"]["status"] == "ok"
+    exported = {r["id"]: r for r in body["referrals"]["items"]}
+    assert set(exported) == {mine["id"], theirs.json()["id"]}
+    assert exported[theirs.json()["id"]]["referring_organisation_id"] == "ong-otra"
+    # the other organisation may not export a person it was only shared
+    assert (await client.get(f"/v1/profiles/{pid}/export",
+                             headers=auth(org="ong-otra"))).status_code == 403
 
 
 @pytest.mark.parametrize("failure", ["raise", 503, 500])
