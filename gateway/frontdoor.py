@@ -123,10 +123,12 @@ class FrontDoor:
         ):
             raise BodyTooLarge(limit=self.max_body)
         declared = content_length is not None or scope["method"] in ("GET", "HEAD", "OPTIONS")
-        scope = dict(scope)
+        outer, scope = scope, dict(scope)
         scope["headers"] = headers
         path = scope["path"]
         route = self.routes.match(path)
+        if route is not None:  # the access log and metrics name the route, not the path
+            outer["ruta_route"] = route.pattern
 
         if route is None:
             if path == "/oauth/token":

@@ -18,6 +18,7 @@ from yarl import URL
 
 from shared.errors import ServiceUnavailable, UpstreamTimeout, render_error
 
+SMALL_BODY = 256 * 1024
 HOP_BY_HOP = {
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
     b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length",
@@ -109,6 +110,16 @@ class HTTPUpstream:
             ) as resp:
                 out_headers = [(k.lower(), v) for k, v in resp.raw_headers
                                if k.lower() not in HOP_BY_HOP or k.lower() == b"content-length"]
+                length = resp.content_length
+                if length is not None and length <= SMALL_BODY:
+                    # the usual answer: read whole, passed on as one message (each message
+                    # crosses every send wrapper of the gateway's stack)
+                    body_bytes = await resp.read()
+                    started = True
+                    await send({"type": "http.response.start", "status": resp.status,
+                                "headers": out_headers})
+                    await send({"type": "http.response.body", "body": body_bytes})
+                    return
                 await send({"type": "http.response.start", "status": resp.status,
                             "headers": out_headers})
                 started = True

@@ -198,8 +198,9 @@ class UnitOfWork:
     async def claim(self, idem: IdempotencyKey | None) -> StoredResponse | None:
         """Take the key for this transaction, or answer the earlier response for it.
 
-        Raises 409 while another request holds the key and 422 when the key was used for a
-        different body. The record is written by :meth:`remember` in this same transaction,
+        Raises 409 while another request holds the key and nothing is stored for it yet (a
+        retry racing another retry of an answered request gets the stored answer), and 422
+        when the key was used for a different body. The record is written by :meth:`remember` in this same transaction,
         so a crash leaves neither the change nor the record.
         """
         if idem is None:
@@ -210,21 +211,16 @@ class UnitOfWork:
                 text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": ident}
             )
             if not got:
-                raise IdempotencyInFlight()
+                # Held by a retry of a request already answered (two retries at once): its
+                # stored response stands, and is answered; 409 only while nothing is stored.
+                return self._replay(await self._record(idem), idem, in_flight=True)
         else:
             claim = (id(self._db.root), idem.client_id, idem.key)
-            if claim in _local_inflight:
+            if claim in _local_inflight:  # its holder has the only connection: no look-up
                 raise IdempotencyInFlight()
             _local_inflight.add(claim)
             self._local_claims.append(claim)
-        row = (
-            await self.session.execute(
-                select(idempotency_records).where(
-                    idempotency_records.c.client_id == idem.client_id,
-                    idempotency_records.c.key == idem.key,
-                )
-            )
-        ).one_or_none()
+        row = await self._record(idem)
         if row is None:
             return None
         if as_utc(row.expires_at) <= utcnow():
@@ -235,6 +231,22 @@ class UnitOfWork:
                 )
             )
             return None
+        return self._replay(row, idem)
+
+    async def _record(self, idem: IdempotencyKey) -> Any:
+        return (
+            await self.session.execute(
+                select(idempotency_records).where(
+                    idempotency_records.c.client_id == idem.client_id,
+                    idempotency_records.c.key == idem.key,
+                )
+            )
+        ).one_or_none()
+
+    @staticmethod
+    def _replay(row: Any, idem: IdempotencyKey, *, in_flight: bool = False) -> StoredResponse:
+        if row is None or (in_flight and as_utc(row.expires_at) <= utcnow()):
+            raise IdempotencyInFlight()
         if row.fingerprint != idem.fingerprint:
             raise IdempotencyKeyReused()
         return StoredResponse(row.status_code, dict(row.headers), bytes(row.body))
