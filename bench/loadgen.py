@@ -1,8 +1,9 @@
-"""A small closed-loop HTTP load generator, used by bench/smoke.py only when ``wrk`` is missing.
+"""A small closed-loop HTTP load generator, used by bench/smoke.py and bench/load.py only when
+``wrk`` is missing.
 
 ``--connections`` keep-alive connections split over ``--processes`` processes, each sending
 one request after another for ``--duration`` seconds. Prints one JSON object on stdout:
-requests, seconds, requests_per_s, p50_ms, p99_ms, non_2xx, errors. Being Python, it is much
+requests, seconds, requests_per_s, p50_ms, p95_ms, p99_ms, non_2xx, errors. Being Python, it is much
 slower than wrk and competes harder for the CPU: figures from it are only comparable with
 each other.
 """
@@ -96,6 +97,7 @@ def main() -> None:
         "seconds": seconds,
         "requests_per_s": len(lat) / seconds if seconds else 0.0,
         "p50_ms": _percentile(lat, 0.50) * 1000,
+        "p95_ms": _percentile(lat, 0.95) * 1000,
         "p99_ms": _percentile(lat, 0.99) * 1000,
         "non_2xx": sum(p["non_2xx"] for p in parts),
         "errors": sum(p["errors"] for p in parts),
