@@ -200,8 +200,9 @@ class UnitOfWork:
 
         Raises 409 while another request holds the key and nothing is stored for it yet (a
         retry racing another retry of an answered request gets the stored answer), and 422
-        when the key was used for a different body. The record is written by :meth:`remember` in this same transaction,
-        so a crash leaves neither the change nor the record.
+        when the key was used for a different body. The record is written by
+        :meth:`remember` in this same transaction, so a crash leaves neither the change nor
+        the record.
         """
         if idem is None:
             return None

@@ -20,11 +20,10 @@ DATABASES = ("gateway", *SERVICES)
 
 # Development defaults: obviously fake, refused when RUTA_ENV=production.
 DEV_INTERNAL_SECRET = "dev-internal-secret-not-for-production-0000000000"
-DEV_JWT_SECRET = "dev-jwt-secret-not-for-production-00000000000000000"
 DEV_CURSOR_SECRET = "dev-cursor-secret-not-for-production-000000000000"
 # 32-byte AES key (base64) for sensitive data at rest in development only.
 DEV_DATA_KEYS = '{"dev-1": "ZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24tMDAwMDA="}'
-DEV_SECRETS = {DEV_INTERNAL_SECRET, DEV_JWT_SECRET, DEV_CURSOR_SECRET}
+DEV_SECRETS = {DEV_INTERNAL_SECRET, DEV_CURSOR_SECRET}
 
 
 class Settings(BaseSettings):
@@ -57,7 +56,6 @@ class Settings(BaseSettings):
     # Secrets. The internal secret signs the gateway's identity assertion to the services;
     # the cursor secret makes pagination cursors tamper-evident.
     internal_secret: str = DEV_INTERNAL_SECRET
-    jwt_secret: str = DEV_JWT_SECRET
     cursor_secret: str = DEV_CURSOR_SECRET
 
     # Keys for sensitive data at rest: JSON {key_id: base64 32-byte key}; the active key
@@ -119,7 +117,7 @@ class Settings(BaseSettings):
         if self.env != "production":
             return self
         problems = []
-        for name in ("internal_secret", "jwt_secret", "cursor_secret"):
+        for name in ("internal_secret", "cursor_secret"):
             value = getattr(self, name)
             if value in DEV_SECRETS or len(value) < 32:
                 problems.append(f"RUTA_{name.upper()} must be set to a secret of 32+ characters")

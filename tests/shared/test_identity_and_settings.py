@@ -46,7 +46,7 @@ def test_production_refuses_default_or_missing_secrets() -> None:
     assert "RUTA_INTERNAL_SECRET" in text and "RUTA_DATA_KEYS" in text
     pg = "postgresql+asyncpg://u@db/x"
     keys = '{"k1": "' + "A" * 43 + '="}'
-    ok = Settings(env="production", internal_secret="i" * 40, jwt_secret="j" * 40,
+    ok = Settings(env="production", internal_secret="i" * 40,
                   cursor_secret="c" * 40, registry_database_url=pg, data_keys=keys,
                   data_active_key="k1")
     assert ok.is_production
@@ -54,7 +54,7 @@ def test_production_refuses_default_or_missing_secrets() -> None:
     with pytest.raises(ValueError, match="RUTA_GATEWAY_DATABASE_URL"):
         ok.database_url("gateway")  # a process refuses to open an unconfigured database
     with pytest.raises(ValidationError):
-        Settings(env="production", internal_secret="i" * 40, jwt_secret="j" * 40,
+        Settings(env="production", internal_secret="i" * 40,
                  cursor_secret="c" * 40, data_keys=keys, data_active_key="k1",
                  allow_private_webhook_targets=True)
 
