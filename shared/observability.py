@@ -23,6 +23,7 @@ from shared.errors import problem_response
 from shared.i18n import Text, negotiate, set_language, status_title
 
 REQUEST_ID_HEADER = b"x-request-id"
+CONTEXT_SCOPE_KEY = "ruta.context"
 _request_id: ContextVar[str | None] = ContextVar("ruta_request_id", default=None)
 _SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -54,9 +55,12 @@ class RequestContextMiddleware:
         self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or CONTEXT_SCOPE_KEY in scope:
+            # in the embedded shape the gateway's layer already did all of this for the
+            # request it hands to a service in-process: once is enough
             await self.app(scope, receive, send)
             return
+        scope[CONTEXT_SCOPE_KEY] = self.service
         raw = header(scope, REQUEST_ID_HEADER)
         if raw is not None and _SAFE_ID.match(raw):
             rid = raw.decode()
