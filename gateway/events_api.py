@@ -103,16 +103,28 @@ async def enable(sub_id: SubId, identity: GatewayIdentity, db: DbDep, expected: 
 @router.post("/webhook-subscriptions/{sub_id}/test", status_code=202,
              response_model=uc.DeliveryOut, responses=problem_responses(401, 403, 404, 429),
              summary="Queue a signed test ping")
-async def test(sub_id: SubId, identity: GatewayIdentity, db: DbDep) -> uc.DeliveryOut:
-    return await uc.queue_test(db=db, identity=identity, sub_id=sub_id)
+async def test(sub_id: SubId, identity: GatewayIdentity, db: DbDep, request: Request
+               ) -> uc.DeliveryOut:
+    out = await uc.queue_test(db=db, identity=identity, sub_id=sub_id)
+    _wake_worker(request)
+    return out
 
 
 @router.post("/webhook-subscriptions/{sub_id}/replay", status_code=202,
              responses=problem_responses(401, 403, 404, 422, 429),
              summary="Send again one delivery, or everything since a time")
-async def replay(sub_id: SubId, data: uc.ReplayIn, identity: GatewayIdentity, db: DbDep
-                 ) -> dict[str, int]:
-    return {"queued": await uc.replay(db=db, identity=identity, sub_id=sub_id, data=data)}
+async def replay(sub_id: SubId, data: uc.ReplayIn, identity: GatewayIdentity, db: DbDep,
+                 request: Request) -> dict[str, int]:
+    queued = await uc.replay(db=db, identity=identity, sub_id=sub_id, data=data)
+    _wake_worker(request)
+    return {"queued": queued}
+
+
+def _wake_worker(request: Request) -> None:
+    """This process's delivery worker waits for work when idle: queued deliveries wake it."""
+    hub = getattr(request.app.state, "hub", None)
+    if hub is not None:
+        hub.wake_delivery.set()
 
 
 @router.get("/webhook-subscriptions/{sub_id}/deliveries",
