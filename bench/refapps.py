@@ -25,8 +25,10 @@ import orjson
 from fastapi import FastAPI
 from starlette.responses import Response
 
-# The system under test turns FastAPI's native telemetry off (shared/http.py); so do its floors.
-NO_TELEMETRY: dict[str, Any] = {"tracing": False, "metrics": False, "logs": False}
+from shared.http import NO_NATIVE_TELEMETRY
+
+# The system under test turns FastAPI's native telemetry off; so do its floors.
+NO_TELEMETRY = NO_NATIVE_TELEMETRY
 
 PK_SQL = (
     "SELECT id, organisation_id, given_names, first_surname, second_surname, birth_date, sex,"

@@ -105,6 +105,14 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+async def driver_connection(session: AsyncSession) -> Any:
+    """The driver's own connection (asyncpg) under a session, for statements SQLAlchemy
+    would only slow down."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
 class OutboxSignal:
     """Wakes the relay's long poll (``GET /internal/outbox?wait=``) in this process when a
     unit of work commits events, instead of the relay polling every service all the time.
@@ -159,16 +167,14 @@ class UnitOfWork:
                 _local_inflight.discard(claim)
 
     async def driver_connection(self) -> Any:
-        """The asyncpg connection under this unit of work's session (PostgreSQL)."""
-        conn = await self.session.connection()
-        raw = await conn.get_raw_connection()
-        return raw.driver_connection
+        return await driver_connection(self.session)
 
     def emit(self, event: Event) -> None:
         """Queue a domain event; it is stored in the outbox by :meth:`commit`, atomically."""
         self._events.append(event)
 
     async def commit(self) -> None:
+        wrote_events = bool(self._events)
         if self._events:
             now = utcnow()
             await self.session.execute(
@@ -189,10 +195,9 @@ class UnitOfWork:
                 ],
             )
             self._events.clear()
-            await self.session.commit()
-            self._db.root.outbox_signal.notify()
-            return
         await self.session.commit()
+        if wrote_events:
+            self._db.root.outbox_signal.notify()
 
     # --- idempotency -------------------------------------------------------------------
     async def claim(self, idem: IdempotencyKey | None) -> StoredResponse | None:

@@ -41,6 +41,7 @@ from services.registry.models import (
     documents_table,
     profiles_table,
 )
+from shared.db import driver_connection
 from shared.identity import Identity, Role
 
 P = profiles_table.c
@@ -114,17 +115,19 @@ async def read_audited(conn: Any, *, profile_id: str, audit: dict[str, Any],
     """The profile joined with its documents, audited in the same statement when it is
     active and owned by the reader's organisation (in their regions): ``audited`` says so.
     Anything else (shared, merged, erased) is left to the general path."""
-    out = []
-    for rec in await conn.fetch(
-            _PG_READ_AUDITED, profile_id, audit["at"], audit["actor_subject"],
-            audit["actor_role"], audit["actor_organisation_id"],
-            orjson.dumps(audit["fields"]).decode(), audit["request_id"], sorted(regions)):
-        row = Record(rec)
-        for name in _JSON_COLUMNS:
-            if isinstance(row[name], str):
-                row[name] = orjson.loads(row[name])
-        out.append(row)
-    return out
+    return [_profile_record(rec) for rec in await conn.fetch(
+        _PG_READ_AUDITED, profile_id, audit["at"], audit["actor_subject"],
+        audit["actor_role"], audit["actor_organisation_id"],
+        orjson.dumps(audit["fields"]).decode(), audit["request_id"], sorted(regions))]
+
+
+def _profile_record(rec: Any) -> Record:
+    """A driver row of ``profiles``, its JSON columns decoded (SQLAlchemy would have)."""
+    row = Record(rec)
+    for name in _JSON_COLUMNS:
+        if isinstance(row[name], str):
+            row[name] = orjson.loads(row[name])
+    return row
 
 
 async def by_document_audited(conn: Any, *, numbers: list[str], doc_type: str | None,
@@ -183,22 +186,14 @@ class ProfileRepository:
         return bind is not None and bind.dialect.name == "postgresql"
 
     async def _driver(self) -> Any:
-        conn = await self.session.connection()
-        raw = await conn.get_raw_connection()
-        return raw.driver_connection
+        return await driver_connection(self.session)
 
     async def get_with_documents(self, profile_id: str) -> Sequence[Any]:
         """The profile row joined with its documents (one row per document, or one row
         with null document columns): one round trip for the whole read."""
         if self.is_postgres:
-            out = []
-            for rec in await (await self._driver()).fetch(_PG_READ, profile_id):
-                row = Record(rec)
-                for name in _JSON_COLUMNS:  # SQLAlchemy's connection decodes json already
-                    if isinstance(row[name], str):
-                        row[name] = orjson.loads(row[name])
-                out.append(row)
-            return out
+            return [_profile_record(rec)
+                    for rec in await (await self._driver()).fetch(_PG_READ, profile_id)]
         q = (select(profiles_table, *DOC_COLUMNS)
              .outerjoin(documents_table, D.profile_id == P.id)
              .where(P.id == profile_id)

@@ -726,8 +726,7 @@ async def read_profile(*, db: Database, identity: Identity, cipher: SensitiveCip
     if db.is_postgres and identity.role is not Role.PROVIDER and identity.organisation_id:
         # the common case in one statement: the owner's organisation reads an active profile
         sensitive = identity.has(Permission.SENSITIVE_READ)
-        audit = _audit(identity, profile_id, "read",
-                       [*READ_GROUPS, "sensitive"] if sensitive else READ_GROUPS, now)
+        audit = _audit(identity, profile_id, "read", _read_groups(sensitive), now)
         async with db.statement() as conn:
             rows = await read_audited(conn, profile_id=profile_id, audit=audit,
                                       regions=identity.regions)
@@ -745,10 +744,14 @@ async def read_profile(*, db: Database, identity: Identity, cipher: SensitiveCip
         access = await _check_status(repo, identity, p, await _access(repo, identity, p, now),
                                      now)
         body = _read_body(cipher, rows, access, now)
-        groups = [*READ_GROUPS, "sensitive"] if access.sensitive else READ_GROUPS
-        await repo.add_audit([_audit(identity, p.id, "read", groups, now)])
+        await repo.add_audit([_audit(identity, p.id, "read", _read_groups(access.sensitive),
+                                     now)])
         await uow.commit()
     return body, p.version
+
+
+def _read_groups(sensitive: bool) -> list[str]:
+    return [*READ_GROUPS, "sensitive"] if sensitive else READ_GROUPS
 
 
 def _read_body(cipher: SensitiveCipher, rows: Sequence[Any], access: Access, now: datetime
