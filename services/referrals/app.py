@@ -63,7 +63,7 @@ def create_app(settings: Settings, database: Database | None = None, *,
         await reports.project_profile(uow, event, app.state.peers)
 
     async def profile_merged(uow: UnitOfWork, event: EventEnvelope) -> None:
-        await service.on_profile_merged(uow, event)
+        await service.on_profile_merged(uow, event, app.state.peers)
         await reports.project_profile(uow, event, app.state.peers)
 
     async def profile_changed(uow: UnitOfWork, event: EventEnvelope) -> None:

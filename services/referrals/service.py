@@ -91,6 +91,7 @@ from services.referrals.workflow import (
     ConsentCheck,
     apply_transition,
     new_referral,
+    open_key,
     open_referral,
     open_step,
     pathway_event,
@@ -1046,9 +1047,53 @@ async def on_profile_erased(uow: UnitOfWork, event: EventEnvelope, peers: Peers)
     log.info("referrals_pseudonymised", count=len(referrals))
 
 
-async def on_profile_merged(uow: UnitOfWork, event: EventEnvelope) -> None:
-    """A duplicate merged into another profile: its referrals and pathways follow."""
+# Recorded in the history of what a merge cancels (a fixed text: no personal data).
+MERGE_REASON = ("profile merged: the surviving profile already had this open "
+                "(perfil fusionado: el perfil que queda ya lo tenía abierto)")
+
+
+async def on_profile_merged(uow: UnitOfWork, event: EventEnvelope, peers: Peers) -> None:
+    """A duplicate merged into another profile: its referrals and pathways follow the
+    survivor. The survivor keeps the database's rule of one open referral per programme and
+    one live pathway per template: where both records had one, the survivor's stays and the
+    duplicate's is cancelled (its provider is told through the usual event, the history says
+    why); the rest are re-keyed to the survivor, so a later referral is checked against them."""
     survivor = event.data.get("merged_into")
-    if isinstance(survivor, str) and 0 < len(survivor) <= 36:
-        await ReferralRepository(uow.session).move_profile(event.subject_id, survivor)
+    merged = event.subject_id
+    if not (isinstance(survivor, str) and 0 < len(survivor) <= 36) or survivor == merged:
+        return
+    now = utcnow()
+    consents = consent_check(peers, SYSTEM)
+    pathways = PathwayRepository(uow.session)
+    referrals = ReferralRepository(uow.session)
+    live = {p.template for p in await pathways.live_of_profile(survivor)}
+    for p in await pathways.live_of_profile(merged):
+        if p.template not in live:
+            p.active_key = f"{survivor}:{p.template}"
+            live.add(p.template)
+            continue
+        p.status = PathwayStatus.CANCELLED.value
+        p.active_key = None
+        p.held_reason = {"code": "profile_merged"}
+        p.updated_at = now
+        for s in await pathways.steps(p.id):
+            if s.status != StepStatus.COMPLETED:
+                s.status = StepStatus.CANCELLED.value
+            r = await referrals.get(s.referral_id) if s.referral_id else None
+            if r is not None and Status(r.status) in OPEN:
+                await apply_transition(uow, r, Action.CANCEL, SYSTEM, now=now,
+                                       consents=consents, reason=MERGE_REASON)
+    open_programmes = {r.programme_id for r in await referrals.of_profile(survivor)
+                       if Status(r.status) in OPEN}
+    for r in await referrals.of_profile(merged):
+        if Status(r.status) not in OPEN:
+            continue
+        if r.programme_id in open_programmes:
+            await apply_transition(uow, r, Action.CANCEL, SYSTEM, now=now, consents=consents,
+                                   reason=MERGE_REASON)
+        else:
+            r.open_key = open_key(survivor, r.programme_id)
+            open_programmes.add(r.programme_id)
+    await uow.session.flush()
+    await referrals.move_profile(merged, survivor)
 

@@ -163,6 +163,60 @@ async def test_profile_merged_moves_referrals_to_the_survivor(
     assert moved["profile_id"] == survivor
 
 
+async def test_a_merge_keeps_one_open_referral_per_programme_and_pathway_per_template(
+    route: Route, internal: httpx.AsyncClient, dbs: dict[str, Database]
+) -> None:
+    orgs = ("mtpe-empleo", "oit-emprende-pe", "sunedu")
+    survivor, duplicate = [await route.person(consents_for=orgs) for _ in range(2)]
+    kept = await route.referral(survivor, "pe-empleo", "mtpe-empleo")
+    twin = await route.referral(duplicate, "pe-empleo", "mtpe-empleo")
+    other = await route.referral(duplicate, "pe-emprende-segura", "oit-emprende-pe")
+    pathways = []
+    for pid in (survivor, duplicate):
+        made = await route.client.post("/v1/pathways", headers=route.h(), json={
+            "profile_id": pid, "template": "pe-recognition-employment"})
+        assert made.status_code == 201, made.text
+        pathways.append(made.json())
+
+    etag = (await route.client.get(f"/v1/profiles/{survivor}", headers=route.h())
+            ).headers["etag"]
+    merged = await route.client.post(f"/v1/profiles/{survivor}/merge",
+                                     json={"duplicate_id": duplicate},
+                                     headers=route.h(**{"If-Match": etag}))
+    assert merged.status_code == 200, merged.text
+    row = (await events(dbs["registry"], subject_id=duplicate, type_="profile.merged"))[0]
+    assert await _deliver(internal, row) == {"handled": True}
+
+    async def state(rid: str) -> dict[str, Any]:
+        got = await route.client.get(f"/v1/referrals/{rid}", headers=route.h())
+        assert got.status_code == 200, got.text
+        body: dict[str, Any] = got.json()
+        return body
+
+    # the survivor's own referral stays; the duplicate's twin is cancelled, saying why
+    assert (await state(kept["id"]))["status"] == "requested"
+    cancelled = await state(twin["id"])
+    assert (cancelled["status"], cancelled["profile_id"]) == ("cancelled", survivor)
+    history = await route.client.get(f"/v1/referrals/{twin['id']}/history",
+                                     headers=route.h())
+    assert "profile merged" in (history.json()["items"][-1]["reason"] or "")
+    # a programme only the duplicate had stays open, now counted against the survivor
+    moved = await state(other["id"])
+    assert (moved["status"], moved["profile_id"]) == ("requested", survivor)
+    again = await route.refer(survivor, "pe-emprende-segura", "oit-emprende-pe")
+    assert again.status_code == 409, again.text
+    # one live pathway of a template: the duplicate's is cancelled with its open step
+    first, second = [(await route.client.get(f"/v1/pathways/{p['id']}", headers=route.h())
+                      ).json() for p in pathways]
+    assert first["status"] != "cancelled" and second["status"] == "cancelled"
+    step = second["steps"][0]["referral_id"]
+    assert step is not None and (await state(step))["status"] == "cancelled"
+    assert (await route.client.post("/v1/pathways", headers=route.h(), json={
+        "profile_id": survivor, "template": "pe-recognition-employment"})).status_code == 409
+    # redelivered: a no-op
+    assert await _deliver(internal, row) == {"handled": False}
+
+
 async def test_events_need_a_system_assertion(internal: httpx.AsyncClient) -> None:
     event = {"event_id": str(uuid.uuid4()), "type": "profile.erased",
              "occurred_at": utcnow().isoformat(), "subject_type": "profile",
