@@ -70,11 +70,16 @@ def create_app(settings: Settings, database: Database | None = None, *,
         """The reports' projection of people (ids and non-identifying attributes)."""
         await reports.project_profile(uow, event, app.state.peers)
 
+    async def profile_updated(uow: UnitOfWork, event: EventEnvelope) -> None:
+        await service.on_profile_updated(uow, event)
+        await reports.project_profile(uow, event, app.state.peers)
+
     consumer = EventConsumer({
         **{kind: profile_changed for kind in reports.PROFILE_EVENTS},
         "credential.status_changed": credential_changed,
         "profile.erased": profile_erased,
         "profile.merged": profile_merged,
+        "profile.updated": profile_updated,
     })
     app.state.consumer = consumer
     app.include_router(event_router(consumer))

@@ -285,6 +285,15 @@ class ReferralRepository:
             moved += int(getattr(result, "rowcount", 0) or 0)
         return moved
 
+    async def move_profile_region(self, profile_id: str, region: str) -> int:
+        moved = 0
+        for model in (Referral, Pathway):
+            result = await self.session.execute(
+                update(model).where(model.profile_id == profile_id, model.region != region)
+                .values(region=region).execution_options(synchronize_session=False))
+            moved += int(getattr(result, "rowcount", 0) or 0)
+        return moved
+
     async def forget_stored_responses(self, profile_id: str) -> None:
         """First responses of idempotent writes hold notes and outcomes: an erased person's
         must not be replayable."""

@@ -1047,6 +1047,17 @@ async def on_profile_erased(uow: UnitOfWork, event: EventEnvelope, peers: Peers)
     log.info("referrals_pseudonymised", count=len(referrals))
 
 
+async def on_profile_updated(uow: UnitOfWork, event: EventEnvelope) -> None:
+    """A person who moves region takes their referrals and pathways with them: the
+    caseworkers who now hold the person's case see the route (as with credentials), and a
+    pathway's next step looks for a provider serving where the person lives."""
+    changed = event.data.get("changed_fields") or []
+    if "region" in changed and event.regions:
+        moved = await ReferralRepository(uow.session).move_profile_region(event.subject_id,
+                                                                          event.regions[0])
+        log.info("referrals_moved_region", count=moved)
+
+
 # Recorded in the history of what a merge cancels (a fixed text: no personal data).
 MERGE_REASON = ("profile merged: the surviving profile already had this open "
                 "(perfil fusionado: el perfil que queda ya lo tenía abierto)")

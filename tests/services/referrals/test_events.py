@@ -163,6 +163,32 @@ async def test_profile_merged_moves_referrals_to_the_survivor(
     assert moved["profile_id"] == survivor
 
 
+async def test_a_person_who_moves_region_takes_referrals_and_pathways_along(
+    route: Route, internal: httpx.AsyncClient, dbs: dict[str, Database]
+) -> None:
+    pid = await route.person(consents_for=("mtpe-empleo", "sunedu"))
+    r = await route.referral(pid, "pe-empleo", "mtpe-empleo")
+    made = await route.client.post("/v1/pathways", headers=route.h(), json={
+        "profile_id": pid, "template": "pe-recognition-employment"})
+    assert made.status_code == 201, made.text
+    etag = (await route.client.get(f"/v1/profiles/{pid}", headers=route.h())).headers["etag"]
+    moved = await route.client.patch(f"/v1/profiles/{pid}", json={
+        "region": "PE-CAL", "district": "070101"}, headers=route.h(**{"If-Match": etag}))
+    assert moved.status_code == 200, moved.text
+    row = (await events(dbs["registry"], subject_id=pid, type_="profile.updated"))[-1]
+    assert await _deliver(internal, row) == {"handled": True}
+
+    lima, callao = route.h(regions=["PE-LMA"]), route.h(regions=["PE-CAL"])
+    for path in (f"/v1/referrals/{r['id']}", f"/v1/pathways/{made.json()['id']}"):
+        assert (await route.client.get(path, headers=lima)).status_code == 404
+        now = await route.client.get(path, headers=callao)
+        assert now.status_code == 200 and now.json()["region"] == "PE-CAL", now.text
+    listed = await route.client.get("/v1/referrals", params={"profile_id": pid},
+                                    headers=callao)
+    items = listed.json()["items"]  # the referral and the pathway's first step
+    assert r["id"] in [i["id"] for i in items] and {i["region"] for i in items} == {"PE-CAL"}
+
+
 async def test_a_merge_keeps_one_open_referral_per_programme_and_pathway_per_template(
     route: Route, internal: httpx.AsyncClient, dbs: dict[str, Database]
 ) -> None:
