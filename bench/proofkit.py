@@ -72,6 +72,40 @@ async def mint_tokens(gateway_url: str, identities: dict[str, Any], ttl: int = 6
         await db.dispose()
 
 
+class PostgresUnavailable(RuntimeError):
+    """PostgreSQL could not be reached: the benchmark says so and exits 2 (not a failure of
+    the system under test)."""
+
+
+def dsn(url: str) -> str:
+    """asyncpg's form of a SQLAlchemy URL."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def named_urls(pg_url: str, prefix: str) -> dict[str, str]:
+    """The four databases ``<prefix>_<name>`` a benchmark keeps across runs (--keep)."""
+    from shared.settings import DATABASES
+
+    return {n: f"{pg_url.rstrip('/')}/{prefix}_{n}" for n in DATABASES}
+
+
+async def drop_named(pg_url: str, prefix: str) -> None:
+    import asyncpg
+
+    try:
+        conn = await asyncio.wait_for(
+            asyncpg.connect(dsn(pg_url.rstrip("/") + "/postgres")), timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise PostgresUnavailable(f"{type(exc).__name__}: {exc}") from None
+    try:
+        for url in named_urls(pg_url, prefix).values():
+            await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 class Databases:
     """Throw-away databases of the four kinds: SQLite files in a temp dir, or PostgreSQL
     databases ``<prefix>_<name>`` dropped at the end."""

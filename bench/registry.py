@@ -41,14 +41,21 @@ RESULTS = ROOT / "bench" / "results"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from proofkit import start_embedded, stop_all, wait_ready  # noqa: E402
+from proofkit import (  # noqa: E402
+    DEFAULT_PG_URL,
+    PostgresUnavailable,
+    drop_named,
+    dsn,
+    named_urls,
+    start_embedded,
+    stop_all,
+    wait_ready,
+)
 
 from ruta.distributed import free_port  # noqa: E402
 from services.registry.repository import PG_BY_DOCUMENT_AUDITED  # noqa: E402
 
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 DB_PREFIX = "ruta_bench_reg"
-NAMES = ("gateway", "registry", "referrals", "credentials")
 ORGS = [f"ong-b{i:02d}" for i in range(20)]
 CALLER_ORG = ORGS[0]
 CHUNK = 50_000
@@ -77,37 +84,12 @@ RAW_NAME = (
 
 
 
-class PostgresUnavailable(RuntimeError):
-    pass
-
-
-def dsn(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def db_urls(pg_url: str) -> dict[str, str]:
-    return {n: f"{pg_url.rstrip('/')}/{DB_PREFIX}_{n}" for n in NAMES}
-
-
-async def admin(pg_url: str) -> Any:
-    import asyncpg
-
-    try:
-        return await asyncio.wait_for(asyncpg.connect(dsn(pg_url.rstrip("/") + "/postgres")),
-                                      timeout=5)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        raise PostgresUnavailable(f"{type(exc).__name__}: {exc}") from None
+    return named_urls(pg_url, DB_PREFIX)
 
 
 async def drop_all(pg_url: str) -> None:
-    conn = await admin(pg_url)
-    try:
-        for n in NAMES:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{DB_PREFIX}_{n}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await drop_named(pg_url, DB_PREFIX)
 
 
 # --- data ----------------------------------------------------------------------------------

@@ -39,13 +39,20 @@ RESULTS = ROOT / "bench" / "results"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from proofkit import start_embedded, stop_all, wait_ready  # noqa: E402
+from proofkit import (  # noqa: E402
+    DEFAULT_PG_URL,
+    PostgresUnavailable,
+    drop_named,
+    dsn,
+    named_urls,
+    start_embedded,
+    stop_all,
+    wait_ready,
+)
 
 from ruta.distributed import free_port  # noqa: E402
 
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 DB_PREFIX = "ruta_bench_rep"
-NAMES = ("gateway", "registry", "referrals", "credentials")
 CHUNK = 100_000
 START = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
 SPAN_DAYS = 3 * 365
@@ -75,37 +82,12 @@ MODULES = ("business_management", "financial_education", "sst")
 
 
 
-class PostgresUnavailable(RuntimeError):
-    pass
-
-
-def dsn(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def db_urls(pg_url: str) -> dict[str, str]:
-    return {n: f"{pg_url.rstrip('/')}/{DB_PREFIX}_{n}" for n in NAMES}
-
-
-async def admin(pg_url: str) -> Any:
-    import asyncpg
-
-    try:
-        return await asyncio.wait_for(asyncpg.connect(dsn(pg_url.rstrip("/") + "/postgres")),
-                                      timeout=5)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        raise PostgresUnavailable(f"{type(exc).__name__}: {exc}") from None
+    return named_urls(pg_url, DB_PREFIX)
 
 
 async def drop_all(pg_url: str) -> None:
-    conn = await admin(pg_url)
-    try:
-        for n in NAMES:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{DB_PREFIX}_{n}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await drop_named(pg_url, DB_PREFIX)
 
 
 # --- data ----------------------------------------------------------------------------------
