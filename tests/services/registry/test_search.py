@@ -157,6 +157,10 @@ async def test_name_search_pages_and_respects_scope(
     other = (await client.get("/v1/profiles", params={"q": "Yuleisy Briceño"},
                               headers=auth(org="ong-otra"))).json()
     assert {i["id"] for i in other["items"]} == {stranger["id"], mine[0]["id"]}
+    # nobody finds a person outside their regions, owned or shared
+    far = (await client.get("/v1/profiles", params={"q": "Yuleisy Briceño"},
+                            headers=auth(regions=["PE-CUS"]))).json()
+    assert far["items"] == []
     # a cursor is bound to its query
     first = (await client.get("/v1/profiles", params={"q": "yuleisy", "limit": 1},
                               headers=auth())).json()
