@@ -21,7 +21,7 @@ from gateway.service import ensure_bootstrap_admin
 from gateway.subscriptions import endpoint_disabled_event
 from gateway.tokens import KeyStore, TokenVerifier, ensure_signing_key
 from gateway.upstreams import ASGIUpstream, HTTPUpstream, Upstream
-from gateway.webhooks import DeliveryWorker
+from gateway.webhooks import DeliveryWorker, start_event_tasks
 from shared.clients import Peers
 from shared.db import Database
 from shared.errors import install_error_handlers
@@ -77,11 +77,7 @@ def create_app(
                 await upstream.startup()
                 started.append(upstream)
             if settings.background_tasks:
-                tasks = [asyncio.create_task(hub.run_forever(settings.event_poll_seconds,
-                                                             settings.event_wait_seconds)),
-                         asyncio.create_task(worker.run_forever(
-                             settings.event_poll_seconds, wake=hub.wake_delivery,
-                             idle=settings.event_wait_seconds))]
+                tasks = start_event_tasks(settings, worker, hub)
             yield
         finally:
             for task in tasks:

@@ -92,7 +92,7 @@ def worker(
     from gateway.app import http_upstreams
     from gateway.events import EventHub
     from gateway.subscriptions import endpoint_disabled_event
-    from gateway.webhooks import DeliveryWorker
+    from gateway.webhooks import DeliveryWorker, start_event_tasks
     from shared.clients import Peers
     from shared.logging import configure_logging
 
@@ -105,14 +105,8 @@ def worker(
         w = DeliveryWorker(db, settings, worker_id=worker_id or None, batch_size=batch_size,
                            lease_seconds=lease_seconds, emit_disabled=endpoint_disabled_event)
         hub = EventHub(db, peers, http_upstreams(settings).keys()) if relay else None
-        tasks = [asyncio.create_task(w.run_forever(
-            settings.event_poll_seconds, concurrency,
-            wake=hub.wake_delivery if hub else None, idle=settings.event_wait_seconds))]
-        if hub is not None:
-            tasks.append(asyncio.create_task(hub.run_forever(settings.event_poll_seconds,
-                                                             settings.event_wait_seconds)))
         try:
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*start_event_tasks(settings, w, hub, concurrency=concurrency))
         finally:
             await peers.close()
             await db.dispose()

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -37,6 +37,9 @@ from shared.db import Database, as_utc, utcnow
 from shared.errors import ValidationFailed
 from shared.i18n import Text
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.events import EventHub
 
 log = structlog.get_logger("ruta.webhooks")
 
@@ -386,3 +389,16 @@ class DeliveryWorker:
             for task in tasks:
                 task.cancel()
             await self.close()
+
+
+def start_event_tasks(settings: Settings, worker: DeliveryWorker, hub: EventHub | None, *,
+                      concurrency: int = 4) -> list[asyncio.Task[None]]:
+    """The delivery worker and, where this process relays, the event hub that wakes it when
+    it queues deliveries: one wiring for the gateway's own process and for `ruta worker`."""
+    tasks = [asyncio.create_task(worker.run_forever(
+        settings.event_poll_seconds, concurrency, wake=hub.wake_delivery if hub else None,
+        idle=settings.event_wait_seconds))]
+    if hub is not None:
+        tasks.append(asyncio.create_task(hub.run_forever(settings.event_poll_seconds,
+                                                         settings.event_wait_seconds)))
+    return tasks
