@@ -76,15 +76,10 @@ BARE_DOCUMENT = (
     " WHERE d.number = ANY($1::varchar[])) AND p.status = 'active' AND " + VISIBLE
     + " ORDER BY p.id LIMIT 51")
 RAW_DOCUMENT = PG_BY_DOCUMENT_AUDITED
-MATCHES = "(p.search_key % $1 OR p.search_key %> $1) AND p.status = 'active'"
 RAW_NAME = (
-    "SELECT found.id, found.search_key FROM ("
-    "SELECT p.id, p.search_key FROM profiles p WHERE p.organisation_id = $2 AND " + MATCHES
-    + " UNION SELECT p.id, p.search_key FROM profiles p WHERE p.id IN (SELECT c.profile_id"
-    " FROM consents c WHERE c.purpose = 'referral' AND c.status = 'granted'"
-    " AND c.recipient_organisation_id = $2"
-    " AND (c.valid_until IS NULL OR c.valid_until > now())) AND " + MATCHES + ") found"
-    " ORDER BY similarity($1, found.search_key) + word_similarity($1, found.search_key) DESC"
+    "SELECT p.id, p.search_key FROM profiles p"
+    " WHERE (p.search_key % $1 OR p.search_key %> $1) AND p.status = 'active' AND " + VISIBLE
+    + " ORDER BY similarity($1, p.search_key) + word_similarity($1, p.search_key) DESC"
     " LIMIT 500")
 
 
@@ -163,7 +158,7 @@ async def load(urls: dict[str, str], n: int, seed: int) -> dict[str, Any]:
     targets: list[dict[str, Any]] = []
     started = time.perf_counter()
     try:
-        await conn.execute("DROP INDEX IF EXISTS ix_profiles_org_search_key")
+        await conn.execute("DROP INDEX IF EXISTS ix_profiles_search_key")
         now = dt.datetime.now(dt.UTC)
         for start in range(0, n, CHUNK):
             profiles, documents = [], []
@@ -180,8 +175,8 @@ async def load(urls: dict[str, str], n: int, seed: int) -> dict[str, Any]:
                   f"({time.perf_counter() - started:5.0f} s)", end="", flush=True)
         print()
         t = time.perf_counter()
-        await conn.execute("CREATE INDEX ix_profiles_org_search_key ON profiles "
-                           "USING gin (organisation_id, search_key gin_trgm_ops)")
+        await conn.execute("CREATE INDEX ix_profiles_search_key ON profiles "
+                           "USING gin (search_key gin_trgm_ops)")
         # measure the tables as autovacuum leaves them, not in the minutes after a bulk load
         # (hint bits unset, no visibility map, autovacuum and a checkpoint about to start)
         await conn.execute("VACUUM (ANALYZE)")

@@ -95,11 +95,9 @@ class Profile(IdMixin, TimestampsMixin, VersionedMixin, Base):
 
     __table_args__ = (
         Index("ix_profiles_region_status", "region", "status"),
-        # PostgreSQL: fuzzy names within one organisation's caseload, one GIN index over
-        # the organisation (btree_gin) and the key's trigrams (pg_trgm); elsewhere a plain
-        # index.
-        Index("ix_profiles_org_search_key", "organisation_id", "search_key",
-              postgresql_using="gin", postgresql_ops={"search_key": "gin_trgm_ops"}),
+        # PostgreSQL: trigram index for fuzzy names (pg_trgm); elsewhere a plain index.
+        Index("ix_profiles_search_key", "search_key", postgresql_using="gin",
+              postgresql_ops={"search_key": "gin_trgm_ops"}),
     )
 
 

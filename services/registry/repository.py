@@ -24,7 +24,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    union,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -289,45 +288,24 @@ class ProfileRepository:
         return list((await self.session.execute(q)).all())
 
     async def name_candidates(self, *, query_key: str, where: Sequence[ColumnElement[bool]],
-                              identity: Identity, now: datetime, is_postgres: bool
-                              ) -> list[tuple[str, str]]:
-        """(id, search_key) of the profiles ``identity`` may see worth ranking for
-        ``query_key`` (``where``: the caller's filters)."""
+                              is_postgres: bool) -> list[tuple[str, str]]:
+        """(id, search_key) of the profiles worth ranking for ``query_key``."""
         if is_postgres:
-            return await self._trigram_candidates(query_key, where, identity, now)
-        q = select(P.id, P.search_key).where(P.search_key.is_not(None), *where,
-                                             self.visible_exists(identity, now))
+            # pg_trgm through the GIN index: `%` (similarity >= 0.3) catches whole names,
+            # `%>` (word similarity >= 0.6) a part of one ("hernandes" in a full name)
+            q_lit = literal(query_key)
+            rank = (func.similarity(q_lit, P.search_key)
+                    + func.word_similarity(q_lit, P.search_key))
+            q = (select(P.id, P.search_key)
+                 .where(or_(P.search_key.op("%")(q_lit), P.search_key.op("%>")(q_lit)),
+                        *where)
+                 .order_by(rank.desc()).limit(search.CANDIDATE_LIMIT))
+            return [(r[0], r[1]) for r in (await self.session.execute(q)).all()]
+        q = select(P.id, P.search_key).where(P.search_key.is_not(None), *where)
         rows = [(r[0], r[1]) for r in (await self.session.execute(q)).all()]
         if len(rows) <= search.CANDIDATE_LIMIT:
             return rows
         return search.prefilter(query_key, rows)
-
-    async def _trigram_candidates(self, query_key: str, where: Sequence[ColumnElement[bool]],
-                                  identity: Identity, now: datetime) -> list[tuple[str, str]]:
-        """pg_trgm through GIN: `%` (similarity >= 0.3) catches whole names, `%>` (word
-        similarity >= 0.6) a part of one ("hernandes" in a full name). The caller's own
-        caseload and the profiles shared with them by consent are two index-driven branches
-        (the (organisation, trigram) index; the consents by recipient): one OR across both
-        made PostgreSQL scan the trigram matches of every organisation (1.6 s → 0.24 s on
-        a million profiles, docs/decisions/0004)."""
-        org = identity.organisation_id
-        if org is None:
-            return []
-        q_lit = literal(query_key)
-        matches = or_(P.search_key.op("%")(q_lit), P.search_key.op("%>")(q_lit))
-        scope = [P.region.in_(sorted(identity.regions))] if identity.regions else []
-        shared = select(P.id, P.search_key).where(
-            P.id.in_(select(C.profile_id).where(sharing_consent(org, now))), matches,
-            *where, *scope)
-        branches = [shared] if identity.role is Role.PROVIDER else [
-            select(P.id, P.search_key).where(P.organisation_id == org, matches, *where,
-                                             *scope), shared]
-        found = union(*branches).subquery() if len(branches) > 1 else shared.subquery()
-        rank = (func.similarity(q_lit, found.c.search_key)
-                + func.word_similarity(q_lit, found.c.search_key))
-        q = (select(found.c.id, found.c.search_key).order_by(rank.desc())
-             .limit(search.CANDIDATE_LIMIT))
-        return [(r[0], r[1]) for r in (await self.session.execute(q)).all()]
 
     async def summaries(self, ids: Collection[str]) -> dict[str, Row[Any]]:
         if not ids:

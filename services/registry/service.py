@@ -1061,8 +1061,8 @@ async def search_profiles(*, db: Database, identity: Identity, cursors: CursorCo
         next_pos: list[Any] | None = None
         if filters.q is not None:
             key = search.normalise(filters.q) or ""
+            where.append(repo.visible_exists(identity, now))
             candidates = await repo.name_candidates(query_key=key, where=where,
-                                                    identity=identity, now=now,
                                                     is_postgres=db.is_postgres)
             ranked = search.rank(key, candidates)
             if position is not None:
