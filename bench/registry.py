@@ -84,14 +84,6 @@ RAW_NAME = (
 
 
 
-def db_urls(pg_url: str) -> dict[str, str]:
-    return named_urls(pg_url, DB_PREFIX)
-
-
-async def drop_all(pg_url: str) -> None:
-    await drop_named(pg_url, DB_PREFIX)
-
-
 # --- data ----------------------------------------------------------------------------------
 def rows_for(person: dict[str, Any], org: str, now: dt.datetime
              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -406,12 +398,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from services.registry import documents as docs
     from services.registry import search
 
-    urls = db_urls(args.pg_url)
+    urls = named_urls(args.pg_url, DB_PREFIX)
     if args.reuse:
         print(f"databases {DB_PREFIX}_*: reused as a --keep run left them ({TARGETS.name})")
         loaded = json.loads(TARGETS.read_text())
     else:
-        await drop_all(args.pg_url)
+        await drop_named(args.pg_url, DB_PREFIX)
         print(f"databases {DB_PREFIX}_*: create, migrate, {args.profiles:,} synthetic profiles")
         loaded = await load(urls, args.profiles, args.seed)
         if args.keep:
@@ -568,7 +560,7 @@ def main() -> int:
         stop_all()
         if not args.keep and not args.reuse:
             with contextlib.suppress(PostgresUnavailable):
-                asyncio.run(drop_all(args.pg_url))
+                asyncio.run(drop_named(args.pg_url, DB_PREFIX))
     checks = verdicts(out)
     print("\nregistry benchmark — one run, ratios against floors measured in the same run")
     print(f"{'measurement':<22}{'API p50':>10}{'API p95':>10}{'raw p50':>10}{'raw p95':>10}")

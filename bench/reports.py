@@ -82,14 +82,6 @@ MODULES = ("business_management", "financial_education", "sst")
 
 
 
-def db_urls(pg_url: str) -> dict[str, str]:
-    return named_urls(pg_url, DB_PREFIX)
-
-
-async def drop_all(pg_url: str) -> None:
-    await drop_named(pg_url, DB_PREFIX)
-
-
 # --- data ----------------------------------------------------------------------------------
 PEOPLE_COLUMNS = ("profile_id", "organisation_id", "country", "region", "sex", "birth_year",
                   "age_band", "nationality", "population_type", "registered_at",
@@ -246,8 +238,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     import asyncpg
     import httpx
 
-    urls = db_urls(args.pg_url)
-    await drop_all(args.pg_url)
+    urls = named_urls(args.pg_url, DB_PREFIX)
+    await drop_named(args.pg_url, DB_PREFIX)
     referrals = args.referrals or 2 * args.people
     print(f"databases {DB_PREFIX}_*: create, migrate, {args.people:,} people and "
           f"{referrals:,} referrals by COPY")
@@ -336,7 +328,7 @@ def main() -> int:
         stop_all()
         if not args.keep:
             with contextlib.suppress(PostgresUnavailable):
-                asyncio.run(drop_all(args.pg_url))
+                asyncio.run(drop_named(args.pg_url, DB_PREFIX))
     ok = out["ratio"] <= 3.0
     print("\nreports benchmark — one run, the API against the raw aggregate in the same run")
     print(f"  full report through the API: median {out['api_median_s']:.3f} s")

@@ -277,20 +277,19 @@ class ReferralRepository:
                 .values(reason=None).execution_options(synchronize_session=False))
 
     async def move_profile(self, from_id: str, to_id: str) -> int:
-        moved = 0
-        for model in (Referral, Pathway):
-            result = await self.session.execute(
-                update(model).where(model.profile_id == from_id).values(profile_id=to_id)
-                .execution_options(synchronize_session=False))
-            moved += int(getattr(result, "rowcount", 0) or 0)
-        return moved
+        return await self._reassign(from_id, profile_id=to_id)
 
     async def move_profile_region(self, profile_id: str, region: str) -> int:
+        return await self._reassign(profile_id, region=region)
+
+    async def _reassign(self, person: str, /, **values: str) -> int:
+        """Set ``values`` on the person's referrals and pathways where they differ."""
         moved = 0
         for model in (Referral, Pathway):
             result = await self.session.execute(
-                update(model).where(model.profile_id == profile_id, model.region != region)
-                .values(region=region).execution_options(synchronize_session=False))
+                update(model).where(model.profile_id == person,
+                                    *(getattr(model, k) != v for k, v in values.items()))
+                .values(**values).execution_options(synchronize_session=False))
             moved += int(getattr(result, "rowcount", 0) or 0)
         return moved
 

@@ -89,7 +89,9 @@ from services.referrals.schemas import (
 from services.referrals.workflow import (
     REFERRAL_PURPOSE,
     ConsentCheck,
+    active_key,
     apply_transition,
+    cancel_pathway,
     new_referral,
     open_key,
     open_referral,
@@ -861,7 +863,7 @@ async def create_pathway(*, db: Database, peers: Peers, identity: Identity,
             profile_organisation_id=str(profile["organisation_id"]), region=region,
             template=template.id, template_version=templates.version,
             status=PathwayStatus.ACTIVE.value,
-            active_key=f"{data.profile_id}:{template.id}", current_step=0,
+            active_key=active_key(data.profile_id, template.id), current_step=0,
             organisation_id=identity.organisation_id, created_by=identity.subject,
             credential_id=credential_id, held_reason=None, created_at=now, updated_at=now,
             version=1)
@@ -972,20 +974,8 @@ async def transition_pathway(*, db: Database, peers: Peers, identity: Identity,
         else:
             if p.status not in LIVE:
                 raise PathwayClosed(status=p.status)
-            p.status = PathwayStatus.CANCELLED.value
-            p.active_key = None
-            p.updated_at = now
-            for s in steps:
-                if s.status != StepStatus.COMPLETED:
-                    s.status = StepStatus.CANCELLED.value
-            await uow.session.flush()
-            refs = ReferralRepository(uow.session)
-            for s in steps:
-                r = await refs.get(s.referral_id) if s.referral_id else None
-                if r is not None and Status(r.status) in OPEN:
-                    await apply_transition(uow, r, Action.CANCEL, identity, now=now,
-                                           consents=consent_check(peers, identity),
-                                           reason=data.reason)
+            await cancel_pathway(uow, p, steps, identity, now=now,
+                                 consents=consent_check(peers, identity), reason=data.reason)
         await uow.session.flush()
         out = await _pathway_out(uow, p, steps)
         stored = await uow.remember(idempotency, status_code=200, body=dumps(out),
@@ -1022,18 +1012,13 @@ async def on_profile_erased(uow: UnitOfWork, event: EventEnvelope, peers: Peers)
     regions stay, so the counts still add up."""
     profile_id = event.subject_id
     now = utcnow()
-    for p in await PathwayRepository(uow.session).live_of_profile(profile_id):
-        p.status = PathwayStatus.CANCELLED.value
-        p.active_key = None
-        p.held_reason = {"code": "profile_erased"}
-        p.updated_at = now
-        for s in await PathwayRepository(uow.session).steps(p.id):
-            if s.status != StepStatus.COMPLETED:
-                s.status = StepStatus.CANCELLED.value
-    await uow.session.flush()
+    consents = consent_check(peers, SYSTEM)
+    pathways = PathwayRepository(uow.session)
+    for p in await pathways.live_of_profile(profile_id):
+        await cancel_pathway(uow, p, await pathways.steps(p.id), SYSTEM, now=now,
+                             consents=consents, held_reason={"code": "profile_erased"})
     repo = ReferralRepository(uow.session)
     referrals = await repo.of_profile(profile_id)
-    consents = consent_check(peers, SYSTEM)
     for r in referrals:
         if Status(r.status) in OPEN:
             await apply_transition(uow, r, Action.CANCEL, SYSTEM, now=now, consents=consents)
@@ -1079,21 +1064,13 @@ async def on_profile_merged(uow: UnitOfWork, event: EventEnvelope, peers: Peers)
     referrals = ReferralRepository(uow.session)
     live = {p.template for p in await pathways.live_of_profile(survivor)}
     for p in await pathways.live_of_profile(merged):
-        if p.template not in live:
-            p.active_key = f"{survivor}:{p.template}"
+        if p.template in live:
+            await cancel_pathway(uow, p, await pathways.steps(p.id), SYSTEM, now=now,
+                                 consents=consents, reason=MERGE_REASON,
+                                 held_reason={"code": "profile_merged"})
+        else:
+            p.active_key = active_key(survivor, p.template)
             live.add(p.template)
-            continue
-        p.status = PathwayStatus.CANCELLED.value
-        p.active_key = None
-        p.held_reason = {"code": "profile_merged"}
-        p.updated_at = now
-        for s in await pathways.steps(p.id):
-            if s.status != StepStatus.COMPLETED:
-                s.status = StepStatus.CANCELLED.value
-            r = await referrals.get(s.referral_id) if s.referral_id else None
-            if r is not None and Status(r.status) in OPEN:
-                await apply_transition(uow, r, Action.CANCEL, SYSTEM, now=now,
-                                       consents=consents, reason=MERGE_REASON)
     open_programmes = {r.programme_id for r in await referrals.of_profile(survivor)
                        if Status(r.status) in OPEN}
     for r in await referrals.of_profile(merged):

@@ -50,6 +50,11 @@ def open_key(profile_id: str, programme_id: str) -> str:
     return f"{profile_id}:{programme_id}"
 
 
+def active_key(profile_id: str, template: str) -> str:
+    """A live pathway's key: one per person and template, enforced by the database."""
+    return f"{profile_id}:{template}"
+
+
 # --- shapes ---------------------------------------------------------------------------------
 def referral_dict(r: Referral, now: datetime) -> dict[str, Any]:
     status = Status(r.status)
@@ -240,6 +245,29 @@ async def open_step(uow: UnitOfWork, pathway: Pathway, step: PathwayStep, actor:
     step.referral_id = r.id
     step.attempts = (step.attempts or 0) + 1
     return None
+
+
+async def cancel_pathway(uow: UnitOfWork, pathway: Pathway, steps: list[PathwayStep],
+                         actor: Identity, *, now: datetime, consents: ConsentCheck,
+                         reason: str | None = None,
+                         held_reason: dict[str, Any] | None = None) -> None:
+    """Cancel a live pathway: the steps not completed, and the referral a step has open
+    (its provider is told through the usual event)."""
+    pathway.status = PathwayStatus.CANCELLED.value
+    pathway.active_key = None
+    if held_reason is not None:
+        pathway.held_reason = held_reason
+    pathway.updated_at = now
+    for s in steps:
+        if s.status != StepStatus.COMPLETED:
+            s.status = StepStatus.CANCELLED.value
+    await uow.session.flush()
+    refs = ReferralRepository(uow.session)
+    for s in steps:
+        r = await refs.get(s.referral_id) if s.referral_id else None
+        if r is not None and Status(r.status) in OPEN:
+            await apply_transition(uow, r, Action.CANCEL, actor, now=now, consents=consents,
+                                   reason=reason)
 
 
 def hold(pathway: Pathway, reason: dict[str, Any], now: datetime) -> None:
