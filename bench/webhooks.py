@@ -34,10 +34,11 @@ from gateway.events import record_events  # noqa: E402
 from gateway.models import WebhookSubscription  # noqa: E402
 from gateway.webhooks import new_secret  # noqa: E402
 from ruta.distributed import free_port, prepare_databases, wait_healthy  # noqa: E402
+from shared.clock import utcnow  # noqa: E402
 from shared.crypto import Sealer  # noqa: E402
-from shared.db import Database, utcnow  # noqa: E402
-from shared.events import EventEnvelope  # noqa: E402
+from shared.db import Database  # noqa: E402
 from shared.identity import Identity, Role  # noqa: E402
+from shared.outbox import EventEnvelope  # noqa: E402
 from shared.settings import DATABASES, Settings  # noqa: E402
 
 RECEIVER = '''

@@ -24,16 +24,10 @@ from gateway.schemas import (
 )
 from gateway.tokens import KeyStore
 from shared.concurrency import IfMatch, etag
-from shared.db import IdempotencyKey
+from shared.deps import CursorsDep, DbDep, IdempotencyHeader, SettingsDep, idempotency_for
 from shared.errors import Unauthenticated, problem_responses
-from shared.http import (
-    CursorsDep,
-    DbDep,
-    IdempotencyHeader,
-    SettingsDep,
-    idempotency_for,
-    respond,
-)
+from shared.http import respond
+from shared.idempotency import IdempotencyKey
 from shared.identity import Identity
 from shared.pagination import Cursor, Limit, Page
 

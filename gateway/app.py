@@ -22,13 +22,13 @@ from gateway.subscriptions import endpoint_disabled_event
 from gateway.tokens import KeyStore, TokenVerifier, ensure_signing_key
 from gateway.upstreams import ASGIUpstream, HTTPUpstream, Upstream
 from gateway.webhooks import DeliveryWorker, start_event_tasks
-from shared.clients import Peers
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.http import NO_NATIVE_TELEMETRY, install_openapi
 from shared.identity import AssertionSigner
 from shared.observability import RequestContextMiddleware, install_health
 from shared.pagination import CursorCodec
+from shared.peers import Peers
 from shared.settings import SERVICES, Settings
 
 

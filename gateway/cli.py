@@ -93,8 +93,8 @@ def worker(
     from gateway.events import EventHub
     from gateway.subscriptions import endpoint_disabled_event
     from gateway.webhooks import DeliveryWorker, start_event_tasks
-    from shared.clients import Peers
     from shared.logging import configure_logging
+    from shared.peers import Peers
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)

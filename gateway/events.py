@@ -28,10 +28,11 @@ from gateway.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from shared.clients import Peers
-from shared.db import Database, UnitOfWork, as_utc, utcnow
-from shared.events import EventEnvelope
+from shared.clock import as_utc, utcnow
+from shared.db import Database, UnitOfWork
 from shared.identity import Identity, Role
+from shared.outbox import EventEnvelope
+from shared.peers import Peers
 
 log = structlog.get_logger("ruta.events")
 

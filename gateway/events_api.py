@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from gateway import subscriptions as uc
 from gateway.api import GatewayIdentity
-from shared.clients import Peers
 from shared.concurrency import IfMatch, etag
+from shared.deps import CursorsDep, DbDep, SettingsDep
 from shared.errors import problem_responses
-from shared.http import CursorsDep, DbDep, SettingsDep
 from shared.pagination import Cursor, Limit, Page
+from shared.peers import Peers
 
 router = APIRouter(prefix="/v1", tags=["events and webhooks"])
 

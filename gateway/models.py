@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import utcnow
+from shared.clock import utcnow
 from shared.models import TimestampsMixin, VersionedMixin
 from shared.tables import BigIntId
 

@@ -12,7 +12,7 @@ from pydantic import (
     field_validator,
 )
 
-from shared.db import UtcDateTime
+from shared.clock import UtcDateTime
 from shared.identity import Role
 from shared.regions import RegionCode, country_of
 

@@ -23,10 +23,12 @@ from gateway.schemas import (
     regions_fit_country,
 )
 from gateway.tokens import KeyStore
+from shared.clock import as_utc, utcnow
 from shared.concurrency import ExpectedVersion
-from shared.db import Database, IdempotencyKey, StoredResponse, as_utc, utcnow
+from shared.db import Database
 from shared.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from shared.i18n import Text
+from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.identity import Identity, Role
 from shared.pagination import CursorCodec, Page
 from shared.settings import Settings

@@ -23,15 +23,16 @@ from gateway.models import (
     WebhookSubscription,
 )
 from gateway.webhooks import new_secret, validate_target, verify
-from shared.clients import Peers
+from shared.clock import UtcDateTime, as_utc, utcnow
 from shared.concurrency import ExpectedVersion
 from shared.crypto import Sealer
-from shared.db import Database, UnitOfWork, UtcDateTime, as_utc, utcnow
+from shared.db import Database, UnitOfWork
 from shared.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
-from shared.events import EventEnvelope
 from shared.i18n import Text
 from shared.identity import Identity, Role
+from shared.outbox import EventEnvelope
 from shared.pagination import CursorCodec, Page
+from shared.peers import Peers
 from shared.settings import Settings
 
 EVENT_TYPES = {

@@ -28,8 +28,9 @@ from jose.utils import long_to_base64
 from sqlalchemy import select
 
 from gateway.models import Client, SigningKey
+from shared.clock import as_utc, utcnow
 from shared.crypto import Sealer
-from shared.db import Database, as_utc, utcnow
+from shared.db import Database
 from shared.errors import Unauthenticated
 from shared.i18n import Text
 from shared.identity import Identity, Role

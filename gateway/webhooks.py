@@ -32,8 +32,9 @@ import structlog
 from sqlalchemy import select, update
 
 from gateway.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
+from shared.clock import as_utc, utcnow
 from shared.crypto import Sealer
-from shared.db import Database, as_utc, utcnow
+from shared.db import Database
 from shared.errors import ValidationFailed
 from shared.i18n import Text
 from shared.settings import Settings

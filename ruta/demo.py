@@ -15,7 +15,8 @@ from gateway.models import Organisation
 from services.referrals.service import seed_catalogue
 from services.registry import service as registry
 from services.registry.schemas import PopulationType, ProfileCreate, Sex
-from shared.db import Database, IdempotencyKey
+from shared.db import Database
+from shared.idempotency import IdempotencyKey
 from shared.identity import Identity, Role
 from shared.settings import Settings
 

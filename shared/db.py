@@ -8,20 +8,13 @@ must share the business transaction live: idempotency records and the event outb
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, Any
+from typing import Any
 
-import orjson
-from pydantic import AfterValidator
-from sqlalchemy import delete, event, select, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -32,77 +25,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from shared.errors import AppError, ServiceUnavailable, is_database_outage
-from shared.i18n import Text
-from shared.tables import idempotency_records, outbox_events
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands datetimes back naive; every stored datetime here is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-# A response field read from the database: always with its offset (RFC 3339), on SQLite too.
-UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
-
-
-class IdempotencyInFlight(AppError):
-    status = 409
-    code = "idempotency-in-flight"
-    detail_text = Text(
-        "Otra solicitud con la misma Idempotency-Key aún se está procesando; reintente luego.",
-        "Another request with the same Idempotency-Key is still being processed; retry later.",
-    )
-
-
-class IdempotencyKeyReused(AppError):
-    status = 422
-    code = "idempotency-key-reused"
-    detail_text = Text(
-        "Esta Idempotency-Key ya se usó con otro contenido.",
-        "This Idempotency-Key was already used with a different request body.",
-    )
-
-
-@dataclass(frozen=True)
-class IdempotencyKey:
-    """A client's key for one write, with a fingerprint of what it asked for."""
-
-    client_id: str
-    key: str
-    fingerprint: str
-
-    @staticmethod
-    def fingerprint_of(method: str, path: str, body: bytes) -> str:
-        h = hashlib.sha256()
-        for part in (method.encode(), b"\0", path.encode(), b"\0", body):
-            h.update(part)
-        return h.hexdigest()
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    """The first response to an idempotent write, replayed for its retries."""
-
-    status_code: int
-    headers: dict[str, str]
-    body: bytes
-    replayed: bool = True
-
-
-@dataclass
-class Event:
-    type: str
-    subject_type: str
-    subject_id: str
-    subject_version: int | None = None
-    organisation_id: str | None = None
-    regions: Sequence[str] = ()
-    data: dict[str, Any] = field(default_factory=dict)
+from shared import idempotency
+from shared.errors import ServiceUnavailable, is_database_outage
+from shared.idempotency import IdempotencyKey, StoredResponse
+from shared.outbox import Event, OutboxSignal, insert_events
 
 
 async def driver_connection(session: AsyncSession) -> Any:
@@ -113,42 +39,12 @@ async def driver_connection(session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
-class OutboxSignal:
-    """Wakes the relay's long poll (``GET /internal/outbox?wait=``) in this process when a
-    unit of work commits events, instead of the relay polling every service all the time.
-    A commit in another process is found when the poll times out."""
-
-    def __init__(self) -> None:
-        self._waiters: set[asyncio.Future[None]] = set()
-
-    @contextlib.contextmanager
-    def watch(self) -> Iterator[asyncio.Future[None]]:
-        """Watch from before the check for pending events, so a commit between the check and
-        the wait is not missed."""
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.add(waiter)
-        try:
-            yield waiter
-        finally:
-            self._waiters.discard(waiter)
-
-    def notify(self) -> None:
-        for waiter in list(self._waiters):
-            if not waiter.done():
-                with contextlib.suppress(RuntimeError):  # its loop has closed
-                    waiter.set_result(None)
-
-
-# Keys of idempotent writes under way in this process (SQLite runs in one process only).
-_local_inflight: set[tuple[int, str, str]] = set()
-
-
 class UnitOfWork:
     def __init__(self, db: Database) -> None:
         self._db = db
         self.session: AsyncSession
         self._events: list[Event] = []
-        self._local_claims: list[tuple[int, str, str]] = []
+        self._local_claims = idempotency.LocalClaims(id(db.root))
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._db.sessionmaker()
@@ -163,8 +59,7 @@ class UnitOfWork:
             # loaded, so a read-only use case can still map its rows after the block.
             await self.session.close()
         finally:
-            for claim in self._local_claims:
-                _local_inflight.discard(claim)
+            self._local_claims.release()
 
     async def driver_connection(self) -> Any:
         return await driver_connection(self.session)
@@ -174,26 +69,10 @@ class UnitOfWork:
         self._events.append(event)
 
     async def commit(self) -> None:
+        """Store the queued events in the outbox and commit them with the change."""
         wrote_events = bool(self._events)
         if self._events:
-            now = utcnow()
-            await self.session.execute(
-                outbox_events.insert(),
-                [
-                    {
-                        "event_id": str(uuid.uuid4()),
-                        "type": e.type,
-                        "occurred_at": now,
-                        "subject_type": e.subject_type,
-                        "subject_id": e.subject_id,
-                        "subject_version": e.subject_version,
-                        "organisation_id": e.organisation_id,
-                        "regions": list(e.regions),
-                        "data": e.data,
-                    }
-                    for e in self._events
-                ],
-            )
+            await insert_events(self.session, self._events)
             self._events.clear()
         await self.session.commit()
         if wrote_events:
@@ -201,80 +80,22 @@ class UnitOfWork:
 
     # --- idempotency -------------------------------------------------------------------
     async def claim(self, idem: IdempotencyKey | None) -> StoredResponse | None:
-        """Take the key for this transaction, or answer the earlier response for it.
-
-        Raises 409 while another request holds the key and nothing is stored for it yet (a
-        retry racing another retry of an answered request gets the stored answer), and 422
-        when the key was used for a different body. The record is written by
-        :meth:`remember` in this same transaction, so a crash leaves neither the change nor
-        the record.
-        """
+        """Take the key for this transaction, or answer the earlier response for it
+        (:func:`shared.idempotency.claim`). The record is written by :meth:`remember` in
+        this same transaction, so a crash leaves neither the change nor the record."""
         if idem is None:
             return None
-        ident = f"{len(idem.client_id)}:{idem.client_id}:{idem.key}"
-        if self._db.is_postgres:
-            got = await self.session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": ident}
-            )
-            if not got:
-                # Held by a retry of a request already answered (two retries at once): its
-                # stored response stands, and is answered; 409 only while nothing is stored.
-                return self._replay(await self._record(idem), idem, in_flight=True)
-        else:
-            claim = (id(self._db.root), idem.client_id, idem.key)
-            if claim in _local_inflight:  # its holder has the only connection: no look-up
-                raise IdempotencyInFlight()
-            _local_inflight.add(claim)
-            self._local_claims.append(claim)
-        row = await self._record(idem)
-        if row is None:
-            return None
-        if as_utc(row.expires_at) <= utcnow():
-            await self.session.execute(
-                delete(idempotency_records).where(
-                    idempotency_records.c.client_id == idem.client_id,
-                    idempotency_records.c.key == idem.key,
-                )
-            )
-            return None
-        return self._replay(row, idem)
-
-    async def _record(self, idem: IdempotencyKey) -> Any:
-        return (
-            await self.session.execute(
-                select(idempotency_records).where(
-                    idempotency_records.c.client_id == idem.client_id,
-                    idempotency_records.c.key == idem.key,
-                )
-            )
-        ).one_or_none()
-
-    @staticmethod
-    def _replay(row: Any, idem: IdempotencyKey, *, in_flight: bool = False) -> StoredResponse:
-        if row is None or (in_flight and as_utc(row.expires_at) <= utcnow()):
-            raise IdempotencyInFlight()
-        if row.fingerprint != idem.fingerprint:
-            raise IdempotencyKeyReused()
-        return StoredResponse(row.status_code, dict(row.headers), bytes(row.body))
+        return await idempotency.claim(self.session, idem, is_postgres=self._db.is_postgres,
+                                       local=self._local_claims)
 
     async def remember(
         self, idem: IdempotencyKey | None, *, status_code: int, body: Any,
         headers: dict[str, str] | None = None,
     ) -> StoredResponse:
         """Record the response of an idempotent write; returns it ready to send."""
-        raw = body if isinstance(body, bytes) else orjson.dumps(body)
-        stored = StoredResponse(status_code, dict(headers or {}), raw, replayed=False)
-        if idem is not None:
-            now = utcnow()
-            await self.session.execute(
-                idempotency_records.insert().values(
-                    client_id=idem.client_id, key=idem.key, fingerprint=idem.fingerprint,
-                    status_code=status_code, headers=stored.headers, body=raw,
-                    created_at=now,
-                    expires_at=now + timedelta(hours=self._db.idempotency_ttl_hours),
-                )
-            )
-        return stored
+        return await idempotency.remember(self.session, idem, status_code=status_code,
+                                          body=body, headers=headers,
+                                          ttl_hours=self._db.idempotency_ttl_hours)
 
 
 class Database:

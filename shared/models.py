@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from shared.db import utcnow
+from shared.clock import utcnow
 
 
 def new_id() -> str:

@@ -28,8 +28,9 @@ from services.credentials.schemas import (
 from services.credentials.status_list import Purpose
 from services.credentials.vc import MEDIA_TYPE
 from shared.concurrency import IF_MATCH_DOC, ExpectedVersion, IfMatch, etag
+from shared.deps import CursorsDep, DbDep, Idempotency, PeersDep, SettingsDep
 from shared.errors import problem_responses
-from shared.http import CursorsDep, DbDep, Idempotency, PeersDep, SettingsDep, respond
+from shared.http import respond
 from shared.identity import CurrentIdentity
 from shared.pagination import Cursor, Limit, Page
 

@@ -9,15 +9,14 @@ from services.credentials.service import (
     on_profile_updated,
 )
 from shared.db import Database
-from shared.events import EventConsumer, event_router
 from shared.http import create_service_app
+from shared.inbox import EventConsumer, event_router
 from shared.settings import Settings
 
-consumer = EventConsumer({
-    "profile.erased": on_profile_erased,
-    "profile.updated": on_profile_updated,
-    "profile.merged": on_profile_merged,
-})
+consumer = (EventConsumer()
+            .add("profile.erased", on_profile_erased)
+            .add("profile.updated", on_profile_updated)
+            .add("profile.merged", on_profile_merged))
 
 
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:

@@ -9,14 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-import structlog
-
-from shared.clients import Peers
-from shared.errors import ServiceUnavailable, UpstreamTimeout
+from shared.errors import ServiceUnavailable
 from shared.identity import Identity
-
-log = structlog.get_logger("ruta.credentials.registry")
+from shared.peers import NOT_VISIBLE, Peers
 
 SHARING_PURPOSE = "credential_sharing"
 
@@ -41,35 +36,25 @@ class Registry:
 
     async def _get(self, identity: Identity, path: str, params: dict[str, Any] | None = None
                    ) -> dict[str, Any] | None:
-        resp = await self.peers.request("registry", "GET", path, identity=identity,
-                                        params=params)
-        if resp.status_code in (401, 403, 404, 410) or 300 <= resp.status_code < 400:
-            return None  # not visible to this caller, erased or merged: the same as absent
-        if resp.status_code == 504:
-            raise UpstreamTimeout()
-        if resp.status_code != 200:
-            log.warning("registry_unexpected_status", status=resp.status_code)
-            raise ServiceUnavailable()
-        try:
-            body = resp.json()
-        except (ValueError, httpx.DecodingError):
-            raise ServiceUnavailable() from None
-        if not isinstance(body, dict):
+        body = await self.peers.get_json("registry", path, identity=identity, params=params,
+                                         absent=NOT_VISIBLE)
+        if body is not None and not isinstance(body, dict):
             raise ServiceUnavailable()
         return body
 
     async def profile(self, identity: Identity, profile_id: str) -> ProfileRef | None:
-        """The profile as this caller may see it; None when it may not (or it is gone)."""
+        """The profile as this caller may see it; None when it may not (or it is gone). A
+        merged profile answers as its survivor (whose id the reference carries)."""
         body = await self._get(identity, f"/v1/profiles/{profile_id}")
         if body is None:
             return None
-        org = body.get("organisation_id")
-        if not isinstance(org, str) or body.get("id") != profile_id:
+        org, pid = body.get("organisation_id"), body.get("id")
+        if not isinstance(org, str) or not isinstance(pid, str):
             raise ServiceUnavailable()
         names = [body.get(k) for k in ("given_names", "first_surname", "second_surname")]
         full_name = " ".join(n for n in names if isinstance(n, str) and n) or None
         region = body.get("region")
-        return ProfileRef(id=profile_id, organisation_id=org,
+        return ProfileRef(id=pid, organisation_id=org,
                           region=region if isinstance(region, str) else None,
                           full_name=full_name)
 

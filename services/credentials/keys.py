@@ -19,8 +19,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.credentials.models import IssuerKey
+from shared.clock import utcnow
 from shared.crypto import Sealer
-from shared.db import utcnow
 
 ALGORITHM = "ES256"
 

@@ -19,7 +19,7 @@ from services.credentials.models import (
     VcIssuance,
 )
 from services.credentials.status_list import FILL_LIMIT, LIST_SIZE, Purpose
-from shared.db import utcnow
+from shared.clock import utcnow
 from shared.errors import ServiceUnavailable
 from shared.tables import idempotency_records
 

@@ -18,7 +18,7 @@ from services.credentials.classification import CEFR_LEVELS, is_isced_f, is_isco
 from services.credentials.lifecycle import ACTION_RULES, Action, Status, allowed_actions
 from services.credentials.models import Credential
 from services.credentials.vc import MAX_VC_CHARS
-from shared.db import as_utc
+from shared.clock import as_utc
 from shared.errors import InvalidValue
 from shared.i18n import Text
 

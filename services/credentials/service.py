@@ -46,15 +46,17 @@ from services.credentials.schemas import (
 )
 from services.credentials.status_list import Purpose, encode, status_list_credential, xml_datetime
 from shared.authz import CASELOAD_ROLES, in_scope
-from shared.clients import Peers
+from shared.clock import utcnow
 from shared.concurrency import ExpectedVersion, etag
 from shared.crypto import Sealer
-from shared.db import Database, Event, IdempotencyKey, StoredResponse, UnitOfWork, utcnow
+from shared.db import Database, UnitOfWork
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from shared.events import EventEnvelope
 from shared.i18n import Text
+from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.identity import Identity, Role
+from shared.outbox import Event, EventEnvelope
 from shared.pagination import CursorCodec, Page
+from shared.peers import Peers
 from shared.settings import Settings
 
 log = structlog.get_logger("ruta.credentials")

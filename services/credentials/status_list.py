@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.db import as_utc
+from shared.clock import as_utc
 
 LIST_SIZE = 131_072
 # Open a new list once this share of a list is taken, so random allocation stays cheap.

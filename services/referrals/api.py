@@ -34,8 +34,9 @@ from services.referrals.schemas import (
     TransitionIn,
 )
 from shared.concurrency import IfMatch, etag
+from shared.deps import CursorsDep, DbDep, Idempotency, IsoDate, PeersDep
 from shared.errors import problem_responses
-from shared.http import CursorsDep, DbDep, Idempotency, IsoDate, PeersDep, respond
+from shared.http import respond
 from shared.identity import CurrentIdentity
 from shared.pagination import Cursor, Limit, Page
 from shared.regions import RegionCode

@@ -23,8 +23,9 @@ from services.referrals.pathways import load_templates
 from services.referrals.rules import load_rules
 from services.referrals.sla import OVERDUE_INTERVAL_SECONDS, run_periodically
 from shared.db import Database, UnitOfWork
-from shared.events import EventConsumer, EventEnvelope, event_router
 from shared.http import create_service_app
+from shared.inbox import EventConsumer, event_router
+from shared.outbox import EventEnvelope
 from shared.settings import Settings
 
 AUTO = -1.0  # the overdue job runs when the app owns its database
@@ -58,29 +59,23 @@ def create_app(settings: Settings, database: Database | None = None, *,
     async def credential_changed(uow: UnitOfWork, event: EventEnvelope) -> None:
         await service.on_credential_status_changed(uow, event, app.state.peers)
 
-    async def profile_erased(uow: UnitOfWork, event: EventEnvelope) -> None:
+    async def erased(uow: UnitOfWork, event: EventEnvelope) -> None:
         await service.on_profile_erased(uow, event, app.state.peers)
-        await reports.project_profile(uow, event, app.state.peers)
 
-    async def profile_merged(uow: UnitOfWork, event: EventEnvelope) -> None:
+    async def merged(uow: UnitOfWork, event: EventEnvelope) -> None:
         await service.on_profile_merged(uow, event, app.state.peers)
-        await reports.project_profile(uow, event, app.state.peers)
 
-    async def profile_changed(uow: UnitOfWork, event: EventEnvelope) -> None:
+    async def project_person(uow: UnitOfWork, event: EventEnvelope) -> None:
         """The reports' projection of people (ids and non-identifying attributes)."""
         await reports.project_profile(uow, event, app.state.peers)
 
-    async def profile_updated(uow: UnitOfWork, event: EventEnvelope) -> None:
-        await service.on_profile_updated(uow, event)
-        await reports.project_profile(uow, event, app.state.peers)
-
-    consumer = EventConsumer({
-        **{kind: profile_changed for kind in reports.PROFILE_EVENTS},
-        "credential.status_changed": credential_changed,
-        "profile.erased": profile_erased,
-        "profile.merged": profile_merged,
-        "profile.updated": profile_updated,
-    })
+    # The workflow's handler of an event runs before the projection's, in one transaction.
+    consumer = (EventConsumer()
+                .add("credential.status_changed", credential_changed)
+                .add("profile.erased", erased)
+                .add("profile.merged", merged)
+                .add("profile.updated", service.on_profile_updated)
+                .add(reports.PROFILE_EVENTS, project_person))
     app.state.consumer = consumer
     app.include_router(event_router(consumer))
 

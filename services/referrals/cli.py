@@ -41,8 +41,8 @@ def rebuild_report_people(
     distributed shape, ``RUTA_REGISTRY_URL``; in process otherwise). Safe to re-run."""
     from services.referrals.reports import rebuild
     from services.registry.app import create_app as create_registry
-    from shared.clients import Peers
     from shared.db import Database
+    from shared.peers import Peers
     from shared.settings import Settings
 
     try:

@@ -12,16 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import httpx
-import structlog
-
 from services.referrals.rules import CredentialFact, DocumentFact, Facts, age_on
-from shared.clients import Peers
-from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout
-from shared.i18n import Text, current_language
+from shared.errors import AppError, ServiceUnavailable
+from shared.i18n import Text
 from shared.identity import Identity, Role
-
-log = structlog.get_logger("ruta.referrals.clients")
+from shared.peers import NOT_VISIBLE, Peers
 
 REFERRAL_PURPOSE = "referral"
 MAX_CREDENTIAL_PAGES = 10
@@ -35,32 +30,19 @@ class ProfileGone(AppError):
                        "This person's data was cancelled (ARCO right).")
 
 
+GONE: dict[int, type[AppError]] = {410: ProfileGone}
+
+
 @dataclass(frozen=True)
 class ConsentAnswer:
     granted: bool
     consent_id: str | None
 
 
-async def _get(peers: Peers, service: str, path: str, identity: Identity,
-               params: dict[str, Any] | None = None) -> httpx.Response:
-    # The caller's language goes along: in the embedded shape the sibling runs in this very
-    # task, and its middleware would otherwise reset the language of our own answer.
-    return await peers.request(service, "GET", path, identity=identity, params=params,
-                               headers={"Accept-Language": current_language()})
-
-
-def _json(resp: httpx.Response) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        raise ServiceUnavailable() from None
-
-
-def _unexpected(service: str, resp: httpx.Response) -> AppError:
-    if resp.status_code == 504:
-        return UpstreamTimeout()
-    log.warning("sibling_unexpected_status", service=service, status=resp.status_code)
-    return ServiceUnavailable()
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ServiceUnavailable()
+    return body
 
 
 class Registry:
@@ -69,16 +51,14 @@ class Registry:
 
     async def profile(self, identity: Identity, profile_id: str, *, gone_as_absent: bool = True
                       ) -> dict[str, Any] | None:
-        """The profile as ``identity`` may see it; None when it may not (or it is gone)."""
-        resp = await _get(self.peers, "registry", f"/v1/profiles/{profile_id}", identity)
-        if resp.status_code == 410 and not gone_as_absent:
-            raise ProfileGone()
-        if resp.status_code in (401, 403, 404, 410) or 300 <= resp.status_code < 400:
+        """The profile as ``identity`` may see it; None when it may not (or it is gone). A
+        merged profile answers as its survivor, with the survivor's id."""
+        body = await self.peers.get_json("registry", f"/v1/profiles/{profile_id}",
+                                         identity=identity, absent=NOT_VISIBLE,
+                                         errors=None if gone_as_absent else GONE)
+        if body is None:
             return None
-        if resp.status_code != 200:
-            raise _unexpected("registry", resp)
-        body = _json(resp)
-        if (not isinstance(body, dict) or body.get("id") != profile_id
+        if (not isinstance(body, dict) or not isinstance(body.get("id"), str)
                 or not isinstance(body.get("organisation_id"), str)
                 or not isinstance(body.get("region"), str)):
             raise ServiceUnavailable()
@@ -91,14 +71,12 @@ class Registry:
         params = {"purpose": REFERRAL_PURPOSE, "recipient": recipient}
         if programme is not None:
             params["programme"] = programme
-        resp = await _get(self.peers, "registry", f"/v1/profiles/{profile_id}/consent-check",
-                          identity, params)
-        if resp.status_code in (401, 403, 404, 410):
+        body = await self.peers.get_json(
+            "registry", f"/v1/profiles/{profile_id}/consent-check", identity=identity,
+            params=params, absent=NOT_VISIBLE)
+        if body is None:
             return None
-        if resp.status_code != 200:
-            raise _unexpected("registry", resp)
-        body = _json(resp)
-        granted = body.get("granted") if isinstance(body, dict) else None
+        granted = _object(body).get("granted")
         if not isinstance(granted, bool):
             raise ServiceUnavailable()
         consent_id = body.get("consent_id")
@@ -117,13 +95,12 @@ class Credentials:
             params: dict[str, Any] = {"profile_id": profile_id, "limit": 200}
             if cursor:
                 params["cursor"] = cursor
-            resp = await _get(self.peers, "credentials", "/v1/credentials", identity, params)
-            if resp.status_code in (401, 403, 404):
+            page = await self.peers.get_json("credentials", "/v1/credentials",
+                                             identity=identity, params=params,
+                                             absent=NOT_VISIBLE)
+            if page is None:
                 return []
-            if resp.status_code != 200:
-                raise _unexpected("credentials", resp)
-            page = _json(resp)
-            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+            if not isinstance(_object(page).get("items"), list):
                 raise ServiceUnavailable()
             items += [c for c in page["items"] if isinstance(c, dict)]
             cursor = page.get("next_cursor")

@@ -58,13 +58,14 @@ from services.referrals.lifecycle import Status
 from services.referrals.models import Programme, Referral, ReportPerson
 from services.referrals.outcomes import Currency, Module
 from services.referrals.sla import overdue_clause
-from shared.clients import Peers
-from shared.db import Database, UnitOfWork, utcnow
+from shared.clock import utcnow
+from shared.db import Database, UnitOfWork
+from shared.deps import DbDep, IsoDate, SettingsDep
 from shared.errors import Forbidden, ServiceUnavailable, ValidationFailed, problem_responses
-from shared.events import EventEnvelope
-from shared.http import DbDep, IsoDate, SettingsDep
 from shared.i18n import Text
 from shared.identity import CurrentIdentity, Identity, Role
+from shared.outbox import EventEnvelope
+from shared.peers import Peers
 from shared.regions import RegionCode, country_of
 
 log = structlog.get_logger("ruta.reports")

@@ -23,7 +23,7 @@ from pydantic import (
 from services.referrals.lifecycle import ACTION_RULES, Action, ReasonCode, Status
 from services.referrals.outcomes import Outcome, OutcomeKind
 from services.referrals.pathways import PathwayAction, PathwayStatus, StepStatus
-from shared.db import as_utc
+from shared.clock import as_utc
 from shared.errors import InvalidValue
 from shared.i18n import Text
 from shared.regions import RegionCode, country_of

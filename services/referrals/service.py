@@ -100,15 +100,17 @@ from services.referrals.workflow import (
     referral_dict,
 )
 from shared.authz import CASELOAD_ROLES, in_scope
-from shared.clients import Peers
+from shared.clock import as_utc, utcnow
 from shared.concurrency import ExpectedVersion, etag
-from shared.db import Database, IdempotencyKey, StoredResponse, UnitOfWork, as_utc, utcnow
+from shared.db import Database, UnitOfWork
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from shared.events import EventEnvelope
 from shared.i18n import Text, current_language
+from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.identity import Identity, Role
 from shared.models import new_id
+from shared.outbox import EventEnvelope
 from shared.pagination import CursorCodec, Page
+from shared.peers import Peers
 from shared.regions import country_of
 
 log = structlog.get_logger("ruta.referrals")

@@ -26,7 +26,9 @@ from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 
 from services.referrals.lifecycle import COMPLETION_CLOCK, Status
 from services.referrals.models import Referral
-from shared.db import Database, Event, as_utc, utcnow
+from shared.clock import as_utc, utcnow
+from shared.db import Database
+from shared.outbox import Event
 
 log = structlog.get_logger("ruta.referrals.sla")
 

@@ -32,9 +32,11 @@ from services.referrals.outcomes import DEFAULT_OUTCOME
 from services.referrals.pathways import PathwayStatus, StepStatus
 from services.referrals.repository import ProviderRepository, ReferralRepository
 from services.referrals.sla import add_days, is_overdue
-from shared.db import Event, UnitOfWork, as_utc
+from shared.clock import as_utc
+from shared.db import UnitOfWork
 from shared.identity import Identity
 from shared.models import new_id
+from shared.outbox import Event
 
 # (profile id, recipient organisation, programme) → the person's answer, None if not visible
 ConsentCheck = Callable[[str, str, str], Awaitable[ConsentAnswer | None]]

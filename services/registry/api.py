@@ -29,10 +29,11 @@ from services.registry.schemas import (
     ProfileUpdate,
     StatisticsOut,
 )
+from shared.clock import utcnow
 from shared.concurrency import ExpectedVersion, IfMatch, etag
-from shared.db import utcnow
+from shared.deps import CursorsDep, DbDep, Idempotency, IsoDate, PeersDep
 from shared.errors import ValidationFailed, problem_responses
-from shared.http import CursorsDep, DbDep, Idempotency, IsoDate, PeersDep, respond
+from shared.http import respond
 from shared.i18n import Text
 from shared.identity import CurrentIdentity
 from shared.pagination import Cursor, Limit, Page

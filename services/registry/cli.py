@@ -132,7 +132,8 @@ async def insert_synthetic(settings: Settings, people: SyntheticPeople, count: i
     from services.registry.repository import ProfileRepository
     from services.registry.schemas import ProfileCreate
     from services.registry.service import prepare
-    from shared.db import Database, utcnow
+    from shared.clock import utcnow
+    from shared.db import Database
     from shared.identity import Identity, Role
 
     identity = Identity(subject="seed-synthetic", role=Role.CASEWORKER, organisation_id=org)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from shared.clients import Peers
 from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout
 from shared.i18n import Text
 from shared.identity import Identity, Role
+from shared.peers import PeerAnswerUnexpected, Peers
 
 # The registry itself, once it has authorised the caller's export of this person.
 EXPORTER = Identity(subject="svc-registry-arco-export", role=Role.SYSTEM, organisation_id=None)
@@ -53,20 +53,14 @@ async def _section(peers: Peers, identity: Identity, service: str, profile_ids: 
             if cursor:
                 params["cursor"] = cursor
             try:
-                resp = await peers.request(service, "GET", path, identity=identity,
-                                           params=params)
+                page = await peers.get_json(service, path, identity=identity, params=params,
+                                            absent=(404, 405))
+            except PeerAnswerUnexpected:
+                raise ExportUpstreamError(service=service) from None
             except (ServiceUnavailable, UpstreamTimeout):
                 raise ExportIncomplete(service=service) from None
-            if resp.status_code in (404, 405):
+            if page is None:
                 return {"status": "unavailable"}
-            if resp.status_code in (503, 504):
-                raise ExportIncomplete(service=service)
-            if resp.status_code != 200:
-                raise ExportUpstreamError(service=service)
-            try:
-                page = resp.json()
-            except ValueError:
-                raise ExportUpstreamError(service=service) from None
             if isinstance(page, list):
                 items += page
                 break

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
 from services.registry.models import Profile
-from shared.db import as_utc
+from shared.clock import as_utc
+from shared.deps import DbDep
 from shared.errors import Forbidden, NotFound
-from shared.http import DbDep
 from shared.identity import CurrentIdentity, Identity, Role
 
 internal_router = APIRouter(prefix="/internal/profiles", include_in_schema=False)

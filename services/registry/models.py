@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.registry.search import normalise
-from shared.db import utcnow
+from shared.clock import utcnow
 from shared.models import IdMixin, TimestampsMixin, VersionedMixin, new_id
 from shared.tables import BigIntId
 

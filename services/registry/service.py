@@ -55,8 +55,9 @@ from services.registry.schemas import (
     normalise_phone,
 )
 from shared.authz import CASELOAD_ROLES, in_scope
+from shared.clock import as_utc, utcnow
 from shared.concurrency import ExpectedVersion, etag
-from shared.db import Database, Event, IdempotencyKey, StoredResponse, as_utc, utcnow
+from shared.db import Database
 from shared.errors import (
     AppError,
     Conflict,
@@ -66,8 +67,10 @@ from shared.errors import (
     validation_errors,
 )
 from shared.i18n import Text, current_language
+from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.identity import Identity, Permission, Role
 from shared.models import new_id
+from shared.outbox import Event
 from shared.pagination import CursorCodec
 from shared.regions import country_of
 from shared.tables import idempotency_records

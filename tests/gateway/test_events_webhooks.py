@@ -21,8 +21,9 @@ from gateway.events import record_events
 from gateway.models import FeedEvent, WebhookDelivery, WebhookSubscription
 from gateway.webhooks import SCHEDULE, DeliveryWorker, sign
 from ruta.embedded import create_embedded_app
-from shared.db import Database, Event, as_utc, utcnow
-from shared.events import EventEnvelope
+from shared.clock import as_utc, utcnow
+from shared.db import Database
+from shared.outbox import Event, EventEnvelope
 from shared.settings import Settings
 from tests.conftest import TokenFactory, profile_payload
 from tests.gateway.conftest import Receiver

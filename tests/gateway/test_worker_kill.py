@@ -28,10 +28,11 @@ from gateway.events import record_events
 from gateway.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
 from gateway.webhooks import new_secret
 from ruta.distributed import ROOT
+from shared.clock import utcnow
 from shared.crypto import Sealer
-from shared.db import Database, utcnow
-from shared.events import EventEnvelope
+from shared.db import Database
 from shared.migrate import upgrade
+from shared.outbox import EventEnvelope
 from shared.settings import Settings
 from tests.conftest import TempDatabases
 

@@ -13,13 +13,9 @@ from sqlalchemy import func, select, update
 
 from ruta.embedded import create_embedded_app
 from services.registry.models import Profile
-from shared.db import (
-    Database,
-    IdempotencyInFlight,
-    IdempotencyKey,
-    IdempotencyKeyReused,
-    utcnow,
-)
+from shared.clock import utcnow
+from shared.db import Database
+from shared.idempotency import IdempotencyInFlight, IdempotencyKey, IdempotencyKeyReused
 from shared.settings import Settings
 from shared.tables import idempotency_records
 from tests.conftest import TokenFactory, profile_payload

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from services.registry.models import Profile
-from shared.db import Database, Event
+from shared.db import Database
+from shared.outbox import Event
 from shared.tables import outbox_events
 
 

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from services.credentials.app import consumer
 from services.credentials.models import Credential, CredentialTransition
-from shared.db import Database, utcnow
-from shared.events import EventEnvelope
+from shared.clock import utcnow
+from shared.db import Database
 from shared.identity import Role
+from shared.outbox import EventEnvelope
 from shared.tables import idempotency_records
 from tests.conftest import TokenFactory
 from tests.services.credentials.conftest import SUNEDU, Flow, assertion, degree_payload

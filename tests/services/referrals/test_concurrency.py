@@ -20,7 +20,8 @@ from sqlalchemy import delete, func, select
 from ruta.embedded import create_embedded_app
 from services.referrals.models import Referral, ReferralTransition
 from services.referrals.sla import mark_overdue
-from shared.db import Database, utcnow
+from shared.clock import utcnow
+from shared.db import Database
 from shared.settings import Settings
 from shared.tables import idempotency_records, outbox_events
 from tests.conftest import TokenFactory

@@ -14,7 +14,8 @@ import httpx
 from sqlalchemy import func, select
 
 from services.referrals.models import Referral, ReferralTransition
-from shared.db import Database, as_utc, utcnow
+from shared.clock import as_utc, utcnow
+from shared.db import Database
 from shared.identity import Role
 from shared.tables import idempotency_records
 from tests.services.referrals.conftest import OUTCOMES, Route, assertion, events

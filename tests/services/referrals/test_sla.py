@@ -16,7 +16,8 @@ from services.referrals.app import create_app
 from services.referrals.models import Referral
 from services.referrals.service import seed_catalogue
 from services.referrals.sla import add_days, is_overdue, mark_overdue
-from shared.db import Database, utcnow
+from shared.clock import utcnow
+from shared.db import Database
 from shared.migrate import upgrade
 from shared.settings import Settings
 from tests.services.referrals.conftest import Route, events

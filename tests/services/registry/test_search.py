@@ -16,7 +16,8 @@ from services.registry.repository import ProfileRepository
 from services.registry.schemas import ProfileCreate
 from services.registry.service import prepare
 from services.registry.synthetic import SyntheticPeople
-from shared.db import Database, utcnow
+from shared.clock import utcnow
+from shared.db import Database
 from shared.identity import Identity, Role
 from tests.conftest import TokenFactory
 from tests.services.registry.conftest import create, share
