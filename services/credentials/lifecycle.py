@@ -36,8 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from shared.errors import Conflict
-from shared.i18n import Text
+from shared import lifecycle
 
 
 class Status(StrEnum):
@@ -120,14 +119,8 @@ ACTION_RULES: Mapping[Action, ActionRule] = {
 }
 
 
-class TransitionNotAllowed(Conflict):
-    code = "invalid-transition"
-    detail_text = Text("La acción «{action}» no es posible en el estado «{status}».",
-                       "The action '{action}' is not possible in state '{status}'.")
-
-
 def allowed_actions(current: Status) -> list[Action]:
-    return [a for (s, a) in TRANSITIONS if s is current]
+    return lifecycle.allowed_actions(TRANSITIONS, current)
 
 
 def next_status(current: Status, action: Action, *, suspended_from: Status | None = None
@@ -135,17 +128,10 @@ def next_status(current: Status, action: Action, *, suspended_from: Status | Non
     """Where ``action`` takes a credential in state ``current``; 409 if it may not."""
     target = TRANSITIONS.get((current, action))
     if target is None:
-        raise _not_allowed(current, action)
+        raise lifecycle.not_allowed(TRANSITIONS, current, action)
     if isinstance(target, _Resume):
         if suspended_from not in RESUMABLE:
-            raise _not_allowed(current, action)
+            raise lifecycle.not_allowed(TRANSITIONS, current, action)
         assert suspended_from is not None
         return suspended_from
     return target
-
-
-def _not_allowed(current: Status, action: Action) -> TransitionNotAllowed:
-    return TransitionNotAllowed(
-        action=action.value, status=current.value,
-        extra={"status_now": current.value,
-               "allowed_actions": [a.value for a in allowed_actions(current)]})

@@ -22,8 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.errors import Conflict
-from shared.i18n import Text
+from shared import lifecycle
 
 
 class Status(StrEnum):
@@ -116,22 +115,13 @@ WALK_TO_COMPLETED: Mapping[Status, tuple[Action, ...]] = {
 }
 
 
-class TransitionNotAllowed(Conflict):
-    code = "invalid-transition"
-    detail_text = Text("La acción «{action}» no es posible en el estado «{status}».",
-                       "The action '{action}' is not possible in state '{status}'.")
-
-
 def allowed_actions(current: Status) -> list[Action]:
-    return [a for (s, a) in TRANSITIONS if s is current]
+    return lifecycle.allowed_actions(TRANSITIONS, current)
 
 
 def next_status(current: Status, action: Action) -> Status:
     """Where ``action`` takes a referral in state ``current``; 409 if it may not."""
     target = TRANSITIONS.get((current, action))
     if target is None:
-        raise TransitionNotAllowed(
-            action=action.value, status=current.value,
-            extra={"status_now": current.value,
-                   "allowed_actions": [a.value for a in allowed_actions(current)]})
+        raise lifecycle.not_allowed(TRANSITIONS, current, action)
     return target

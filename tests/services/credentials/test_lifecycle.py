@@ -9,10 +9,10 @@ from services.credentials.lifecycle import (
     TRANSITIONS,
     Action,
     Status,
-    TransitionNotAllowed,
     allowed_actions,
     next_status,
 )
+from shared.lifecycle import TransitionNotAllowed
 
 S, A = Status, Action
 # Written out independently of the implementation's table: rows are states, "-" is a 409.

@@ -16,12 +16,12 @@ from services.referrals.lifecycle import (
     Action,
     Side,
     Status,
-    TransitionNotAllowed,
     allowed_actions,
     next_status,
 )
 from services.referrals.service import may_act
 from shared.identity import Identity, Role
+from shared.lifecycle import TransitionNotAllowed
 
 S, A = Status, Action
 
