@@ -8,7 +8,7 @@ import typer
 
 from shared.db import Database
 from shared.identity import Identity, Role
-from shared.settings import Settings
+from shared.settings import load_settings_or_exit
 
 _CLI_ADMIN = Identity(subject="cli", role=Role.ADMIN, organisation_id=None)
 
@@ -29,7 +29,7 @@ def create_organisation(
         "regions": [r.strip() for r in regions.split(",") if r.strip()]})
 
     async def run() -> None:
-        db = Database(Settings().database_url("gateway"))
+        db = Database(load_settings_or_exit().database_url("gateway"))
         try:
             await service.create_organisation(db=db, identity=_CLI_ADMIN, data=data,
                                               idempotency=None)
@@ -55,7 +55,7 @@ def create_client(
         "regions": [r.strip() for r in regions.split(",") if r.strip()]})
 
     async def run() -> None:
-        db = Database(Settings().database_url("gateway"))
+        db = Database(load_settings_or_exit().database_url("gateway"))
         try:
             client = await service.create_client(db=db, identity=_CLI_ADMIN, data=data)
         finally:
@@ -71,7 +71,7 @@ def rotate_signing_key() -> None:
     from gateway.tokens import rotate_signing_key as rotate
 
     async def run() -> str:
-        settings = Settings()
+        settings = load_settings_or_exit()
         db = Database(settings.database_url("gateway"))
         try:
             return await rotate(db, settings)
@@ -96,7 +96,7 @@ def worker(
     from shared.logging import configure_logging
     from shared.peers import Peers
 
-    settings = Settings()
+    settings = load_settings_or_exit()
     configure_logging(settings.log_level, settings.log_json)
 
     async def run() -> None:

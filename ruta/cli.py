@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import typer
 
-from shared.settings import DATABASES, Settings
+from shared.settings import DATABASES, load_settings_or_exit
 
 app = typer.Typer(help="Ruta de Empleabilidad — operator commands.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -21,14 +21,6 @@ class ProcessKind(StrEnum):
     CREDENTIALS = "credentials"
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:  # invalid configuration: say why, exit non-zero
-        typer.echo(f"configuración no válida / invalid configuration: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 @app.command()
 def migrate(
     database: list[str] = typer.Option(list(DATABASES), "--database", "-d",
@@ -38,7 +30,7 @@ def migrate(
     """Apply the migrations of each database (creating PostgreSQL databases if missing)."""
     from shared.migrate import ensure_postgres_database, upgrade
 
-    settings = _settings()
+    settings = load_settings_or_exit()
 
     async def run() -> None:
         for name in database:
@@ -65,7 +57,7 @@ def seed_demo() -> None:
     """Demo organisations, catalogue and a few profiles (idempotent)."""
     from ruta.demo import seed_demo as run
 
-    settings = _settings()
+    settings = load_settings_or_exit()
     if settings.is_production:
         typer.echo("seed-demo is a development command", err=True)
         raise typer.Exit(2)
@@ -84,7 +76,7 @@ def token(
     from gateway.devtokens import mint_dev_token
     from ruta.demo import IDENTITIES, demo_identity
 
-    settings = _settings()
+    settings = load_settings_or_exit()
     if settings.is_production:
         typer.echo("dev tokens are disabled in production; use POST /oauth/token", err=True)
         raise typer.Exit(2)
@@ -104,7 +96,7 @@ def serve(
     """Serve one process of the system (``all``: gateway and services in one process)."""
     import uvicorn
 
-    settings = _settings()
+    settings = load_settings_or_exit()
     factory = "embedded" if service is ProcessKind.ALL else service.value
     uvicorn.run(f"ruta.asgi:{factory}", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=workers, loop="uvloop", http="httptools",
@@ -112,9 +104,10 @@ def serve(
 
 
 # Each room may contribute its own commands (``COMMANDS`` in ``<room>/cli.py``), so domain
-# commands such as ``ruta import-profiles`` live next to the use cases they drive.
+# commands such as ``ruta seed-synthetic`` live next to the use cases they drive; commands
+# that need several rooms are the composition root's (ruta/commands.py).
 COMMAND_MODULES = ("gateway.cli", "services.registry.cli", "services.referrals.cli",
-                   "services.credentials.cli")
+                   "services.credentials.cli", "ruta.commands")
 
 
 def _register_room_commands() -> None:

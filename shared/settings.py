@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("registry", "referrals", "credentials")
@@ -161,6 +162,21 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return not any(self.upstream_url(s) for s in SERVICES)
+
+
+def load_settings_or_exit() -> Settings:
+    """The settings for a command or a process that starts: when they are invalid, say which
+    settings and why on stderr — never their values, which may be secrets — and exit 2."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                    for e in exc.errors(include_url=False, include_input=False)]
+    except ValueError as exc:
+        problems = [f"  {exc}"]
+    print("configuración no válida / invalid configuration:", *problems, sep="\n",
+          file=sys.stderr)
+    raise SystemExit(2)
 
 
 def load_settings(**overrides: object) -> Settings:

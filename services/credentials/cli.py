@@ -6,18 +6,15 @@ import asyncio
 
 import typer
 
+from shared.settings import load_settings_or_exit
+
 
 def rotate_issuer_key() -> None:
     """Make a new signing key for verifiable credentials; the old ones keep verifying."""
     from services.credentials.service import rotate_issuer_key as rotate
     from shared.db import Database
-    from shared.settings import Settings
 
-    try:
-        settings = Settings()
-    except Exception as exc:  # invalid configuration: say why, exit non-zero
-        typer.echo(f"configuración no válida / invalid configuration: {exc}", err=True)
-        raise typer.Exit(2) from None
+    settings = load_settings_or_exit()
 
     async def run() -> str:
         db = Database(settings.database_url("credentials"))

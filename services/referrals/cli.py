@@ -6,6 +6,8 @@ import asyncio
 
 import typer
 
+from shared.settings import load_settings_or_exit
+
 
 def mark_overdue() -> None:
     """Announce referrals that became overdue (``referral.overdue``, once per referral and
@@ -13,13 +15,8 @@ def mark_overdue() -> None:
     minute."""
     from services.referrals.sla import mark_overdue as run
     from shared.db import Database
-    from shared.settings import Settings
 
-    try:
-        settings = Settings()
-    except Exception as exc:  # invalid configuration: say why, exit non-zero
-        typer.echo(f"configuración no válida / invalid configuration: {exc}", err=True)
-        raise typer.Exit(2) from None
+    settings = load_settings_or_exit()
 
     async def go() -> int:
         db = Database(settings.database_url("referrals"))
@@ -32,42 +29,4 @@ def mark_overdue() -> None:
     typer.echo(f"referrals marked overdue: {count}")
 
 
-def rebuild_report_people(
-    page: int = typer.Option(1000, min=1, max=5000, help="People per registry page."),
-) -> None:
-    """Rebuild the reports' projection of people (ids and non-identifying attributes) from
-    the registry: when the projection starts late, or to repair it. Pages through the
-    registry's ``/internal/profiles/attributes`` as the referrals service (its API in the
-    distributed shape, ``RUTA_REGISTRY_URL``; in process otherwise). Safe to re-run."""
-    from services.referrals.reports import rebuild
-    from services.registry.app import create_app as create_registry
-    from shared.db import Database
-    from shared.peers import Peers
-    from shared.settings import Settings
-
-    try:
-        settings = Settings()
-    except Exception as exc:  # invalid configuration: say why, exit non-zero
-        typer.echo(f"configuración no válida / invalid configuration: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-    async def go() -> int:
-        db = Database(settings.database_url("referrals"))
-        peers = Peers(settings)
-        registry = None
-        if settings.upstream_url("registry") is None:
-            registry = create_registry(settings)
-            peers.bind_apps({"registry": registry})
-        try:
-            return await rebuild(db, peers, page=page)
-        finally:
-            await peers.close()
-            await db.dispose()
-            if registry is not None:
-                await registry.state.db.dispose()
-
-    count = asyncio.run(go())
-    typer.echo(f"report people rebuilt: {count}")
-
-
-COMMANDS = [mark_overdue, rebuild_report_people]
+COMMANDS = [mark_overdue]

@@ -1,7 +1,5 @@
 """The registry's commands of the ``ruta`` CLI (registered by ruta/cli.py from ``COMMANDS``).
 
-* ``ruta import-profiles FILE.csv`` — an NGO's spreadsheet through the bulk API of a running
-  gateway, resumable, with a per-row result file;
 * ``ruta seed-synthetic --count N`` — realistic synthetic people for development and
   benchmarks (straight into the registry database, or to a CSV with ``--csv``);
 * ``ruta reencrypt-sensitive`` — after adding a key to ``RUTA_DATA_KEYS`` and making it
@@ -17,84 +15,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    import httpx
+from shared.settings import load_settings_or_exit
 
+if TYPE_CHECKING:
     from services.registry.synthetic import SyntheticPeople
     from shared.settings import Settings
-
-
-def _settings() -> Settings:
-    from shared.settings import Settings
-
-    try:
-        return Settings()
-    except Exception as exc:  # invalid configuration: say why, exit non-zero
-        typer.echo(f"configuración no válida / invalid configuration: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def import_profiles(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
-                                help="CSV export of the spreadsheet (comma or semicolon)."),
-    org: str | None = typer.Option(
-        None, "--org", help="Development: register for this organisation with a dev token "
-                            "(production: pass --token from POST /oauth/token)."),
-    url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The gateway."),
-    token: str | None = typer.Option(None, "--token", envvar="RUTA_TOKEN",
-                                     help="Bearer token (ngo_partner or caseworker)."),
-    batch_size: int = typer.Option(500, "--batch-size", min=1, max=1000),
-    results: Path | None = typer.Option(None, "--results",
-                                        help="Per-row results CSV (default FILE.results.csv)."),
-    language: str = typer.Option("es", "--lang", help="Language of the error messages."),
-) -> None:
-    """Import people from a CSV through the bulk API; rerun the same command to resume."""
-    from services.registry.importer import ImportAborted, run_import
-
-    settings = _settings()
-    if token is None:
-        if org is None or settings.is_production:
-            typer.echo("pase --token (o --org en desarrollo) / pass --token (or --org in "
-                       "development)", err=True)
-            raise typer.Exit(2)
-        token = _dev_token(settings, org)
-    results = results or file.with_name(file.stem + ".results.csv")
-    state = results.with_name(results.name + ".state.json")
-
-    async def run() -> None:
-        from services.registry.importer import read_rows
-
-        total = len(read_rows(file)[0])
-        async with _http(url) as client:
-            with typer.progressbar(length=total, label="importando") as bar:
-                summary = await run_import(file, client, token=token, results=results,
-                                           state_path=state, batch_size=batch_size,
-                                           on_batch=bar.update, language=language)
-        typer.echo(f"{summary.rows} filas: {summary.created} creadas, {summary.duplicate} "
-                   f"duplicadas, {summary.invalid} no válidas "
-                   f"({summary.batches_sent} lotes enviados, {summary.batches_skipped} ya "
-                   f"hechos) → {results}")
-
-    try:
-        asyncio.run(run())
-    except ImportAborted as exc:
-        typer.echo(f"importación detenida / import stopped: {exc}. Vuelva a ejecutar el mismo "
-                   f"comando para reanudar / rerun the same command to resume.", err=True)
-        raise typer.Exit(1) from None
-
-
-def _http(url: str) -> httpx.AsyncClient:
-    import httpx
-
-    return httpx.AsyncClient(base_url=url.rstrip("/"), timeout=httpx.Timeout(120, connect=5))
-
-
-def _dev_token(settings: Settings, org: str) -> str:
-    from gateway.devtokens import mint_dev_token
-    from shared.identity import Identity, Role
-
-    identity = Identity(subject=f"import-{org}", role=Role.NGO_PARTNER, organisation_id=org)
-    return asyncio.run(mint_dev_token(settings, identity, ttl=6 * 3600))
 
 
 def seed_synthetic(
@@ -116,7 +41,7 @@ def seed_synthetic(
                 writer.writerow(as_csv_row(p))
         typer.echo(f"{count} personas sintéticas → {csv_path}")
         return
-    settings = _settings()
+    settings = load_settings_or_exit()
     if settings.is_production:
         typer.echo("seed-synthetic is a development command", err=True)
         raise typer.Exit(2)
@@ -161,7 +86,7 @@ def reencrypt_sensitive(
     batch: int = typer.Option(500, "--batch", min=1, max=10_000),
 ) -> None:
     """Re-encrypt sensitive records under the active key (after a key rotation)."""
-    settings = _settings()
+    settings = load_settings_or_exit()
     moved = asyncio.run(reencrypt(settings, batch))
     typer.echo(f"{moved} registros sensibles re-cifrados con {settings.data_active_key}")
 
@@ -206,4 +131,4 @@ async def reencrypt(settings: Settings, batch: int = 500,
     return moved
 
 
-COMMANDS = [import_profiles, seed_synthetic, reencrypt_sensitive]
+COMMANDS = [seed_synthetic, reencrypt_sensitive]
