@@ -13,7 +13,9 @@ from gateway.tokens import KeyStore, ensure_signing_key
 from ruta.distributed import DistributedSystem, prepare_databases
 from shared.db import Database
 from shared.settings import Settings
-from tests.conftest import TempDatabases, TokenFactory, make_token_factory, profile_payload
+from tests.support.databases import TempDatabases
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory, make_token_factory
 
 pytestmark = pytest.mark.slow
 

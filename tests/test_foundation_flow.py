@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from services.registry.models import Profile
 from shared.db import Database
 from shared.tables import outbox_events
-from tests.conftest import TokenFactory, profile_payload
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 
 async def count_profiles(db: Database) -> int:

@@ -14,7 +14,7 @@ from services.referrals.models import Base as ReferralsBase
 from services.registry.models import Base as RegistryBase
 from shared.migrate import downgrade, schema_drift, upgrade
 from shared.tables import shared_metadata
-from tests.conftest import TempDatabases
+from tests.support.databases import TempDatabases
 
 METADATA: dict[str, MetaData] = {
     "gateway": GatewayBase.metadata, "registry": RegistryBase.metadata,

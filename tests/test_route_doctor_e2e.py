@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from shared.db import Database
 from shared.tables import outbox_events
-from tests.conftest import TokenFactory, profile_payload
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 STEPS = [  # programme, provider organisation, outcome
     ("pe-sunedu-reconocimiento", "sunedu",

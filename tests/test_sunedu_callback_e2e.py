@@ -18,7 +18,8 @@ from gateway.webhooks import sign
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
-from tests.conftest import TokenFactory, profile_payload
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

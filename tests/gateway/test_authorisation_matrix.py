@@ -13,7 +13,8 @@ import itertools
 import httpx
 import pytest
 
-from tests.conftest import TokenFactory, profile_payload
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 ROLES = ["caseworker", "coordinator", "ngo_partner", "provider", "ministry_system", "admin"]
 CASELOAD = {"caseworker", "coordinator", "ngo_partner"}

@@ -19,8 +19,10 @@ from ruta.distributed import prepare_databases
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
-from tests.conftest import TempDatabases, TokenFactory, make_token_factory, profile_payload
 from tests.gateway.conftest import Receiver
+from tests.support.databases import TempDatabases
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory, make_token_factory
 
 IDLE_SECONDS = 30.0
 PROMPT_SECONDS = 5.0

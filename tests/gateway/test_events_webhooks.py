@@ -25,9 +25,10 @@ from shared.clock import as_utc, utcnow
 from shared.db import Database
 from shared.outbox import Event, EventEnvelope
 from shared.settings import Settings
-from tests.conftest import TokenFactory, profile_payload
 from tests.gateway.conftest import Receiver
 from tests.services.credentials.conftest import degree_payload
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from gateway.service import ensure_bootstrap_admin
 from gateway.tokens import rotate_signing_key
 from shared.db import Database
 from shared.settings import Settings
-from tests.conftest import TokenFactory, profile_payload
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 
 def admin(auth: TokenFactory, **extra: str) -> dict[str, str]:

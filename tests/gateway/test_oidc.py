@@ -19,7 +19,7 @@ from jose import jwk, jwt
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
-from tests.conftest import profile_payload
+from tests.support.payloads import profile_payload
 
 ISSUER = "https://idp.ruta.test/realms/caseworkers"
 AUDIENCE = "ruta-frontend"

@@ -19,7 +19,7 @@ from ruta.distributed import ROOT, free_port, wait_healthy
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
-from tests.conftest import TokenFactory
+from tests.support.tokens import TokenFactory
 
 REDIS_URL = os.environ.get("RUTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TIGHT = '{"read": {"capacity": 3, "window_seconds": 60}}'

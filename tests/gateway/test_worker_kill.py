@@ -34,7 +34,7 @@ from shared.db import Database
 from shared.migrate import upgrade
 from shared.outbox import EventEnvelope
 from shared.settings import Settings
-from tests.conftest import TempDatabases
+from tests.support.databases import TempDatabases
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 

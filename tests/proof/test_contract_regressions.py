@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import TokenFactory, profile_payload
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 

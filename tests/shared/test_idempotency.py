@@ -18,7 +18,8 @@ from shared.db import Database
 from shared.idempotency import IdempotencyInFlight, IdempotencyKey, IdempotencyKeyReused
 from shared.settings import Settings
 from shared.tables import idempotency_records
-from tests.conftest import TokenFactory, profile_payload
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 
 async def test_same_key_same_body_replays_first_response(

@@ -121,7 +121,7 @@ async def test_a_credential_filed_under_a_merged_id_lands_on_the_survivor(
 ) -> None:
     """Through the system: the credentials service asks the registry as the caller, the
     registry answers 308 for the merged id, and the credential is filed under the survivor."""
-    from tests.conftest import profile_payload
+    from tests.support.payloads import profile_payload
 
     made = []
     for extra in ({}, {"given_names": "Maria Jose", "phone": "912345678",

@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 from shared.identity import ASSERTION_HEADER, AssertionSigner, Identity, Role
 from shared.settings import Settings
-from tests.conftest import TokenFactory, profile_payload
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 SUNEDU = {"body": "SUNEDU", "resolution_number": "012345-2025-SUNEDU/DIGRAT",
           "resolution_date": "2025-05-14"}

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from services.credentials.models import Credential
 from shared.db import Database
 from shared.tables import outbox_events
-from tests.conftest import TokenFactory
 from tests.services.credentials.conftest import SUNEDU, Flow, degree_payload
+from tests.support.tokens import TokenFactory
 
 
 async def count_credentials(db: Database) -> int:

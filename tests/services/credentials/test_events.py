@@ -17,8 +17,8 @@ from shared.db import Database
 from shared.identity import Role
 from shared.outbox import EventEnvelope
 from shared.tables import idempotency_records
-from tests.conftest import TokenFactory
 from tests.services.credentials.conftest import SUNEDU, Flow, assertion, degree_payload
+from tests.support.tokens import TokenFactory
 
 
 def envelope(type_: str, profile_id: str, **kw: Any) -> dict[str, Any]:

@@ -18,9 +18,9 @@ from services.credentials.service import verify_vc
 from shared.crypto import Sealer
 from shared.db import Database
 from shared.settings import Settings
-from tests.conftest import TokenFactory
 from tests.services.credentials.conftest import Flow
 from tests.services.credentials.vcdm import data_model_errors, split_vc_jwt
+from tests.support.tokens import TokenFactory
 
 
 def b64(data: bytes) -> str:

@@ -16,7 +16,8 @@ from shared.db import Database
 from shared.identity import ASSERTION_HEADER, AssertionSigner, Identity, Role
 from shared.settings import Settings
 from shared.tables import outbox_events
-from tests.conftest import TokenFactory, profile_payload
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 CPP = {"type": "pe_cpp", "number": "001234567", "expiry_date": "2030-06-30",
        "verification": "seen", "authorises_work": True}

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from services.referrals.catalogue import PROVIDERS
-from tests.conftest import TokenFactory
+from tests.support.tokens import TokenFactory
 
 PROGRAMME = {"id": "pe-bootcamp-digital", "name": "Bootcamp de competencias digitales",
              "name_en": "Digital skills bootcamp", "route_type": "skills_certification",

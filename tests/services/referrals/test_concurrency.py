@@ -24,8 +24,8 @@ from shared.clock import utcnow
 from shared.db import Database
 from shared.settings import Settings
 from shared.tables import idempotency_records, outbox_events
-from tests.conftest import TokenFactory
 from tests.services.referrals.conftest import documents
+from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.postgres_only
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from gateway.webhooks import sign
-from tests.conftest import TokenFactory
 from tests.services.referrals.conftest import OUTCOMES, Route
+from tests.support.tokens import TokenFactory
 
 
 def signed(secret: str, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from services.referrals.models import Pathway, Referral
 from shared.db import Database
-from tests.conftest import TokenFactory
 from tests.services.referrals.conftest import Route, events
+from tests.support.tokens import TokenFactory
 
 RECOGNITION = "pe-recognition-employment"
 

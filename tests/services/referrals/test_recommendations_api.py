@@ -11,8 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from shared.errors import ServiceUnavailable
-from tests.conftest import TokenFactory
 from tests.services.referrals.conftest import Route
+from tests.support.tokens import TokenFactory
 
 
 async def test_recommendations_read_the_person_as_the_caller(

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from shared.db import Database
 from shared.tables import outbox_events
-from tests.conftest import TokenFactory, profile_payload
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 SENSITIVE = {"gender_based_violence": True, "health_conditions": ["hipertensión"],
              "disability_types": ["visual"], "protection_needs": ["single_caregiver"],

@@ -12,7 +12,6 @@ from services.registry import service
 from services.registry.models import Consent
 from shared.db import Database
 from shared.identity import Identity, Role
-from tests.conftest import TokenFactory
 from tests.services.registry.conftest import (
     SENSITIVE,
     WRITTEN_SENSITIVE_CONSENT,
@@ -20,6 +19,7 @@ from tests.services.registry.conftest import (
     events_of,
     share,
 )
+from tests.support.tokens import TokenFactory
 
 
 async def test_grant_refuse_list_and_withdraw(

@@ -9,9 +9,9 @@ import pytest
 from fastapi import FastAPI
 
 from shared.errors import ServiceUnavailable
-from tests.conftest import TokenFactory
 from tests.services.referrals.conftest import OUTCOMES, Route
 from tests.services.registry.conftest import SENSITIVE, WRITTEN_SENSITIVE_CONSENT, create
+from tests.support.tokens import TokenFactory
 
 SENSITIVE_READ = ["sensitive:read"]
 

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from services.registry.models import AuditEntry
 from shared.db import Database
 from shared.errors import ServiceUnavailable
-from tests.conftest import IS_POSTGRES, TokenFactory
 from tests.services.registry.conftest import create, share
+from tests.support.databases import IS_POSTGRES
+from tests.support.tokens import TokenFactory
 
 
 async def audit_rows(db: Database, profile_id: str) -> list[tuple[str, str | None, list[str]]]:

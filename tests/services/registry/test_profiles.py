@@ -11,7 +11,6 @@ from sqlalchemy.exc import DBAPIError
 from services.registry.models import AuditEntry, IdentityDocument, Profile
 from shared.db import Database
 from shared.tables import idempotency_records
-from tests.conftest import TokenFactory, profile_payload
 from tests.services.registry.conftest import (
     SENSITIVE,
     WRITTEN_SENSITIVE_CONSENT,
@@ -19,6 +18,8 @@ from tests.services.registry.conftest import (
     events_of,
     share,
 )
+from tests.support.payloads import profile_payload
+from tests.support.tokens import TokenFactory
 
 CEDULA = {"type": "ve_cedula", "number": "V-14.567.890", "verification": "seen"}
 SENSITIVE_READ = ["sensitive:read"]

@@ -19,8 +19,8 @@ from services.registry.synthetic import SyntheticPeople
 from shared.clock import utcnow
 from shared.db import Database
 from shared.identity import Identity, Role
-from tests.conftest import TokenFactory
 from tests.services.registry.conftest import create, share
+from tests.support.tokens import TokenFactory
 
 ORG = "ong-busca"
 TARGET = {"given_names": "José Gregorio", "first_surname": "Hernández",

@@ -23,8 +23,8 @@ from ruta.embedded import create_embedded_app
 from services.referrals.models import Referral, ReportPerson
 from shared.db import Database
 from shared.settings import Settings
-from tests.conftest import TokenFactory
 from tests.services.referrals.conftest import documents
+from tests.support.tokens import TokenFactory
 
 DIMENSIONS = ("sex", "age_band", "nationality", "population_type", "region")
 REGIONS = ("PE-LMA", "PE-CAL", "PE-CUS")

@@ -14,7 +14,6 @@ import pytest
 
 from services.referrals.reports import DIMENSIONS, Table, equations
 from shared.db import Database
-from tests.conftest import TokenFactory
 from tests.services.reports.conftest import (
     Cells,
     expected_cells,
@@ -23,6 +22,7 @@ from tests.services.reports.conftest import (
     report_client,
     settle,
 )
+from tests.support.tokens import TokenFactory
 
 COORDINATOR = {"role": "coordinator", "org": "ong-lima"}
 

@@ -13,9 +13,9 @@ from services.referrals.models import ReportPerson
 from services.referrals.reports import rebuild
 from shared.db import Database
 from shared.identity import Role
-from tests.conftest import TokenFactory
 from tests.services.referrals.conftest import assertion
 from tests.services.reports.conftest import generate, report_client, settle
+from tests.support.tokens import TokenFactory
 
 ATTRIBUTES = {"id", "organisation_id", "country", "region", "sex", "birth_year", "age_band",
               "nationality", "population_type", "registered_at", "statistics_opt_out",
