@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Collection
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,17 +61,13 @@ class CredentialRepository:
         return (row[0], row[1]) if row is not None else None
 
     async def list(
-        self, *, profile_id: str | None, organisation_id: str | None,
-        regions: Collection[str], kind: str | None, status: str | None, after: str | None,
-        limit: int,
+        self, *, scope: ColumnElement[bool], profile_id: str | None, kind: str | None,
+        status: str | None, after: str | None, limit: int,
     ) -> list[Credential]:
-        q = select(Credential).where(Credential.erased_at.is_(None))
+        """``scope``: what the caller may see, as SQL (``access.list_scope``)."""
+        q = select(Credential).where(Credential.erased_at.is_(None), scope)
         if profile_id is not None:
             q = q.where(Credential.profile_id == profile_id)
-        if organisation_id is not None:
-            q = q.where(Credential.organisation_id == organisation_id)
-        if regions:
-            q = q.where(Credential.region.in_(sorted(regions)))
         if kind is not None:
             q = q.where(Credential.kind == kind)
         if status is not None:
