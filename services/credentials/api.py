@@ -14,16 +14,8 @@ import orjson
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from services.credentials.lifecycle import Status
-from services.credentials.schemas import (
-    CredentialCreate,
-    CredentialKind,
-    CredentialOut,
-    HistoryOut,
-    JwksOut,
-    TransitionIn,
-    VerifyIn,
-    VerifyOut,
-)
+from services.credentials.responses import CredentialOut, HistoryOut, JwksOut, VerifyOut
+from services.credentials.schemas import CredentialCreate, CredentialKind, TransitionIn, VerifyIn
 from services.credentials.status_list import Purpose
 from services.credentials.usecases import credentials, issuance, transitions, verification
 from services.credentials.vc import MEDIA_TYPE

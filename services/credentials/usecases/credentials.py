@@ -16,12 +16,8 @@ from services.credentials.errors import ProfileNotFound
 from services.credentials.lifecycle import Status
 from services.credentials.models import Credential
 from services.credentials.repository import CredentialRepository
-from services.credentials.schemas import (
-    CredentialCreate,
-    CredentialOut,
-    HistoryOut,
-    TransitionOut,
-)
+from services.credentials.responses import CredentialOut, HistoryOut, TransitionOut
+from services.credentials.schemas import CredentialCreate
 from services.credentials.usecases.trail import credential_event, transition_record
 from shared.clients import Peers
 from shared.concurrency import etag

@@ -13,7 +13,8 @@ from services.credentials.errors import CredentialNotFound, RecognitionNotApplic
 from services.credentials.lifecycle import Action, Status, next_status
 from services.credentials.models import Credential
 from services.credentials.repository import CredentialRepository
-from services.credentials.schemas import CredentialKind, CredentialOut, TransitionIn
+from services.credentials.responses import CredentialOut
+from services.credentials.schemas import CredentialKind, TransitionIn
 from services.credentials.usecases.trail import credential_event, transition_record
 from shared.clients import Peers
 from shared.concurrency import ExpectedVersion, etag

@@ -9,7 +9,7 @@ from typing import Any
 from services.credentials import vc
 from services.credentials.keys import IssuerKeys
 from services.credentials.repository import FLAGGED, StatusRepository
-from services.credentials.schemas import VerificationStatus, VerifyOut
+from services.credentials.responses import VerificationStatus, VerifyOut
 from services.credentials.status_list import Purpose
 from shared.db import Database, utcnow
 from shared.i18n import Text
