@@ -13,19 +13,11 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from services.credentials import service
 from services.credentials.lifecycle import Status
-from services.credentials.schemas import (
-    CredentialCreate,
-    CredentialKind,
-    CredentialOut,
-    HistoryOut,
-    JwksOut,
-    TransitionIn,
-    VerifyIn,
-    VerifyOut,
-)
+from services.credentials.responses import CredentialOut, HistoryOut, JwksOut, VerifyOut
+from services.credentials.schemas import CredentialCreate, CredentialKind, TransitionIn, VerifyIn
 from services.credentials.status_list import Purpose
+from services.credentials.usecases import credentials, issuance, transitions, verification
 from services.credentials.vc import MEDIA_TYPE
 from shared.concurrency import IF_MATCH_DOC, ExpectedVersion, IfMatch, etag
 from shared.deps import CursorsDep, DbDep, Idempotency, PeersDep, SettingsDep
@@ -60,8 +52,8 @@ async def create_credential(
 ) -> Response:
     """The person must be visible to the caller in the registry (else 422 on `profile_id`).
     The credential is filed under the profile's organisation and region."""
-    return respond(await service.create_credential(db=db, peers=peers, identity=identity,
-                                                   data=data, idempotency=idempotency))
+    return respond(await credentials.create_credential(
+        db=db, peers=peers, identity=identity, data=data, idempotency=idempotency))
 
 
 @router.get("", response_model=Page[CredentialOut],
@@ -76,7 +68,7 @@ async def list_credentials(
 ) -> Page[CredentialOut]:
     """Without `profile_id`: your organisation's credentials in your regions. With it: that
     person's credentials if you may see the person (an empty page otherwise)."""
-    return await service.list_credentials(
+    return await credentials.list_credentials(
         db=db, peers=peers, identity=identity, cursors=cursors, profile_id=profile_id,
         kind=kind.value if kind else None, status=status.value if status else None,
         limit=limit, cursor=cursor)
@@ -88,8 +80,8 @@ async def get_credential(
     credential_id: CredentialId, identity: CurrentIdentity, db: DbDep, peers: PeersDep,
     response: Response,
 ) -> CredentialOut:
-    credential = await service.get_credential(db=db, peers=peers, identity=identity,
-                                              credential_id=credential_id)
+    credential = await credentials.get_credential(db=db, peers=peers, identity=identity,
+                                                  credential_id=credential_id)
     response.headers["ETag"] = etag(credential.version)
     return credential
 
@@ -100,8 +92,8 @@ async def get_credential(
 async def credential_history(
     credential_id: CredentialId, identity: CurrentIdentity, db: DbDep, peers: PeersDep,
 ) -> HistoryOut:
-    return await service.credential_history(db=db, peers=peers, identity=identity,
-                                            credential_id=credential_id)
+    return await credentials.credential_history(db=db, peers=peers, identity=identity,
+                                                credential_id=credential_id)
 
 
 @router.post("/{credential_id}/transitions", response_model=CredentialOut,
@@ -116,7 +108,7 @@ async def transition_credential(
     `recognition`: body, resolution number and date), `reject`, `suspend`, `reinstate`,
     `revoke` (the last four need a `reason`). An action the current state does not allow is
     409 with the allowed ones; a stale If-Match is 412."""
-    return respond(await service.transition_credential(
+    return respond(await transitions.transition_credential(
         db=db, peers=peers, identity=identity, credential_id=credential_id, data=data,
         expected=expected, idempotency=idempotency))
 
@@ -133,8 +125,8 @@ async def export_vc(
     revocation and suspension. Only for a credential verified with its issuer or recognised
     (else 409 `credential-not-verified`), and only with the person's consent to share
     credentials (else 409 `consent-required`). Each export is recorded."""
-    token = await service.export_vc(db=db, peers=peers, settings=settings, identity=identity,
-                                    credential_id=credential_id)
+    token = await issuance.export_vc(db=db, peers=peers, settings=settings, identity=identity,
+                                     credential_id=credential_id)
     return Response(token, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
 
 
@@ -147,21 +139,21 @@ async def verify(data: VerifyIn, db: DbDep) -> VerifyOut:
     """Checks the signature against the issuer's keys (current and rotated), the VC 2.0 data
     model, the validity period and the status lists. Always 200 for a well-formed body:
     `valid`, `invalid` (with the reason), `revoked` or `suspended`."""
-    return await service.verify_vc(db=db, token=data.credential)
+    return await verification.verify_vc(db=db, token=data.credential)
 
 
 @public_router.get("/issuer/jwks.json", response_model=JwksOut,
                    summary="The issuer's public keys (JWKS)", openapi_extra={"security": []})
 async def jwks(db: DbDep, response: Response) -> dict[str, list[dict[str, Any]]]:
     response.headers["Cache-Control"] = "public, max-age=300"
-    return await service.issuer_jwks(db=db)
+    return await issuance.issuer_jwks(db=db)
 
 
 @public_router.get("/issuer/profile", summary="The issuer (Open Badges Profile)",
                    openapi_extra={"security": []})
 async def issuer(db: DbDep, settings: SettingsDep, response: Response) -> dict[str, Any]:
     response.headers["Cache-Control"] = "public, max-age=300"
-    return await service.issuer_profile(db=db, settings=settings)
+    return await issuance.issuer_profile(db=db, settings=settings)
 
 
 @public_router.get(
@@ -178,8 +170,8 @@ async def status_list(
 ) -> Response:
     unsecured = accept is not None and "application/vc" in accept \
         and MEDIA_TYPE not in accept
-    body = await service.status_list(db=db, settings=settings, list_id=list_id,
-                                     purpose=purpose, signed=not unsecured)
+    body = await issuance.status_list(db=db, settings=settings, list_id=list_id,
+                                      purpose=purpose, signed=not unsecured)
     headers = {"Cache-Control": "public, max-age=60"}
     if isinstance(body, dict):
         return Response(orjson.dumps(body), media_type="application/vc", headers=headers)
@@ -199,6 +191,6 @@ async def authority_transition(
     gateway forwards with ``If-Match: *`` and the callback's webhook-id as Idempotency-Key),
     with a system or ministry identity asserted by the gateway. If-Match is optional here."""
     expected = ExpectedVersion.parse(if_match) if if_match else None
-    return respond(await service.transition_credential(
+    return respond(await transitions.transition_credential(
         db=db, peers=peers, identity=identity, credential_id=credential_id, data=data,
         expected=expected, authority=True, idempotency=idempotency))

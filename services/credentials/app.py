@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.credentials.api import internal_router, public_router, router
-from services.credentials.service import (
+from services.credentials.usecases.handlers import (
     on_profile_erased,
     on_profile_merged,
     on_profile_updated,

@@ -11,7 +11,7 @@ from shared.settings import load_settings_or_exit
 
 def rotate_issuer_key() -> None:
     """Make a new signing key for verifiable credentials; the old ones keep verifying."""
-    from services.credentials.service import rotate_issuer_key as rotate
+    from services.credentials.usecases.issuance import rotate_issuer_key as rotate
     from shared.db import Database
 
     settings = load_settings_or_exit()

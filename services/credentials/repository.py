@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Collection
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +20,6 @@ from services.credentials.models import (
 from services.credentials.status_list import FILL_LIMIT, LIST_SIZE, Purpose
 from shared.clock import utcnow
 from shared.errors import ServiceUnavailable
-from shared.tables import idempotency_records
 
 # Which credential states set the bit of each status purpose. A credential rejected after it
 # was verified (and perhaps exported) is as good as revoked for a verifier.
@@ -62,17 +60,13 @@ class CredentialRepository:
         return (row[0], row[1]) if row is not None else None
 
     async def list(
-        self, *, profile_id: str | None, organisation_id: str | None,
-        regions: Collection[str], kind: str | None, status: str | None, after: str | None,
-        limit: int,
+        self, *, scope: ColumnElement[bool], profile_id: str | None, kind: str | None,
+        status: str | None, after: str | None, limit: int,
     ) -> list[Credential]:
-        q = select(Credential).where(Credential.erased_at.is_(None))
+        """``scope``: what the caller may see, as SQL (``access.list_scope``)."""
+        q = select(Credential).where(Credential.erased_at.is_(None), scope)
         if profile_id is not None:
             q = q.where(Credential.profile_id == profile_id)
-        if organisation_id is not None:
-            q = q.where(Credential.organisation_id == organisation_id)
-        if regions:
-            q = q.where(Credential.region.in_(sorted(regions)))
         if kind is not None:
             q = q.where(Credential.kind == kind)
         if status is not None:
@@ -101,15 +95,6 @@ class CredentialRepository:
             update(CredentialTransition).where(CredentialTransition.credential_id.in_(ids))
             .values(reason=None, details={}).execution_options(synchronize_session=False))
         return len(ids)
-
-    async def forget_stored_responses(self, profile_id: str) -> None:
-        """The first response of an idempotent create holds the credential's details: an
-        erased person's must not be replayable."""
-        is_pg = self.session.get_bind().dialect.name == "postgresql"
-        cond = (text("position(CAST(:needle AS bytea) IN body) > 0") if is_pg
-                else text("instr(body, :needle) > 0"))
-        await self.session.execute(delete(idempotency_records).where(cond),
-                                   {"needle": profile_id.encode()})
 
     async def move_profile(self, from_profile_id: str, to_profile_id: str) -> int:
         result = await self.session.execute(

@@ -12,14 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from services.referrals.clients import ConsentAnswer
-from services.referrals.lifecycle import (
-    FINAL,
-    OPEN,
-    Action,
-    Status,
-    allowed_actions,
-    next_status,
-)
+from services.referrals.lifecycle import FINAL, OPEN, Action, Status, allowed_actions, next_status
 from services.referrals.models import (
     Pathway,
     PathwayStep,

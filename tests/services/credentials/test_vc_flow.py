@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.credentials import service, status_list, vc
+from services.credentials import status_list, vc
 from services.credentials.keys import IssuerKeys, SigningKey
-from services.credentials.service import verify_vc
+from services.credentials.usecases import issuance as service
+from services.credentials.usecases.verification import verify_vc
 from shared.crypto import Sealer
 from shared.db import Database
 from shared.settings import Settings
