@@ -17,11 +17,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.referrals import reports, service
 from services.referrals.api import routers
 from services.referrals.pathways import load_templates
+from services.referrals.reports.api import router as reports_router
+from services.referrals.reports.projection import PROFILE_EVENTS, project_profile
 from services.referrals.rules import load_rules
 from services.referrals.sla import OVERDUE_INTERVAL_SECONDS, run_periodically
+from services.referrals.usecases import handlers
 from shared.db import Database, UnitOfWork
 from shared.events import EventConsumer, EventEnvelope, event_router
 from shared.http import create_service_app
@@ -50,32 +52,32 @@ def create_app(settings: Settings, database: Database | None = None, *,
                     "and multi-step pathways.",
         settings=settings,
         database=db,
-        routers=[*routers, reports.router],
+        routers=[*routers, reports_router],
     )
     app.state.rules = rules
     app.state.templates = templates
 
     async def credential_changed(uow: UnitOfWork, event: EventEnvelope) -> None:
-        await service.on_credential_status_changed(uow, event, app.state.peers)
+        await handlers.on_credential_status_changed(uow, event, app.state.peers)
 
     async def profile_erased(uow: UnitOfWork, event: EventEnvelope) -> None:
-        await service.on_profile_erased(uow, event, app.state.peers)
-        await reports.project_profile(uow, event, app.state.peers)
+        await handlers.on_profile_erased(uow, event, app.state.peers)
+        await project_profile(uow, event, app.state.peers)
 
     async def profile_merged(uow: UnitOfWork, event: EventEnvelope) -> None:
-        await service.on_profile_merged(uow, event, app.state.peers)
-        await reports.project_profile(uow, event, app.state.peers)
+        await handlers.on_profile_merged(uow, event, app.state.peers)
+        await project_profile(uow, event, app.state.peers)
 
     async def profile_changed(uow: UnitOfWork, event: EventEnvelope) -> None:
         """The reports' projection of people (ids and non-identifying attributes)."""
-        await reports.project_profile(uow, event, app.state.peers)
+        await project_profile(uow, event, app.state.peers)
 
     async def profile_updated(uow: UnitOfWork, event: EventEnvelope) -> None:
-        await service.on_profile_updated(uow, event)
-        await reports.project_profile(uow, event, app.state.peers)
+        await handlers.on_profile_updated(uow, event)
+        await project_profile(uow, event, app.state.peers)
 
     consumer = EventConsumer({
-        **{kind: profile_changed for kind in reports.PROFILE_EVENTS},
+        **{kind: profile_changed for kind in PROFILE_EVENTS},
         "credential.status_changed": credential_changed,
         "profile.erased": profile_erased,
         "profile.merged": profile_merged,
