@@ -13,25 +13,28 @@ from services.referrals.lifecycle import Status
 from services.referrals.pathways import PathwayStatus, TemplateSet
 from services.referrals.repository import ReferralFilters
 from services.referrals.rules import RuleSet
-from services.referrals.schemas import (
-    Country,
-    HistoryOut,
-    PathwayCreate,
-    PathwayOut,
-    PathwayTransitionIn,
+from services.referrals.schemas.catalogue import (
     ProgrammeCreate,
     ProgrammeOut,
     ProgrammeUpdate,
     ProviderCreate,
     ProviderOut,
     ProviderUpdate,
-    RecommendationsOut,
+)
+from services.referrals.schemas.pathways import (
+    PathwayCreate,
+    PathwayOut,
+    PathwayTransitionIn,
+    TemplatesOut,
+)
+from services.referrals.schemas.recommendations import RecommendationsOut
+from services.referrals.schemas.referrals import (
+    HistoryOut,
     ReferralCreate,
     ReferralOut,
-    RouteType,
-    TemplatesOut,
     TransitionIn,
 )
+from services.referrals.schemas.types import Country, RouteType
 from services.referrals.usecases import catalogue, pathways, referrals
 from services.referrals.usecases import recommendations as recommending
 from shared.concurrency import IfMatch, etag

@@ -57,6 +57,18 @@ def create_app(settings: Settings, database: Database | None = None, *,
     app.state.rules = rules
     app.state.templates = templates
 
+    consumer = _event_consumer(app)
+    app.state.consumer = consumer
+    app.include_router(event_router(consumer))
+
+    _run_overdue_job(app, db, interval)
+    return app
+
+
+def _event_consumer(app: FastAPI) -> EventConsumer:
+    """What the service does with other services' events: its use cases (``handlers``) and
+    the reports' projection of people, each in the event's unit of work."""
+
     async def credential_changed(uow: UnitOfWork, event: EventEnvelope) -> None:
         await handlers.on_credential_status_changed(uow, event, app.state.peers)
 
@@ -83,9 +95,12 @@ def create_app(settings: Settings, database: Database | None = None, *,
         "profile.merged": profile_merged,
         "profile.updated": profile_updated,
     })
-    app.state.consumer = consumer
-    app.include_router(event_router(consumer))
+    return consumer
 
+
+def _run_overdue_job(app: FastAPI, db: Database, interval: float | None) -> None:
+    """Run the overdue job every ``interval`` seconds while the app lives (None or 0:
+    never), started and cancelled with the app's own lifespan."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
@@ -102,4 +117,3 @@ def create_app(settings: Settings, database: Database | None = None, *,
                         await task
 
     app.router.lifespan_context = lifespan
-    return app

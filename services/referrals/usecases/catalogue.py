@@ -12,7 +12,7 @@ from services.referrals.errors import AlreadyExists, ProgrammeNotFound, Provider
 from services.referrals.models import Programme, Provider
 from services.referrals.outcomes import DEFAULT_OUTCOME
 from services.referrals.repository import ProgrammeRepository, ProviderRepository, ProviderRow
-from services.referrals.schemas import (
+from services.referrals.schemas.catalogue import (
     ProgrammeCreate,
     ProgrammeOut,
     ProgrammeUpdate,

@@ -32,7 +32,7 @@ from services.referrals.pathways import (
     choose_provider,
 )
 from services.referrals.repository import PathwayRepository, ProviderRepository
-from services.referrals.schemas import (
+from services.referrals.schemas.pathways import (
     PathwayCreate,
     PathwayOut,
     PathwayTransitionIn,

@@ -13,7 +13,7 @@ from services.referrals.repository import (
     ReferralRepository,
 )
 from services.referrals.rules import ProgrammeInfo, RuleSet, recommend
-from services.referrals.schemas import (
+from services.referrals.schemas.recommendations import (
     FindingOut,
     ProgrammeRef,
     RecommendationOut,

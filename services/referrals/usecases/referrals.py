@@ -21,7 +21,7 @@ from services.referrals.errors import (
 )
 from services.referrals.models import Programme, Provider, Referral
 from services.referrals.repository import ProviderRepository, ReferralFilters, ReferralRepository
-from services.referrals.schemas import (
+from services.referrals.schemas.referrals import (
     HistoryOut,
     ReferralCreate,
     ReferralOut,
