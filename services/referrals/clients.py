@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import structlog
 
-from services.referrals.rules import CredentialFact, DocumentFact, Facts, age_on
+from services.referrals.eligibility import CredentialFact, DocumentFact, Facts, age_on
 from shared.clients import Peers
 from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout
 from shared.i18n import Text, current_language

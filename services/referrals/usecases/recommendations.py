@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import date
 
 from services.referrals.clients import Credentials, Registry, facts_of
+from services.referrals.eligibility import ProgrammeInfo, recommend
 from services.referrals.errors import ProfileNotFound
 from services.referrals.repository import (
     ProgrammeRepository,
     ProviderRepository,
     ReferralRepository,
 )
-from services.referrals.rules import ProgrammeInfo, RuleSet, recommend
+from services.referrals.rules import RuleSet
 from services.referrals.schemas.recommendations import (
     FindingOut,
     ProgrammeRef,
