@@ -306,22 +306,7 @@ async def transition_pathway(*, db: Database, peers: Peers, identity: Identity,
         expected.check(p.version)
         now = utcnow()
         if data.action is PathwayAction.RESUME:
-            if p.status != PathwayStatus.ON_HOLD:
-                raise PathwayNotResumable(status=p.status)
-            step = steps[p.current_step]
-            if data.provider_id is not None:
-                await load_route(uow, step.programme_id, data.provider_id, p.region)
-            try:
-                blocked = await open_step(uow, p, step, identity, now=now,
-                                          consents=consent_check(peers, identity),
-                                          provider_id=data.provider_id, reason=data.reason)
-            except IntegrityError:
-                raise ConcurrentWrite() from None
-            if blocked is not None:
-                _raise_blocked(blocked)
-            p.status = PathwayStatus.ACTIVE.value
-            p.held_reason = None
-            p.updated_at = now
+            await _resume(uow, peers, identity, p, steps, data, now)
         else:
             if p.status not in LIVE:
                 raise PathwayClosed(status=p.status)
@@ -333,3 +318,25 @@ async def transition_pathway(*, db: Database, peers: Peers, identity: Identity,
                                     headers={"ETag": etag(p.version), **NO_STORE})
         await commit_or_conflict(uow)
         return stored
+
+
+async def _resume(uow: UnitOfWork, peers: Peers, identity: Identity, p: Pathway,
+                  steps: list[PathwayStep], data: PathwayTransitionIn, now: datetime) -> None:
+    """A pathway on hold opens its held step again (a new referral, optionally to another
+    provider; consent checked) and is active again."""
+    if p.status != PathwayStatus.ON_HOLD:
+        raise PathwayNotResumable(status=p.status)
+    step = steps[p.current_step]
+    if data.provider_id is not None:
+        await load_route(uow, step.programme_id, data.provider_id, p.region)
+    try:
+        blocked = await open_step(uow, p, step, identity, now=now,
+                                  consents=consent_check(peers, identity),
+                                  provider_id=data.provider_id, reason=data.reason)
+    except IntegrityError:
+        raise ConcurrentWrite() from None
+    if blocked is not None:
+        _raise_blocked(blocked)
+    p.status = PathwayStatus.ACTIVE.value
+    p.held_reason = None
+    p.updated_at = now

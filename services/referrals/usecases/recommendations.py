@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 from services.referrals.clients import Credentials, Registry, facts_of
-from services.referrals.eligibility import ProgrammeInfo, recommend
+from services.referrals.eligibility import ProgrammeInfo, Recommendation, recommend
 from services.referrals.errors import ProfileNotFound
+from services.referrals.models import Programme
 from services.referrals.repository import (
     ProgrammeRepository,
     ProviderRepository,
+    ProviderRow,
     ReferralRepository,
 )
 from services.referrals.rules import RuleSet
@@ -23,7 +25,7 @@ from services.referrals.schemas.recommendations import (
 from services.referrals.usecases.common import require_caseload
 from shared.clients import Peers
 from shared.db import Database, utcnow
-from shared.i18n import current_language
+from shared.i18n import Lang, current_language
 from shared.identity import Identity
 from shared.regions import country_of
 
@@ -48,19 +50,26 @@ async def recommendations(*, db: Database, peers: Peers, identity: Identity, rul
     infos = {p.id: ProgrammeInfo(p.id, p.country, list(p.regions or []), p.active)
              for p in programmes.values()}
     lang = current_language()
-    items = []
-    for order, rec in enumerate(recommend(rules, facts, infos), start=1):
-        p = programmes[rec.programme_id]
-        items.append(RecommendationOut(
-            order=order,
-            programme=ProgrammeRef(id=p.id, name=p.name_en if lang == "en" else p.name,
-                                   route_type=p.route_type, country=p.country),
-            relevant=rec.relevant, eligible=rec.eligible, score=rec.score,
-            reasons=[FindingOut(code=f.code, message=f.text.render(lang)) for f in rec.reasons],
-            missing=[FindingOut(code=f.code, message=f.text.render(lang)) for f in rec.missing],
-            referral_status=rec.referral_status,
-            provider_ids=[row.provider.id for row in serving
-                          if p.id in row.programme_ids
-                          and facts.region in (row.provider.regions or [])]))
+    items = [_recommendation_out(order, rec, programmes[rec.programme_id], serving,
+                                 facts.region, lang)
+             for order, rec in enumerate(recommend(rules, facts, infos), start=1)]
     return RecommendationsOut(profile_id=profile_id, rules_version=rules.version,
                               generated_at=now, items=items)
+
+
+def _recommendation_out(order: int, rec: Recommendation, p: Programme,
+                        serving: list[ProviderRow], region: str, lang: Lang
+                        ) -> RecommendationOut:
+    """One route as shown: texts in the request's language, and the active providers that
+    deliver it where the person lives."""
+    return RecommendationOut(
+        order=order,
+        programme=ProgrammeRef(id=p.id, name=p.name_en if lang == "en" else p.name,
+                               route_type=p.route_type, country=p.country),
+        relevant=rec.relevant, eligible=rec.eligible, score=rec.score,
+        reasons=[FindingOut(code=f.code, message=f.text.render(lang)) for f in rec.reasons],
+        missing=[FindingOut(code=f.code, message=f.text.render(lang)) for f in rec.missing],
+        referral_status=rec.referral_status,
+        provider_ids=[row.provider.id for row in serving
+                      if p.id in row.programme_ids
+                      and region in (row.provider.regions or [])])
