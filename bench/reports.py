@@ -213,7 +213,7 @@ def raw_statements(programmes: list[str], date_from: dt.date, date_to: dt.date
     from sqlalchemy import literal
     from sqlalchemy.dialects import postgresql
 
-    from services.referrals import reports
+    from services.referrals.reports import queries as reports
 
     f = reports.Filters(date_from, date_to)
     now = dt.datetime.now(dt.UTC)

@@ -39,7 +39,7 @@ def migrate(
             await upgrade(name, url, revision)
             typer.echo(f"migrated {name}")
         if "referrals" in database:
-            from services.referrals.service import seed_catalogue
+            from services.referrals.usecases.catalogue import seed_catalogue
             from shared.db import Database
 
             db = Database(settings.database_url("referrals"))

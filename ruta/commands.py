@@ -94,7 +94,7 @@ def rebuild_report_people(
     the registry: when the projection starts late, or to repair it. Pages through the
     registry's ``/internal/profiles/attributes`` as the referrals service (its API in the
     distributed shape, ``RUTA_REGISTRY_URL``; in process otherwise). Safe to re-run."""
-    from services.referrals.reports import rebuild
+    from services.referrals.reports.projection import rebuild
     from services.registry.app import create_app as create_registry
     from shared.db import Database
     from shared.peers import Peers

@@ -117,7 +117,7 @@ class DistributedSystem:
 
 
 async def prepare_databases(database_urls: dict[str, str]) -> None:
-    from services.referrals.service import seed_catalogue
+    from services.referrals.usecases.catalogue import seed_catalogue
     from shared.db import Database
     from shared.migrate import ensure_postgres_database, upgrade
 

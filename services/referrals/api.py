@@ -9,30 +9,34 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from services.referrals import service
 from services.referrals.lifecycle import Status
 from services.referrals.pathways import PathwayStatus, TemplateSet
 from services.referrals.repository import ReferralFilters
 from services.referrals.rules import RuleSet
-from services.referrals.schemas import (
-    Country,
-    HistoryOut,
-    PathwayCreate,
-    PathwayOut,
-    PathwayTransitionIn,
+from services.referrals.schemas.catalogue import (
     ProgrammeCreate,
     ProgrammeOut,
     ProgrammeUpdate,
     ProviderCreate,
     ProviderOut,
     ProviderUpdate,
-    RecommendationsOut,
+)
+from services.referrals.schemas.pathways import (
+    PathwayCreate,
+    PathwayOut,
+    PathwayTransitionIn,
+    TemplatesOut,
+)
+from services.referrals.schemas.recommendations import RecommendationsOut
+from services.referrals.schemas.referrals import (
+    HistoryOut,
     ReferralCreate,
     ReferralOut,
-    RouteType,
-    TemplatesOut,
     TransitionIn,
 )
+from services.referrals.schemas.types import Country, RouteType
+from services.referrals.usecases import catalogue, pathways, referrals
+from services.referrals.usecases import recommendations as recommending
 from shared.concurrency import IfMatch, etag
 from shared.deps import CursorsDep, DbDep, Idempotency, IsoDate, PeersDep
 from shared.errors import problem_responses
@@ -77,7 +81,7 @@ async def list_programmes(
     region: Annotated[RegionCode | None, Query()] = None, include_inactive: bool = False,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[ProgrammeOut]:
-    return await service.list_programmes(
+    return await catalogue.list_programmes(
         db=db, identity=identity, cursors=cursors, country=country, route_type=route_type,
         region=region, include_inactive=include_inactive, limit=limit, cursor=cursor)
 
@@ -87,8 +91,8 @@ async def list_programmes(
     responses=problem_responses(401, 403, 409, 422), summary="Add a programme (admin)")
 async def create_programme(data: ProgrammeCreate, identity: CurrentIdentity, db: DbDep,
                            idempotency: Idempotency) -> Response:
-    return respond(await service.create_programme(db=db, identity=identity, data=data,
-                                                  idempotency=idempotency))
+    return respond(await catalogue.create_programme(db=db, identity=identity, data=data,
+                                                    idempotency=idempotency))
 
 
 @programmes_router.get("/{programme_id}", response_model=ProgrammeOut,
@@ -96,7 +100,7 @@ async def create_programme(data: ProgrammeCreate, identity: CurrentIdentity, db:
                        summary="Read a programme")
 async def get_programme(programme_id: SlugPath, identity: CurrentIdentity, db: DbDep,
                         response: Response) -> ProgrammeOut:
-    out = await service.get_programme(db=db, programme_id=programme_id)
+    out = await catalogue.get_programme(db=db, programme_id=programme_id)
     response.headers["ETag"] = etag(out.version)
     return out
 
@@ -108,8 +112,8 @@ async def get_programme(programme_id: SlugPath, identity: CurrentIdentity, db: D
 async def update_programme(programme_id: SlugPath, data: ProgrammeUpdate,
                            identity: CurrentIdentity, db: DbDep, expected: IfMatch,
                            response: Response) -> ProgrammeOut:
-    out = await service.update_programme(db=db, identity=identity, programme_id=programme_id,
-                                         data=data, expected=expected)
+    out = await catalogue.update_programme(
+        db=db, identity=identity, programme_id=programme_id, data=data, expected=expected)
     response.headers["ETag"] = etag(out.version)
     return out
 
@@ -126,7 +130,7 @@ async def list_providers(
     region: Annotated[RegionCode | None, Query()] = None, organisation_id: OrgQuery = None,
     include_inactive: bool = False, limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[ProviderOut]:
-    return await service.list_providers(
+    return await catalogue.list_providers(
         db=db, cursors=cursors, country=country, programme_id=programme_id, region=region,
         organisation_id=organisation_id, include_inactive=include_inactive, limit=limit,
         cursor=cursor)
@@ -137,8 +141,8 @@ async def list_providers(
     responses=problem_responses(401, 403, 409, 422), summary="Add a provider (admin)")
 async def create_provider(data: ProviderCreate, identity: CurrentIdentity, db: DbDep,
                           idempotency: Idempotency) -> Response:
-    return respond(await service.create_provider(db=db, identity=identity, data=data,
-                                                 idempotency=idempotency))
+    return respond(await catalogue.create_provider(db=db, identity=identity, data=data,
+                                                   idempotency=idempotency))
 
 
 @providers_router.get("/{provider_id}", response_model=ProviderOut,
@@ -146,7 +150,7 @@ async def create_provider(data: ProviderCreate, identity: CurrentIdentity, db: D
                       summary="Read a provider")
 async def get_provider(provider_id: SlugPath, identity: CurrentIdentity, db: DbDep,
                        response: Response) -> ProviderOut:
-    out = await service.get_provider(db=db, provider_id=provider_id)
+    out = await catalogue.get_provider(db=db, provider_id=provider_id)
     response.headers["ETag"] = etag(out.version)
     return out
 
@@ -159,8 +163,8 @@ async def get_provider(provider_id: SlugPath, identity: CurrentIdentity, db: DbD
 async def update_provider(provider_id: SlugPath, data: ProviderUpdate,
                           identity: CurrentIdentity, db: DbDep, expected: IfMatch,
                           response: Response) -> ProviderOut:
-    out = await service.update_provider(db=db, identity=identity, provider_id=provider_id,
-                                        data=data, expected=expected)
+    out = await catalogue.update_provider(db=db, identity=identity, provider_id=provider_id,
+                                          data=data, expected=expected)
     response.headers["ETag"] = etag(out.version)
     return out
 
@@ -178,8 +182,8 @@ async def update_provider(provider_id: SlugPath, data: ProviderUpdate,
                 "`no_work_authorisation`, `outside_programme_regions`).")
 async def recommendations(profile_id: IdPath, identity: CurrentIdentity, db: DbDep,
                           peers: PeersDep, request: Request) -> Response:
-    out = await service.recommendations(db=db, peers=peers, identity=identity,
-                                        rules=_rules(request), profile_id=profile_id)
+    out = await recommending.recommendations(db=db, peers=peers, identity=identity,
+                                             rules=_rules(request), profile_id=profile_id)
     return Response(out.model_dump_json().encode(), media_type="application/json",
                     headers=NO_STORE)
 
@@ -197,8 +201,8 @@ async def recommendations(profile_id: IdPath, identity: CurrentIdentity, db: DbD
                 "the provider's SLA. Send `Idempotency-Key` to retry safely.")
 async def create_referral(data: ReferralCreate, identity: CurrentIdentity, db: DbDep,
                           peers: PeersDep, idempotency: Idempotency) -> Response:
-    return respond(await service.create_referral(db=db, peers=peers, identity=identity,
-                                                 data=data, idempotency=idempotency))
+    return respond(await referrals.create_referral(db=db, peers=peers, identity=identity,
+                                                   data=data, idempotency=idempotency))
 
 
 @referrals_router.get(
@@ -222,8 +226,8 @@ async def list_referrals(
         provider_id=provider_id, region=region, profile_id=profile_id, pathway_id=pathway_id,
         route_type=route_type.value if route_type else None, overdue=overdue,
         created_from=_start(created_from), created_to=_start(created_to))
-    return await service.list_referrals(db=db, identity=identity, cursors=cursors,
-                                        filters=filters, limit=limit, cursor=cursor)
+    return await referrals.list_referrals(db=db, identity=identity, cursors=cursors,
+                                          filters=filters, limit=limit, cursor=cursor)
 
 
 def _start(day: date | None) -> datetime | None:
@@ -235,7 +239,7 @@ def _start(day: date | None) -> datetime | None:
                       summary="Read a referral")
 async def get_referral(referral_id: IdPath, identity: CurrentIdentity, db: DbDep,
                        response: Response) -> ReferralOut:
-    out = await service.get_referral(db=db, identity=identity, referral_id=referral_id)
+    out = await referrals.get_referral(db=db, identity=identity, referral_id=referral_id)
     response.headers["ETag"] = etag(out.version)
     response.headers["Cache-Control"] = "no-store"
     return out
@@ -247,7 +251,7 @@ async def get_referral(referral_id: IdPath, identity: CurrentIdentity, db: DbDep
 async def referral_history(referral_id: IdPath, identity: CurrentIdentity, db: DbDep,
                            response: Response) -> HistoryOut:
     response.headers["Cache-Control"] = "no-store"
-    return await service.referral_history(db=db, identity=identity, referral_id=referral_id)
+    return await referrals.referral_history(db=db, identity=identity, referral_id=referral_id)
 
 
 @referrals_router.post(
@@ -264,7 +268,7 @@ async def referral_history(referral_id: IdPath, identity: CurrentIdentity, db: D
 async def transition_referral(referral_id: IdPath, data: TransitionIn,
                               identity: CurrentIdentity, db: DbDep, peers: PeersDep,
                               expected: IfMatch, idempotency: Idempotency) -> Response:
-    return respond(await service.transition_referral(
+    return respond(await referrals.transition_referral(
         db=db, peers=peers, identity=identity, referral_id=referral_id, data=data,
         expected=expected, idempotency=idempotency))
 
@@ -274,7 +278,7 @@ async def transition_referral(referral_id: IdPath, data: TransitionIn,
                      responses=problem_responses(401, 403),
                      summary="The pathway templates (multi-step routes)")
 async def templates(identity: CurrentIdentity, request: Request) -> TemplatesOut:
-    return service.templates_out(_templates(request))
+    return pathways.templates_out(_templates(request))
 
 
 @pathways_router.post(
@@ -288,7 +292,7 @@ async def templates(identity: CurrentIdentity, request: Request) -> TemplatesOut
 async def create_pathway(data: PathwayCreate, identity: CurrentIdentity, db: DbDep,
                          peers: PeersDep, idempotency: Idempotency, request: Request
                          ) -> Response:
-    return respond(await service.create_pathway(
+    return respond(await pathways.create_pathway(
         db=db, peers=peers, identity=identity, templates=_templates(request), data=data,
         idempotency=idempotency))
 
@@ -301,7 +305,7 @@ async def list_pathways(
     status: PathwayStatus | None = None, template: SlugQuery = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[PathwayOut]:
-    return await service.list_pathways(
+    return await pathways.list_pathways(
         db=db, identity=identity, cursors=cursors, profile_id=profile_id,
         status=status.value if status else None, template=template, limit=limit,
         cursor=cursor)
@@ -312,7 +316,7 @@ async def list_pathways(
                      summary="A pathway's whole state: steps, their referrals, why it waits")
 async def get_pathway(pathway_id: IdPath, identity: CurrentIdentity, db: DbDep,
                       response: Response) -> PathwayOut:
-    out = await service.get_pathway(db=db, identity=identity, pathway_id=pathway_id)
+    out = await pathways.get_pathway(db=db, identity=identity, pathway_id=pathway_id)
     response.headers["ETag"] = etag(out.version)
     response.headers["Cache-Control"] = "no-store"
     return out
@@ -328,7 +332,7 @@ async def get_pathway(pathway_id: IdPath, identity: CurrentIdentity, db: DbDep,
 async def transition_pathway(pathway_id: IdPath, data: PathwayTransitionIn,
                              identity: CurrentIdentity, db: DbDep, peers: PeersDep,
                              expected: IfMatch, idempotency: Idempotency) -> Response:
-    return respond(await service.transition_pathway(
+    return respond(await pathways.transition_pathway(
         db=db, peers=peers, identity=identity, pathway_id=pathway_id, data=data,
         expected=expected, idempotency=idempotency))
 

@@ -17,11 +17,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.referrals import reports, service
 from services.referrals.api import routers
 from services.referrals.pathways import load_templates
+from services.referrals.reports.api import router as reports_router
+from services.referrals.reports.projection import PROFILE_EVENTS, project_profile
 from services.referrals.rules import load_rules
 from services.referrals.sla import OVERDUE_INTERVAL_SECONDS, run_periodically
+from services.referrals.usecases import handlers
 from shared.db import Database, UnitOfWork
 from shared.http import create_service_app
 from shared.inbox import EventConsumer, event_router
@@ -51,34 +53,48 @@ def create_app(settings: Settings, database: Database | None = None, *,
                     "and multi-step pathways.",
         settings=settings,
         database=db,
-        routers=[*routers, reports.router],
+        routers=[*routers, reports_router],
     )
     app.state.rules = rules
     app.state.templates = templates
 
-    async def credential_changed(uow: UnitOfWork, event: EventEnvelope) -> None:
-        await service.on_credential_status_changed(uow, event, app.state.peers)
-
-    async def erased(uow: UnitOfWork, event: EventEnvelope) -> None:
-        await service.on_profile_erased(uow, event, app.state.peers)
-
-    async def merged(uow: UnitOfWork, event: EventEnvelope) -> None:
-        await service.on_profile_merged(uow, event, app.state.peers)
-
-    async def project_person(uow: UnitOfWork, event: EventEnvelope) -> None:
-        """The reports' projection of people (ids and non-identifying attributes)."""
-        await reports.project_profile(uow, event, app.state.peers)
-
-    # The workflow's handler of an event runs before the projection's, in one transaction.
-    consumer = (EventConsumer()
-                .add("credential.status_changed", credential_changed)
-                .add("profile.erased", erased)
-                .add("profile.merged", merged)
-                .add("profile.updated", service.on_profile_updated)
-                .add(reports.PROFILE_EVENTS, project_person))
+    consumer = _event_consumer(app)
     app.state.consumer = consumer
     app.include_router(event_router(consumer))
 
+    _run_overdue_job(app, db, interval)
+    return app
+
+
+def _event_consumer(app: FastAPI) -> EventConsumer:
+    """What the service does with other services' events: its use cases (``handlers``) and
+    the reports' projection of people, each in the event's unit of work."""
+
+    async def credential_changed(uow: UnitOfWork, event: EventEnvelope) -> None:
+        await handlers.on_credential_status_changed(uow, event, app.state.peers)
+
+    async def erased(uow: UnitOfWork, event: EventEnvelope) -> None:
+        await handlers.on_profile_erased(uow, event, app.state.peers)
+
+    async def merged(uow: UnitOfWork, event: EventEnvelope) -> None:
+        await handlers.on_profile_merged(uow, event, app.state.peers)
+
+    async def project_person(uow: UnitOfWork, event: EventEnvelope) -> None:
+        """The reports' projection of people (ids and non-identifying attributes)."""
+        await project_profile(uow, event, app.state.peers)
+
+    # The workflow's handler of an event runs before the projection's, in one transaction.
+    return (EventConsumer()
+            .add("credential.status_changed", credential_changed)
+            .add("profile.erased", erased)
+            .add("profile.merged", merged)
+            .add("profile.updated", handlers.on_profile_updated)
+            .add(PROFILE_EVENTS, project_person))
+
+
+def _run_overdue_job(app: FastAPI, db: Database, interval: float | None) -> None:
+    """Run the overdue job every ``interval`` seconds while the app lives (None or 0:
+    never), started and cancelled with the app's own lifespan."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
@@ -95,4 +111,3 @@ def create_app(settings: Settings, database: Database | None = None, *,
                         await task
 
     app.router.lifespan_context = lifespan
-    return app

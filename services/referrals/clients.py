@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.referrals.rules import CredentialFact, DocumentFact, Facts, age_on
+from services.referrals.eligibility import CredentialFact, DocumentFact, Facts, age_on
 from shared.errors import AppError, ServiceUnavailable
 from shared.i18n import Text
 from shared.identity import Identity, Role

@@ -195,7 +195,7 @@ class PathwayStep(Base):
 class ReportPerson(Base):
     """The reporting side's projection of a person: ids and non-identifying attributes only
     (no name, document, contact, birth date), kept from the registry's events
-    (``services/referrals/reports.py``). The birth *year* alone gives the age band at any
+    (``services/referrals/reports/projection.py``). The birth *year* alone gives the age band at any
     period's end; a cancelled person's year is gone (as in the registry), their band frozen
     at cancellation stays. Merged duplicates have no row (their referrals follow the
     survivor)."""

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, text, true, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.referrals.access import pathway_scope_clause, referral_scope_clause
 from services.referrals.lifecycle import OPEN
 from services.referrals.models import (
     Pathway,
@@ -21,9 +22,7 @@ from services.referrals.models import (
     ReferralTransition,
 )
 from services.referrals.sla import overdue_clause
-from shared.authz import CASELOAD_ROLES
-from shared.identity import Identity, Role
-from shared.tables import idempotency_records
+from shared.identity import Identity
 
 OPEN_VALUES = [s.value for s in OPEN]
 
@@ -151,24 +150,6 @@ class ProviderRepository:
         self.session.add(provider)
 
 
-def scope_clause(identity: Identity) -> ColumnElement[bool]:
-    """The referrals ``identity`` may see, as SQL (the same rule as ``service.can_see``)."""
-    if identity.role is Role.SYSTEM:
-        return true()
-    org = identity.organisation_id
-    if org is None:
-        return false()
-    if identity.role in CASELOAD_ROLES:
-        cond = Referral.referring_organisation_id == org
-    elif identity.role in (Role.PROVIDER, Role.MINISTRY_SYSTEM):
-        cond = Referral.provider_organisation_id == org
-    else:
-        return false()
-    if identity.regions:
-        cond = and_(cond, Referral.region.in_(sorted(identity.regions)))
-    return cond
-
-
 @dataclass(frozen=True)
 class ReferralFilters:
     status: str | None = None
@@ -196,7 +177,7 @@ class ReferralRepository:
 
     async def find(self, *, identity: Identity, filters: ReferralFilters, now: datetime,
                    after: tuple[datetime, str] | None, limit: int) -> list[Referral]:
-        q = select(Referral).where(scope_clause(identity))
+        q = select(Referral).where(referral_scope_clause(identity))
         f = filters
         for column, value in ((Referral.status, f.status),
                               (Referral.programme_id, f.programme_id),
@@ -292,34 +273,6 @@ class ReferralRepository:
                 .values(**values).execution_options(synchronize_session=False))
             moved += int(getattr(result, "rowcount", 0) or 0)
         return moved
-
-    async def forget_stored_responses(self, profile_id: str) -> None:
-        """First responses of idempotent writes hold notes and outcomes: an erased person's
-        must not be replayable."""
-        is_pg = self.session.get_bind().dialect.name == "postgresql"
-        cond = (text("position(CAST(:needle AS bytea) IN body) > 0") if is_pg
-                else text("instr(body, :needle) > 0"))
-        await self.session.execute(delete(idempotency_records).where(cond),
-                                   {"needle": profile_id.encode()})
-
-
-def pathway_scope_clause(identity: Identity) -> ColumnElement[bool]:
-    if identity.role is Role.SYSTEM:
-        return true()
-    org = identity.organisation_id
-    if org is None:
-        return false()
-    if identity.role in CASELOAD_ROLES:
-        cond = Pathway.organisation_id == org
-    elif identity.role is Role.PROVIDER:
-        cond = Pathway.id.in_(select(PathwayStep.pathway_id).where(
-            PathwayStep.provider_organisation_id == org, PathwayStep.referral_id.is_not(None)))
-    else:
-        return false()
-    if identity.regions:
-        cond = and_(cond, Pathway.region.in_(sorted(identity.regions)))
-    return cond
-
 
 class PathwayRepository:
     def __init__(self, session: AsyncSession) -> None:

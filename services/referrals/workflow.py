@@ -324,12 +324,3 @@ async def _steps(uow: UnitOfWork, pathway_id: str) -> list[PathwayStep]:
     from services.referrals.repository import PathwayRepository
 
     return await PathwayRepository(uow.session).steps(pathway_id)
-
-
-async def cancel_open(uow: UnitOfWork, r: Referral, actor: Identity, *, now: datetime,
-                      reason: str, consents: ConsentCheck) -> None:
-    """Cancel an open referral (its pathway, if any, is handled by the caller)."""
-    if Status(r.status) in OPEN:
-        await apply_transition(uow, r, Action.CANCEL, actor, now=now, consents=consents,
-                               reason=reason)
-

@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 
+from services.referrals.access import may_act
 from services.referrals.lifecycle import (
     ACTION_RULES,
     FINAL,
@@ -19,7 +20,6 @@ from services.referrals.lifecycle import (
     allowed_actions,
     next_status,
 )
-from services.referrals.service import may_act
 from shared.identity import Identity, Role
 from shared.lifecycle import TransitionNotAllowed
 

@@ -13,18 +13,16 @@ import pytest
 
 from services.referrals.app import create_app
 from services.referrals.catalogue import PROGRAMMES
-from services.referrals.rules import (
-    RULES_FILE,
+from services.referrals.eligibility import (
     CredentialFact,
     DocumentFact,
     Facts,
     ProgrammeInfo,
     Recommendation,
-    RulesError,
     age_on,
-    load_rules,
     recommend,
 )
+from services.referrals.rules import RULES_FILE, RulesError, load_rules
 from shared.settings import Settings
 
 RULES = load_rules()

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from services.referrals.app import create_app
 from services.referrals.models import Referral
-from services.referrals.service import seed_catalogue
 from services.referrals.sla import add_days, is_overdue, mark_overdue
+from services.referrals.usecases.catalogue import seed_catalogue
 from shared.clock import utcnow
 from shared.db import Database
 from shared.migrate import upgrade

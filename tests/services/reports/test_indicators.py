@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from services.referrals.reports import DIMENSIONS, Table, equations
+from services.referrals.reports.queries import DIMENSIONS
+from services.referrals.reports.suppression import Table, equations
 from shared.db import Database
 from tests.services.reports.conftest import (
     Cells,

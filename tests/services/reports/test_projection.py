@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import delete, func, select
 
 from services.referrals.models import ReportPerson
-from services.referrals.reports import rebuild
+from services.referrals.reports.projection import rebuild
 from shared.db import Database
 from shared.identity import Role
 from tests.services.referrals.conftest import assertion

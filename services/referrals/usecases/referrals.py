@@ -1,0 +1,187 @@
+"""Referral use cases: refer a person (consent, one open referral per programme, provider
+capacity), list and read the referrals the caller may see, and move one along its lifecycle.
+Who may see which referral is ``access``; the lifecycle itself is ``workflow``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+
+from services.referrals.access import can_see_referral, may_act
+from services.referrals.clients import SYSTEM, Registry
+from services.referrals.errors import (
+    PROFILE_FIELD,
+    ActionNotForRole,
+    ConcurrentWrite,
+    ConsentMissing,
+    ProviderAtCapacity,
+    ReferralAlreadyOpen,
+)
+from services.referrals.models import Programme, Provider, Referral
+from services.referrals.repository import ProviderRepository, ReferralFilters, ReferralRepository
+from services.referrals.schemas.referrals import (
+    HistoryOut,
+    ReferralCreate,
+    ReferralOut,
+    TransitionIn,
+    TransitionOut,
+)
+from services.referrals.usecases.common import (
+    NO_STORE,
+    commit_or_conflict,
+    consent_check,
+    decode_position,
+    dumps,
+    encode_position,
+    load_route,
+    load_visible_referral,
+    require_caseload,
+    require_reader,
+)
+from services.referrals.workflow import apply_transition, new_referral, open_referral, referral_dict
+from shared.clock import utcnow
+from shared.concurrency import ExpectedVersion, etag
+from shared.db import Database, UnitOfWork
+from shared.errors import ValidationFailed
+from shared.i18n import Text
+from shared.idempotency import IdempotencyKey, StoredResponse
+from shared.identity import Identity
+from shared.pagination import CursorCodec, Page
+from shared.peers import Peers
+
+log = structlog.get_logger("ruta.referrals")
+
+
+def _referral_out(r: Referral, now: datetime) -> ReferralOut:
+    return ReferralOut.model_validate(referral_dict(r, now))
+
+
+async def create_referral(*, db: Database, peers: Peers, identity: Identity,
+                          data: ReferralCreate, idempotency: IdempotencyKey | None = None
+                          ) -> StoredResponse:
+    require_caseload(identity)
+    assert identity.organisation_id is not None
+    async with db.uow() as uow:
+        if (replay := await uow.claim(idempotency)) is not None:
+            return replay
+        registry = Registry(peers)
+        profile = await registry.profile(identity, data.profile_id)
+        if profile is None:
+            raise ValidationFailed([("profile_id", PROFILE_FIELD)])
+        region = str(profile["region"])
+        programme, provider = await load_route(uow, data.programme_id, data.provider_id,
+                                               region)
+        answer = await registry.consent(identity, data.profile_id,
+                                        recipient=provider.organisation_id,
+                                        programme=programme.id)
+        if answer is None:
+            raise ValidationFailed([("profile_id", PROFILE_FIELD)])
+        if not answer.granted:
+            raise ConsentMissing(provider.organisation_id, programme.id)
+        await _check_room(uow, identity, data.profile_id, programme, provider)
+        now = utcnow()
+        r = new_referral(
+            profile_id=data.profile_id, profile_organisation_id=str(profile["organisation_id"]),
+            region=region, programme=programme, provider=provider,
+            referring_organisation_id=identity.organisation_id,
+            referring_subject=identity.subject, notes=data.notes,
+            credential_id=data.credential_id, consent_id=answer.consent_id, now=now)
+        try:
+            await open_referral(uow, r, identity, now)
+        except IntegrityError:
+            raise ReferralAlreadyOpen() from None
+        out = _referral_out(r, now)
+        stored = await uow.remember(idempotency, status_code=201, body=dumps(out), headers={
+            "ETag": etag(r.version), "Location": f"/v1/referrals/{r.id}", **NO_STORE})
+        await commit_or_conflict(uow)
+        return stored
+
+
+async def _check_room(uow: UnitOfWork, identity: Identity, profile_id: str,
+                     programme: Programme, provider: Provider) -> None:
+    """409 when the person already has an open referral to the programme (its id only for
+    a caller who may see it) or the provider is at capacity."""
+    repo = ReferralRepository(uow.session)
+    existing = await repo.open_for(profile_id, programme.id)
+    if existing is not None:
+        raise ReferralAlreadyOpen(extra={"existing_referral_id": existing.id}
+                                  if can_see_referral(identity, existing) else None)
+    if provider.capacity is not None:
+        # one referral at a time per limited provider (PostgreSQL row lock; SQLite has
+        # one writer): the count below cannot be overtaken
+        await ProviderRepository(uow.session).get(provider.id, for_update=True)
+        taken = await repo.open_count(provider.id)
+        if taken >= provider.capacity:
+            raise ProviderAtCapacity(open=taken, capacity=provider.capacity)
+
+
+async def list_referrals(*, db: Database, identity: Identity, cursors: CursorCodec,
+                         filters: ReferralFilters, limit: int, cursor: str | None
+                         ) -> Page[ReferralOut]:
+    require_reader(identity)
+    key = filters.as_dict()
+    after = decode_position(cursors, cursor, "referrals", key)
+    now = utcnow()
+    async with db.uow() as uow:
+        rows = await ReferralRepository(uow.session).find(
+            identity=identity, filters=filters, now=now, after=after, limit=limit + 1)
+        items = [_referral_out(r, now) for r in rows[:limit]]
+    nxt = (encode_position(cursors, "referrals", key, rows[limit - 1].created_at,
+                           rows[limit - 1].id) if len(rows) > limit else None)
+    return Page(items=items, next_cursor=nxt)
+
+
+async def get_referral(*, db: Database, identity: Identity, referral_id: str) -> ReferralOut:
+    require_reader(identity)
+    async with db.uow() as uow:
+        return _referral_out(await load_visible_referral(uow, identity, referral_id), utcnow())
+
+
+async def referral_history(*, db: Database, identity: Identity, referral_id: str
+                           ) -> HistoryOut:
+    require_reader(identity)
+    async with db.uow() as uow:
+        r = await load_visible_referral(uow, identity, referral_id)
+        rows = await ReferralRepository(uow.session).history(r.id)
+        return HistoryOut(referral_id=r.id,
+                          items=[TransitionOut.model_validate(t) for t in rows])
+
+
+async def transition_referral(
+    *, db: Database, peers: Peers, identity: Identity, referral_id: str, data: TransitionIn,
+    expected: ExpectedVersion, idempotency: IdempotencyKey | None = None,
+) -> StoredResponse:
+    """Move a referral along its lifecycle: who may (404 out of scope, 403 for a role that
+    never may), with the version read (412), from a state that allows it (409). Completing
+    or closing a pathway step carries the pathway forward in the same transaction."""
+    require_reader(identity)
+    action = data.action
+    async with db.uow() as uow:
+        if (replay := await uow.claim(idempotency)) is not None:
+            return replay
+        r = await load_visible_referral(uow, identity, referral_id)
+        if not may_act(identity, action):
+            raise ActionNotForRole(action=action.value)
+        expected.check(r.version)
+        outcome = data.outcome.model_dump(mode="json") if data.outcome is not None else None
+        if outcome is not None and outcome["type"] != r.outcome_kind:
+            raise ValidationFailed([("outcome.type", Text(
+                "Este programa registra un resultado de tipo «{kind}»",
+                "This programme records an outcome of type '{kind}'"))], kind=r.outcome_kind)
+        now = utcnow()
+        try:
+            await apply_transition(
+                uow, r, action, identity, now=now, consents=consent_check(peers, SYSTEM),
+                reason=data.reason, reason_code=data.reason_code.value if data.reason_code
+                else None, outcome=outcome)
+        except IntegrityError:  # the next step's referral raced another one
+            raise ConcurrentWrite() from None
+        out = _referral_out(r, now)
+        stored = await uow.remember(idempotency, status_code=200, body=dumps(out),
+                                    headers={"ETag": etag(r.version), **NO_STORE})
+        await commit_or_conflict(uow)
+    log.info("referral_transition", referral_id=referral_id, action=action.value,
+             to=out.status.value, actor_role=identity.role.value)
+    return stored
