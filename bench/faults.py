@@ -32,13 +32,29 @@ import time
 import uuid
 from typing import Any
 
-import proofkit
-from proofkit import BENCH, ROOT, Databases, identity_for, mint_tokens
+from kit import RESULTS, ROOT
+from kit.databases import Databases, add_pg_url_option
+from kit.processes import Server, base_env, clean_environ, distributed_system, kill_everything
+from kit.report import Check, print_checks
+from kit.tokens import identity_for, mint_tokens
 
-RESULTS = BENCH / "results"
 CLIENT_TIMEOUT = 40.0       # seconds a client waits: above every server-side timeout
 REQUEST_BOUND = 32.0        # pool wait 10 s, statement 30 s: nothing may take longer
-Check = tuple[str, bool, str]
+
+
+def pg_restart_command() -> list[str]:
+    versions = sorted(os.listdir("/etc/postgresql"))
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"]
+
+
+def pg_start_command() -> list[str]:
+    versions = sorted(os.listdir("/etc/postgresql"))
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"]
+
+
+def pg_is_ready() -> bool:
+    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"],
+                          check=False).returncode == 0
 
 
 def person(n: int) -> dict[str, Any]:
@@ -51,7 +67,6 @@ def person(n: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- 1. PostgreSQL
 async def pg_restart_under_load(args: argparse.Namespace) -> list[Check]:
     import httpx
-    from smoke import Server, base_env
 
     dbs = Databases("postgresql", args.pg_url)
     checks: list[Check] = []
@@ -117,11 +132,11 @@ async def pg_restart_under_load(args: argparse.Namespace) -> list[Check]:
                 tasks = [asyncio.create_task(f()) for f in
                          [creator] * 4 + [reader] * 4 + [poller]]
                 await asyncio.sleep(3)
-                print("  restarting PostgreSQL: " + " ".join(proofkit.pg_restart_command()),
+                print("  restarting PostgreSQL: " + " ".join(pg_restart_command()),
                       flush=True)
                 r0 = time.monotonic()
                 proc = await asyncio.create_subprocess_exec(
-                    *proofkit.pg_restart_command(), stdout=asyncio.subprocess.DEVNULL,
+                    *pg_restart_command(), stdout=asyncio.subprocess.DEVNULL,
                     stderr=asyncio.subprocess.PIPE)
                 _, err = await proc.communicate()
                 restarted = time.monotonic()
@@ -203,13 +218,13 @@ async def pg_restart_under_load(args: argparse.Namespace) -> list[Check]:
 
 def ensure_postgres_running() -> None:
     for _ in range(30):
-        if proofkit.pg_is_ready():
+        if pg_is_ready():
             return
         time.sleep(1)
     print("PostgreSQL is not up: starting it", flush=True)
-    subprocess.run(proofkit.pg_start_command(), check=False)
+    subprocess.run(pg_start_command(), check=False)
     for _ in range(30):
-        if proofkit.pg_is_ready():
+        if pg_is_ready():
             return
         time.sleep(1)
 
@@ -217,8 +232,6 @@ def ensure_postgres_running() -> None:
 # --------------------------------------------------------------------------- 2. kill a service
 def kill_service(args: argparse.Namespace) -> list[Check]:
     import httpx
-
-    from ruta.distributed import DistributedSystem
 
     dbs = Databases("postgresql", args.pg_url)
     checks: list[Check] = []
@@ -228,8 +241,8 @@ def kill_service(args: argparse.Namespace) -> list[Check]:
         tokens = asyncio.run(mint_tokens(dbs.urls["gateway"], {
             "cw": identity_for("caseworker", subject=f"faults-cw-{tag}")}))
         cw = {"Authorization": f"Bearer {tokens['cw']}"}
-        system = DistributedSystem(dbs.urls, env={"RUTA_LOG_LEVEL": "WARNING"},
-                                   log_dir=RESULTS / "faults-logs" / "distributed")
+        system = distributed_system(dbs.urls, {"RUTA_LOG_LEVEL": "WARNING"},
+                                    RESULTS / "faults-logs" / "distributed")
         with system.running(), httpx.Client(base_url=system.url("gateway"),
                                             timeout=CLIENT_TIMEOUT, headers=cw) as http:
             made = http.post("/v1/profiles", json=person(40_000_001))
@@ -263,8 +276,6 @@ def kill_service(args: argparse.Namespace) -> list[Check]:
                            f"200 again {back:.1f} s after the restart began" if back else
                            "not within 20 s"))
     finally:
-        from smoke import kill_everything
-
         kill_everything()
         dbs.drop()
     return checks
@@ -290,12 +301,12 @@ def main() -> None:
     p.add_argument("--only", choices=["pg", "kill", "worker"], action="append")
     p.add_argument("--after", type=float, default=8.0,
                    help="seconds of load after PostgreSQL is back")
-    p.add_argument("--pg-url", default=proofkit.DEFAULT_PG_URL)
+    add_pg_url_option(p)
     args = p.parse_args()
     pg_url = args.pg_url
-    proofkit.clean_environ()
+    clean_environ()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    if not proofkit.pg_is_ready():
+    if not pg_is_ready():
         print(f"PostgreSQL is not reachable ({pg_url})", file=sys.stderr)
         sys.exit(2)
     wanted = args.only or ["pg", "kill", "worker"]
@@ -317,15 +328,9 @@ def main() -> None:
         checks.append((f"run: {type(exc).__name__}", False, str(exc)[:200]))
     finally:
         ensure_postgres_running()
-        from smoke import kill_everything
-
         kill_everything()
     print()
-    print(f"{'fault check':<66} result  detail")
-    for name, ok, detail in checks:
-        print(f"{name:<66} {'PASS' if ok else 'FAIL'}    {detail}")
-    failed = sum(not ok for _, ok, _ in checks)
-    print(f"{len(checks) - failed}/{len(checks)} checks passed")
+    failed = print_checks("fault check", checks)
     (RESULTS / "faults-last.json").write_text(json.dumps(
         [{"check": n, "pass": ok, "detail": d} for n, ok, d in checks], indent=2) + "\n")
     sys.exit(1 if failed or not checks else 0)

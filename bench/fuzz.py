@@ -13,7 +13,7 @@ Prints a summary table; exit 1 when any run found a failure.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import asyncio
 import json
 import re
 import subprocess
@@ -21,14 +21,17 @@ import sys
 import time
 from pathlib import Path
 
-import proofkit
-from proofkit import BENCH, ROOT, Databases, identity_for, mint_tokens
+from kit import RESULTS
+from kit.databases import Databases, add_pg_url_option
+from kit.processes import Server, base_env, clean_environ, kill_everything
+from kit.report import relative, stamp
+from kit.tokens import ROLE_CALLERS, identity_for, mint_tokens
 
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance",
           "negative_data_rejection", "ignored_auth", "use_after_free",
           "ensure_resource_availability"]
-ROLES = list(proofkit.ROLE_CALLERS)
+ROLES = list(ROLE_CALLERS)
 # One fuzzing client per role: a quota it cannot exhaust in a run, the limiter still on.
 FUZZ_LIMITS = {"read": {"capacity": 100_000, "window_seconds": 60},
                "write": {"capacity": 100_000, "window_seconds": 60},
@@ -40,13 +43,12 @@ ATTEMPTS = 6
 
 
 def run_backend(backend: str, args: argparse.Namespace, out_dir: Path) -> list[dict[str, object]]:
-    from smoke import Server, base_env
-
     dbs = Databases(backend, args.pg_url)
     rows: list[dict[str, object]] = []
     try:
         dbs.create()
-        tokens = proofkit_tokens(dbs.urls["gateway"])
+        tokens = asyncio.run(mint_tokens(dbs.urls["gateway"],
+                                         {r: identity_for(r) for r in ROLES}))
         env = base_env({**dbs.env(), "RUTA_LOG_LEVEL": "WARNING",
                         "RUTA_RATE_LIMITS": json.dumps(FUZZ_LIMITS),
                         "RUTA_DATA_DIR": dbs.tmp})
@@ -87,9 +89,9 @@ def run_backend(backend: str, args: argparse.Namespace, out_dir: Path) -> list[d
                 rows.append({"backend": backend, "role": role, "exit": proc.returncode,
                              "failures": failures, "errors": errors,
                              "seconds": round(time.monotonic() - started, 1),
-                             "log": str(log.relative_to(ROOT))})
+                             "log": relative(log)})
                 print(f"  {backend:<11}{role:<16} exit {proc.returncode}  failures {failures}"
-                      f"  errors {errors}  ({rows[-1]['seconds']} s)  {log.relative_to(ROOT)}",
+                      f"  errors {errors}  ({rows[-1]['seconds']} s)  {relative(log)}",
                       flush=True)
     finally:
         dbs.drop()
@@ -100,12 +102,6 @@ def _count(text: str, pattern: str) -> int:
     tail = text[-3000:]
     m = re.findall(pattern, tail)
     return int(m[-1]) if m else 0
-
-
-def proofkit_tokens(gateway_url: str) -> dict[str, str]:
-    import asyncio
-
-    return asyncio.run(mint_tokens(gateway_url, {r: identity_for(r) for r in ROLES}))
 
 
 def main() -> None:
@@ -120,11 +116,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=20261123)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--timeout", type=int, default=3600, help="per role run, seconds")
-    p.add_argument("--pg-url", default=proofkit.DEFAULT_PG_URL)
+    add_pg_url_option(p)
     args = p.parse_args()
-    proofkit.clean_environ()
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out_dir = BENCH / "results" / f"fuzz-{stamp}"
+    clean_environ()
+    out_dir = RESULTS / f"fuzz-{stamp()}"
     out_dir.mkdir(parents=True, exist_ok=True)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     rows: list[dict[str, object]] = []
@@ -134,8 +129,6 @@ def main() -> None:
                   f"{args.max_examples} examples per operation", flush=True)
             rows += run_backend(backend, args, out_dir)
     finally:
-        from smoke import kill_everything
-
         kill_everything()
     print()
     print(f"{'backend':<12}{'role':<17}{'failures':>9}{'errors':>8}{'exit':>6}  result")

@@ -27,14 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import datetime as dt
 import json
 import os
 import random
-import shlex
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -42,21 +37,32 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import proofkit
-from proofkit import BENCH, ROOT, group_peak_rss_mb, identity_for, mint_tokens
+from kit import BENCH, RESULTS, app
+from kit.databases import (
+    add_pg_url_option,
+    asyncpg_dsn,
+    check_reachable,
+    database_names,
+    drop_databases,
+    named_urls,
+    url_env,
+)
+from kit.httpload import LoadGenerator, check_url
+from kit.meters import group_peak_rss_mb
+from kit.processes import (
+    Server,
+    base_env,
+    clean_environ,
+    distributed_system,
+    kill_everything,
+    run_guarded,
+)
+from kit.report import command_line, git_state, relative, stamp, write_results
+from kit.seed import create_with_profiles
+from kit.stats import percentile, ratio
+from kit.tokens import ROLE_CALLERS, TOKEN_TTL, identity_for, mint_tokens
 
-RESULTS = BENCH / "results"
 CONNECTIONS = 50
-WRK_LUA = """
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests":%d,"duration_us":%d,"non_2xx":%d,"errors":%d,' ..
-    '"p50_us":%d,"p95_us":%d,"p99_us":%d}\\n',
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
-end
-"""
 TARGETS = {"embedded_vs_raw": 0.30, "distributed_vs_raw": 0.20, "hop": 0.40, "p99_x": 3.0}
 MIX = {"profile_read": 45, "profile_search": 20, "referral_post": 12,
        "provider_transition": 10, "event_poll": 13}
@@ -70,62 +76,18 @@ LIMITS = {"read": {"capacity": 600_000, "window_seconds": 60},
 
 
 # --------------------------------------------------------------------------- wrk
-_WRK: dict[str, bool] = {}
+_LOAD: dict[str, LoadGenerator] = {}
 
 
-def have_wrk() -> bool:
-    """wrk (Debian's package), installed once if missing; else bench/loadgen.py stands in
-    (slower, in Python: compare its ratios, not its absolute figures)."""
-    if "ok" not in _WRK:
-        if shutil.which("wrk") is None:
-            print("wrk not found; trying `apt-get install -y wrk` once...", flush=True)
-            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-                subprocess.run(["apt-get", "install", "-y", "wrk"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, timeout=180, check=False)
-        _WRK["ok"] = shutil.which("wrk") is not None
-        if not _WRK["ok"]:
-            print("load generator: bench/loadgen.py (aiohttp) instead of wrk", flush=True)
-    return _WRK["ok"]
-
-
-def loadgen(url: str, headers: dict[str, str], seconds: int, connections: int
-            ) -> dict[str, Any]:
-    cmd = [sys.executable, str(BENCH / "loadgen.py"), "--url", url, "--connections",
-           str(connections), "--duration", str(seconds), "--processes", "2"]
-    for k, v in headers.items():
-        cmd += ["--header", f"{k}: {v}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120,
-                         check=True).stdout
-    data: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return data
-
-
-def wrk(url: str, headers: dict[str, str], seconds: int, connections: int = CONNECTIONS
-        ) -> dict[str, Any]:
-    if not have_wrk():
-        return loadgen(url, headers, seconds, connections)
-    script = RESULTS / "load-wrk.lua"
-    script.write_text(WRK_LUA)
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-           "-s", str(script)]
-    for k, v in headers.items():
-        cmd += ["-H", f"{k}: {v}"]
-    cmd.append(url)
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60,
-                         check=True).stdout
-    data = json.loads(out.strip().splitlines()[-1])
-    secs = data["duration_us"] / 1e6
-    return {"requests": data["requests"], "seconds": secs,
-            "requests_per_s": data["requests"] / secs if secs else 0.0,
-            "p50_ms": data["p50_us"] / 1000, "p95_ms": data["p95_us"] / 1000,
-            "p99_ms": data["p99_us"] / 1000, "non_2xx": data["non_2xx"],
-            "errors": data["errors"]}
+def wrk(url: str, headers: dict[str, str], seconds: int) -> dict[str, Any]:
+    """wrk -t2 -c50 (bench/loadgen.py where wrk is missing and cannot be installed)."""
+    if "wrk" not in _LOAD:
+        _LOAD["wrk"] = LoadGenerator.choose("auto", 2, CONNECTIONS)
+    return _LOAD["wrk"].run(url, headers, seconds)
 
 
 def measure(label: str, url: str, headers: dict[str, str], args: argparse.Namespace
             ) -> dict[str, Any]:
-    from smoke import check_url
-
     check_url(url, headers, None)
     if args.warmup:
         wrk(url, headers, args.warmup)
@@ -242,10 +204,7 @@ async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
         elapsed = time.perf_counter() - began
 
     def pct(values: list[float], q: float) -> float:
-        if not values:
-            return float("nan")
-        s = sorted(values)
-        return s[min(len(s) - 1, round(q * (len(s) - 1)))] * 1000
+        return percentile(values, q) * 1000
 
     per_op = {op: {"requests": len(v), "requests_per_s": len(v) / elapsed,
                    "p50_ms": pct(v, .5), "p95_ms": pct(v, .95), "p99_ms": pct(v, .99),
@@ -328,38 +287,80 @@ def referable_people(url: str, token: str, n: int) -> list[str]:
 
 
 # --------------------------------------------------------------------------- main
+def measure_references(res: dict[str, Any], rss: dict[str, float], urls: dict[str, str],
+                       pid: str, args: argparse.Namespace) -> None:
+    """ref A (bare /ping) and ref B (raw asyncpg PK read of profile ``pid``)."""
+    print("ref A: bare FastAPI /ping", flush=True)
+    with Server("ref-ping", "refapps:ping", base_env({}), args.log_dir, app_dir=BENCH) as s:
+        res["ref_a"] = measure("ref A  bare /ping", s.url + "/ping", {}, args)
+        rss["ref A (bare FastAPI)"] = group_peak_rss_mb(s.pid)
+    print("ref B: bare FastAPI + raw asyncpg PK read", flush=True)
+    ref_env = base_env({"RUTA_BENCH_REF_DSN": asyncpg_dsn(urls["registry"]),
+                        "RUTA_BENCH_REF_POOL": str(app.Settings().database_pool_size)})
+    with Server("ref-pk", "refapps:pk_read", ref_env, args.log_dir, app_dir=BENCH) as s:
+        res["ref_b"] = measure("ref B  raw asyncpg PK read", f"{s.url}/profiles/{pid}",
+                               {}, args)
+        rss["ref B (FastAPI + asyncpg)"] = group_peak_rss_mb(s.pid)
+
+
+def measure_shapes(res: dict[str, Any], rss: dict[str, float], urls: dict[str, str],
+                   read_ids: list[str], args: argparse.Namespace) -> None:
+    """E (embedded) and D (distributed): the profile read, then the mix, on each."""
+    path = f"/v1/profiles/{read_ids[len(read_ids) // 2]}"
+    run_tag = uuid.uuid4().hex[:8]
+    idents = {r: identity_for(r, subject=f"load-{r}-{run_tag}") for r in ROLE_CALLERS}
+    idents["caseworker"] = identity_for("caseworker", subject=f"load-cw-{run_tag}",
+                                        regions=["PE-LMA"])
+    tokens = asyncio.run(mint_tokens(urls["gateway"], idents))
+    auth = {"Authorization": f"Bearer {tokens['caseworker']}"}
+    limits = {"RUTA_LOG_LEVEL": "WARNING", "RUTA_RATE_LIMITS": json.dumps(LIMITS)}
+
+    print("E: embedded shape (one process) on PostgreSQL", flush=True)
+    with Server("embedded", "ruta.asgi:embedded", base_env({**url_env(urls), **limits}),
+                args.log_dir) as s:
+        res["embedded"] = measure("E  profile read via gateway", s.url + path, auth, args)
+        people = referable_people(s.url, tokens["ngo_partner"], args.referable)
+        res["mix_embedded"] = run_mix("E  mix", s.url, tokens, read_ids, people, args)
+        rss["embedded (gateway + 3 services)"] = group_peak_rss_mb(s.pid)
+
+    redis_ok = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True,
+                              text=True, check=False).stdout.strip() == "PONG"
+    print("D: distributed shape (4 processes)"
+          + (", rate limits in Redis" if redis_ok else ", Redis unreachable: in memory"),
+          flush=True)
+    denv = dict(limits)
+    if redis_ok:
+        denv["RUTA_REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    system = distributed_system(urls, denv, args.log_dir / "distributed")
+    with system.running():
+        signer = app.AssertionSigner(app.Settings().internal_secret, TOKEN_TTL)
+        assertion = signer.sign(idents["caseworker"]).decode()
+        res["direct"] = measure("D  registry direct (signed identity)",
+                                system.url("registry") + path,
+                                {app.ASSERTION_HEADER: assertion}, args)
+        res["through"] = measure("D  profile read via gateway",
+                                 system.url("gateway") + path, auth, args)
+        people = referable_people(system.url("gateway"), tokens["ngo_partner"],
+                                  args.referable)
+        res["mix_distributed"] = run_mix("D  mix", system.url("gateway"), tokens, read_ids,
+                                         people, args)
+        for name, proc in system.procs.items():
+            rss[f"distributed {name}"] = group_peak_rss_mb(proc.pid)
+
+
 def run(args: argparse.Namespace) -> int:
-    from smoke import (
-        Server,
-        _admin_check,
-        asyncpg_dsn,
-        base_env,
-        drop_databases,
-        git_state,
-        kill_everything,
-        setup_databases,
-    )
-
-    from ruta.distributed import DistributedSystem
-    from shared.settings import DATABASES, Settings
-
     code = git_state()
-    proofkit.clean_environ()
-    settings = Settings()
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    log_dir = RESULTS / f"load-{stamp}-logs"
+    clean_environ()
+    when = stamp()
+    args.log_dir = RESULTS / f"load-{when}-logs"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    cmdline = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
     prefix = f"ruta_load_{os.getpid()}"
-    urls = {n: f"{args.pg_url.rstrip('/')}/{prefix}_{n}" for n in DATABASES}
-    db_names = [u.rsplit("/", 1)[1] for u in urls.values()]
+    urls = named_urls(args.pg_url, prefix)
     try:
-        asyncio.run(_admin_check(args.pg_url))
+        asyncio.run(check_reachable(args.pg_url))
     except Exception as exc:
         print(f"PostgreSQL is not reachable at {args.pg_url}: {exc}", file=sys.stderr)
         return 2
-    redis_ok = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True,
-                              text=True, check=False).stdout.strip() == "PONG"
     print(f"code: {code}; wrk -t2 -c{CONNECTIONS}, {args.duration}s per measurement after "
           f"{args.warmup}s warm-up; mix {args.mix_duration}s with aiohttp c={CONNECTIONS}; "
           f"{os.cpu_count()} CPUs shared by servers, PostgreSQL and load generators",
@@ -368,81 +369,45 @@ def run(args: argparse.Namespace) -> int:
     rss: dict[str, float] = {}
     try:
         print(f"databases {prefix}_*: create, migrate, {args.profiles} profiles...", flush=True)
-        read_ids = asyncio.run(setup_databases(args.pg_url, urls, args.profiles))
-        pid = read_ids[len(read_ids) // 2]
-        path = f"/v1/profiles/{pid}"
-        run_tag = uuid.uuid4().hex[:8]
-        idents = {r: identity_for(r, subject=f"load-{r}-{run_tag}")
-                  for r in proofkit.ROLE_CALLERS}
-        idents["caseworker"] = identity_for("caseworker", subject=f"load-cw-{run_tag}",
-                                            regions=["PE-LMA"])
-        tokens = asyncio.run(mint_tokens(urls["gateway"], idents))
-        auth = {"Authorization": f"Bearer {tokens['caseworker']}"}
-        limits = {"RUTA_LOG_LEVEL": "WARNING", "RUTA_RATE_LIMITS": json.dumps(LIMITS)}
-        db_env = {f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in urls.items()}
-
-        print("ref A: bare FastAPI /ping", flush=True)
-        with Server("ref-ping", "refapps:ping", base_env({}), log_dir, app_dir=BENCH) as s:
-            res["ref_a"] = measure("ref A  bare /ping", s.url + "/ping", {}, args)
-            rss["ref A (bare FastAPI)"] = group_peak_rss_mb(s.proc.pid)  # type: ignore[union-attr]
-        print("ref B: bare FastAPI + raw asyncpg PK read", flush=True)
-        ref_env = base_env({"RUTA_BENCH_REF_DSN": asyncpg_dsn(urls["registry"]),
-                            "RUTA_BENCH_REF_POOL": str(settings.database_pool_size)})
-        with Server("ref-pk", "refapps:pk_read", ref_env, log_dir, app_dir=BENCH) as s:
-            res["ref_b"] = measure("ref B  raw asyncpg PK read", f"{s.url}/profiles/{pid}",
-                                   {}, args)
-            rss["ref B (FastAPI + asyncpg)"] = group_peak_rss_mb(s.proc.pid)  # type: ignore[union-attr]
-
-        print("E: embedded shape (one process) on PostgreSQL", flush=True)
-        with Server("embedded", "ruta.asgi:embedded", base_env({**db_env, **limits}),
-                    log_dir) as s:
-            res["embedded"] = measure("E  profile read via gateway", s.url + path, auth, args)
-            people = referable_people(s.url, tokens["ngo_partner"], args.referable)
-            res["mix_embedded"] = run_mix("E  mix", s.url, tokens, read_ids, people, args)
-            rss["embedded (gateway + 3 services)"] = group_peak_rss_mb(s.proc.pid)  # type: ignore[union-attr]
-
-        print("D: distributed shape (4 processes)"
-              + (", rate limits in Redis" if redis_ok else ", Redis unreachable: in memory"),
-              flush=True)
-        denv = dict(limits)
-        if redis_ok:
-            denv["RUTA_REDIS_URL"] = "redis://127.0.0.1:6379/0"
-        system = DistributedSystem(urls, env=denv, log_dir=log_dir / "distributed")
-        with system.running():
-            from shared.identity import ASSERTION_HEADER, AssertionSigner
-
-            signer = AssertionSigner(settings.internal_secret, 6 * 3600)
-            assertion = signer.sign(idents["caseworker"]).decode()
-            res["direct"] = measure("D  registry direct (signed identity)",
-                                    system.url("registry") + path, {ASSERTION_HEADER: assertion},
-                                    args)
-            res["through"] = measure("D  profile read via gateway",
-                                     system.url("gateway") + path, auth, args)
-            people = referable_people(system.url("gateway"), tokens["ngo_partner"],
-                                      args.referable)
-            res["mix_distributed"] = run_mix("D  mix", system.url("gateway"), tokens, read_ids,
-                                             people, args)
-            for name, proc in system.procs.items():
-                rss[f"distributed {name}"] = group_peak_rss_mb(proc.pid)
+        read_ids = asyncio.run(create_with_profiles(args.pg_url, urls, args.profiles))
+        measure_references(res, rss, urls, read_ids[len(read_ids) // 2], args)
+        measure_shapes(res, rss, urls, read_ids, args)
     finally:
         kill_everything()
         if not args.keep_databases:
             try:
-                asyncio.run(drop_databases(args.pg_url, db_names))
+                asyncio.run(drop_databases(args.pg_url, database_names(urls)))
             except Exception as exc:
-                print(f"could not drop {db_names}: {exc}", file=sys.stderr)
+                print(f"could not drop {database_names(urls)}: {exc}", file=sys.stderr)
 
-    return report(res, rss, args, code, cmdline, stamp)
+    return report(res, rss, args, code, when)
+
+
+def print_rows(res: dict[str, Any]) -> None:
+    """Every measurement, with its throughput as a multiple of ref A's and ref B's."""
+    a, b = res["ref_a"], res["ref_b"]
+    print(f"{'measurement':<40}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+          f"{'x ref A':>9}{'x ref B':>9}")
+    rows = [("ref A  bare FastAPI /ping", a), ("ref B  raw asyncpg PK read", b),
+            ("E  profile read via gateway", res["embedded"]),
+            ("D  registry direct", res["direct"]),
+            ("D  profile read via gateway", res["through"])]
+    for m, label in (("mix_embedded", "E  mix"), ("mix_distributed", "D  mix")):
+        rows.append((f"{label} (all operations)", res[m]))
+        for op, o in res[m]["per_op"].items():
+            if o["requests"]:
+                rows.append((f"{label}: {op}", o))
+    for name, r in rows:
+        print(f"{name:<40}{r['requests_per_s']:>9.0f}{r.get('p50_ms', float('nan')):>9.2f}"
+              f"{r.get('p95_ms', float('nan')):>9.2f}{r.get('p99_ms', float('nan')):>9.2f}"
+              f"{ratio(r['requests_per_s'], a['requests_per_s']):>9.2f}"
+              f"{ratio(r['requests_per_s'], b['requests_per_s']):>9.2f}")
 
 
 def report(res: dict[str, Any], rss: dict[str, float], args: argparse.Namespace, code: str,
-           cmdline: str, stamp: str) -> int:
-    a, b = res["ref_a"], res["ref_b"]
+           when: str) -> int:
+    b = res["ref_b"]
     e, d, g = res["embedded"], res["direct"], res["through"]
-
-    def ratio(x: float, y: float) -> float:
-        return x / y if y else float("nan")
-
     checks = [
         ("E profile read / ref B throughput", ratio(e["requests_per_s"], b["requests_per_s"]),
          ">=", TARGETS["embedded_vs_raw"]),
@@ -454,27 +419,14 @@ def report(res: dict[str, Any], rss: dict[str, float], args: argparse.Namespace,
         ("D via gateway p99 / ref B p99", ratio(g["p99_ms"], b["p99_ms"]), "<=",
          TARGETS["p99_x"]),
     ]
-    errors = sum(r["non_2xx"] + r["errors"] for r in (a, b, e, d, g))
+    errors = sum(r["non_2xx"] + r["errors"] for r in (res["ref_a"], b, e, d, g))
     errors += sum(res[m]["unexpected"] + res[m]["socket_errors"]
                   for m in ("mix_embedded", "mix_distributed"))
+    cmdline = command_line()
     print()
     print(f"summary — command: {cmdline}; code: {code}; {os.cpu_count()} CPUs, "
           f"{CONNECTIONS} connections; all ratios from this one run")
-    print(f"{'measurement':<40}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-          f"{'x ref A':>9}{'x ref B':>9}")
-    rows = [("ref A  bare FastAPI /ping", a), ("ref B  raw asyncpg PK read", b),
-            ("E  profile read via gateway", e), ("D  registry direct", d),
-            ("D  profile read via gateway", g)]
-    for m, label in (("mix_embedded", "E  mix"), ("mix_distributed", "D  mix")):
-        rows.append((f"{label} (all operations)", res[m]))
-        for op, o in res[m]["per_op"].items():
-            if o["requests"]:
-                rows.append((f"{label}: {op}", o))
-    for name, r in rows:
-        print(f"{name:<40}{r['requests_per_s']:>9.0f}{r.get('p50_ms', float('nan')):>9.2f}"
-              f"{r.get('p95_ms', float('nan')):>9.2f}{r.get('p99_ms', float('nan')):>9.2f}"
-              f"{ratio(r['requests_per_s'], a['requests_per_s']):>9.2f}"
-              f"{ratio(r['requests_per_s'], b['requests_per_s']):>9.2f}")
+    print_rows(res)
     print()
     print("peak RSS per process (VmHWM): " + ", ".join(f"{k} {v:.0f} MB"
                                                      for k, v in rss.items()))
@@ -489,14 +441,13 @@ def report(res: dict[str, Any], rss: dict[str, float], args: argparse.Namespace,
     failed += not ok
     print(f"{'errors (non-2xx/unexpected, socket)':<42}{errors:>8d}   == 0    "
           f"{'PASS' if ok else 'FAIL'}")
-    out = RESULTS / f"load-{stamp}.json"
-    out.write_text(json.dumps({"command": cmdline, "code": code, "results": res,
-                               "peak_rss_mb": rss,
-                               "targets": [{"name": n, "value": v, "op": o, "limit": lim}
-                                           for n, v, o, lim in checks],
-                               "errors": errors}, indent=2, default=str) + "\n")
+    out = write_results("load", {"command": cmdline, "code": code, "results": res,
+                                 "peak_rss_mb": rss,
+                                 "targets": [{"name": n, "value": v, "op": o, "limit": lim}
+                                             for n, v, o, lim in checks],
+                                 "errors": errors}, when)
     verdict = "all targets PASS" if not failed else f"{failed} target(s) FAIL"
-    print(f"results: {out.relative_to(ROOT)}; {verdict}")
+    print(f"results: {relative(out)}; {verdict}")
     return 1 if failed and args.strict else 0
 
 
@@ -513,30 +464,11 @@ def main() -> None:
     p.add_argument("--profiles", type=int, default=10_000)
     p.add_argument("--referable", type=int, default=1500,
                    help="people made referable (consent) through the API per shape")
-    p.add_argument("--pg-url", default=proofkit.DEFAULT_PG_URL)
+    add_pg_url_option(p)
     p.add_argument("--keep-databases", action="store_true")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     args = p.parse_args()
-
-    def on_term(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_term)
-    code = 1
-    try:
-        code = run(args)
-    except KeyboardInterrupt:
-        code = 130
-    except Exception:
-        import traceback
-
-        traceback.print_exc()
-        code = 1
-    finally:
-        from smoke import kill_everything
-
-        kill_everything()
-    sys.exit(code)
+    sys.exit(run_guarded(lambda: run(args)))
 
 
 if __name__ == "__main__":
