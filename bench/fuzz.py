@@ -42,9 +42,49 @@ FUZZ_LIMITS = {"read": {"capacity": 100_000, "window_seconds": 60},
 ATTEMPTS = 6
 
 
+def fuzz_role(backend: str, role: str, url: str, token: str, args: argparse.Namespace,
+              out_dir: Path) -> dict[str, object]:
+    """``st run`` as one role against one server, tried again while Schemathesis itself
+    crashes; its row of the summary."""
+    started = time.monotonic()
+    cmd = [str(Path(sys.executable).parent / "st"), "run", url + "/openapi.json",
+           "--checks", ",".join(args.checks),
+           "-H", f"Authorization: Bearer {token}",
+           "--max-examples", str(args.max_examples),
+           "--seed", str(args.seed), "--workers", str(args.workers),
+           "--phases", args.phases, "--request-timeout", "20",
+           "--suppress-health-check", "all", "--no-color",
+           "--report", "junit", "--report-dir", str(out_dir / f"{backend}-{role}")]
+    if args.max_time:
+        cmd += ["--max-time", str(args.max_time)]
+    log = out_dir / f"{backend}-{role}.log"
+    for attempt in range(ATTEMPTS):
+        with log.open("w") as fh:
+            proc = subprocess.run(cmd, cwd=out_dir, stdout=fh, stderr=subprocess.STDOUT,
+                                  check=False, timeout=args.timeout)
+        text = log.read_text()
+        failures = _count(text, r"(\d+) failures?")
+        errors = _count(text, r"(\d+) errors?")
+        # Schemathesis itself sometimes crashes while generating (a CPython
+        # "AST constructor recursion depth mismatch"): that says nothing about
+        # the API, so such a run (no failure found) is tried again. One run in
+        # three or four crashes so on CPython 3.11.7: three tries failed one of
+        # twelve role x database runs in CI (session 2), hence ATTEMPTS.
+        if failures or not errors or "SystemError" not in text or attempt == ATTEMPTS - 1:
+            break
+        print(f"  {backend:<11}{role:<16} Schemathesis crashed internally; "
+              "running it once more", flush=True)
+    row: dict[str, object] = {"backend": backend, "role": role, "exit": proc.returncode,
+                              "failures": failures, "errors": errors,
+                              "seconds": round(time.monotonic() - started, 1),
+                              "log": relative(log)}
+    print(f"  {backend:<11}{role:<16} exit {proc.returncode}  failures {failures}"
+          f"  errors {errors}  ({row['seconds']} s)  {relative(log)}", flush=True)
+    return row
+
+
 def run_backend(backend: str, args: argparse.Namespace, out_dir: Path) -> list[dict[str, object]]:
     dbs = Databases(backend, args.pg_url)
-    rows: list[dict[str, object]] = []
     try:
         dbs.create()
         tokens = asyncio.run(mint_tokens(dbs.urls["gateway"],
@@ -53,49 +93,10 @@ def run_backend(backend: str, args: argparse.Namespace, out_dir: Path) -> list[d
                         "RUTA_RATE_LIMITS": json.dumps(FUZZ_LIMITS),
                         "RUTA_DATA_DIR": dbs.tmp})
         with Server(f"fuzz-{backend}", "ruta.asgi:embedded", env, out_dir) as server:
-            for role in args.roles:
-                started = time.monotonic()
-                report = out_dir / f"{backend}-{role}"
-                cmd = [str(Path(sys.executable).parent / "st"), "run",
-                       server.url + "/openapi.json",
-                       "--checks", ",".join(args.checks),
-                       "-H", f"Authorization: Bearer {tokens[role]}",
-                       "--max-examples", str(args.max_examples),
-                       "--seed", str(args.seed), "--workers", str(args.workers),
-                       "--phases", args.phases, "--request-timeout", "20",
-                       "--suppress-health-check", "all", "--no-color",
-                       "--report", "junit", "--report-dir", str(report)]
-                if args.max_time:
-                    cmd += ["--max-time", str(args.max_time)]
-                log = out_dir / f"{backend}-{role}.log"
-                for attempt in range(ATTEMPTS):
-                    with log.open("w") as fh:
-                        proc = subprocess.run(cmd, cwd=out_dir, stdout=fh,
-                                              stderr=subprocess.STDOUT, check=False,
-                                              timeout=args.timeout)
-                    text = log.read_text()
-                    failures = _count(text, r"(\d+) failures?")
-                    errors = _count(text, r"(\d+) errors?")
-                    # Schemathesis itself sometimes crashes while generating (a CPython
-                    # "AST constructor recursion depth mismatch"): that says nothing about
-                    # the API, so such a run (no failure found) is tried again. One run in
-                    # three or four crashes so on CPython 3.11.7: three tries failed one of
-                    # twelve role x database runs in CI (session 2), hence ATTEMPTS.
-                    if failures or not errors or "SystemError" not in text \
-                            or attempt == ATTEMPTS - 1:
-                        break
-                    print(f"  {backend:<11}{role:<16} Schemathesis crashed internally; "
-                          "running it once more", flush=True)
-                rows.append({"backend": backend, "role": role, "exit": proc.returncode,
-                             "failures": failures, "errors": errors,
-                             "seconds": round(time.monotonic() - started, 1),
-                             "log": relative(log)})
-                print(f"  {backend:<11}{role:<16} exit {proc.returncode}  failures {failures}"
-                      f"  errors {errors}  ({rows[-1]['seconds']} s)  {relative(log)}",
-                      flush=True)
+            return [fuzz_role(backend, role, server.url, tokens[role], args, out_dir)
+                    for role in args.roles]
     finally:
         dbs.drop()
-    return rows
 
 
 def _count(text: str, pattern: str) -> int:
