@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from shared.logging import configure_logging
     from shared.settings import DATABASES, Settings
 
+    # what this module hands out: the imports above are for the type checker only
     __all__ = [
         "ASSERTION_HEADER", "DATABASES", "NO_NATIVE_TELEMETRY", "PG_BY_DOCUMENT_AUDITED",
         "SCOPES_BY_ROLE", "AssertionSigner", "Database", "DistributedSystem", "EventEnvelope",
