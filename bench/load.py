@@ -76,22 +76,14 @@ LIMITS = {"read": {"capacity": 600_000, "window_seconds": 60},
 
 
 # --------------------------------------------------------------------------- wrk
-_LOAD: dict[str, LoadGenerator] = {}
-
-
-def wrk(url: str, headers: dict[str, str], seconds: int) -> dict[str, Any]:
-    """wrk -t2 -c50 (bench/loadgen.py where wrk is missing and cannot be installed)."""
-    if "wrk" not in _LOAD:
-        _LOAD["wrk"] = LoadGenerator.choose("auto", 2, CONNECTIONS)
-    return _LOAD["wrk"].run(url, headers, seconds)
-
-
 def measure(label: str, url: str, headers: dict[str, str], args: argparse.Namespace
             ) -> dict[str, Any]:
+    """One URL under ``args.load`` (wrk -t2 -c50, or bench/loadgen.py where wrk is missing
+    and cannot be installed), after a warm-up."""
     check_url(url, headers, None)
     if args.warmup:
-        wrk(url, headers, args.warmup)
-    r = wrk(url, headers, args.duration)
+        args.load.run(url, headers, args.warmup)
+    r: dict[str, Any] = args.load.run(url, headers, args.duration)
     r["label"] = label
     bad = r["non_2xx"] + r["errors"]
     print(f"  {label:<38}{r['requests_per_s']:>8.0f} req/s  p50 {r['p50_ms']:6.2f}  "
@@ -361,6 +353,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"PostgreSQL is not reachable at {args.pg_url}: {exc}", file=sys.stderr)
         return 2
+    args.load = LoadGenerator.choose("auto", 2, CONNECTIONS)
     print(f"code: {code}; wrk -t2 -c{CONNECTIONS}, {args.duration}s per measurement after "
           f"{args.warmup}s warm-up; mix {args.mix_duration}s with aiohttp c={CONNECTIONS}; "
           f"{os.cpu_count()} CPUs shared by servers, PostgreSQL and load generators",
