@@ -93,88 +93,120 @@ def measure(label: str, url: str, headers: dict[str, str], args: argparse.Namesp
 
 
 # --------------------------------------------------------------------------- the mix client
-async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
-    """Closed loop: ``connections`` workers, each picking an operation by weight."""
-    import aiohttp
+class MixClient:
+    """Closed loop: ``connections`` workers, each picking an operation by weight (``MIX``);
+    latencies and unexpected statuses per operation."""
 
-    base, tokens = spec["url"], spec["tokens"]
-    rng = random.Random(spec.get("seed", 1))
-    read_ids: list[str] = spec["read_ids"]
-    referable: list[str] = list(spec["referable_ids"])
-    rng.shuffle(referable)
-    to_accept: list[tuple[str, str]] = []
-    posted: list[tuple[str, dict[str, Any]]] = []  # (key, body) to replay
-    lat: dict[str, list[float]] = {op: [] for op in [*MIX, "referral_replay"]}
-    bad: dict[str, dict[str, int]] = {}
-    errors = {"socket": 0}
-    feed_cursor: dict[str, str | None] = {"c": None}
-    ops, weights = list(MIX), list(MIX.values())
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.base, self.tokens = spec["url"], spec["tokens"]
+        self.rng = random.Random(spec.get("seed", 1))
+        self.read_ids: list[str] = spec["read_ids"]
+        self.referable: list[str] = list(spec["referable_ids"])
+        self.rng.shuffle(self.referable)
+        self.to_accept: list[tuple[str, str]] = []
+        self.posted: list[tuple[str, dict[str, Any]]] = []  # (key, body) to replay
+        self.lat: dict[str, list[float]] = {op: [] for op in [*MIX, "referral_replay"]}
+        self.bad: dict[str, dict[str, int]] = {}
+        self.socket_errors = 0
+        self.feed_cursor: str | None = None
+        self.samples: list[dict[str, Any]] = []
 
-    def h(role: str, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens[role]}", **extra}
+    def h(self, role: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}", **extra}
 
-    async def call(session: Any, op: str, method: str, path: str, expect: int,
+    async def call(self, session: Any, op: str, method: str, path: str, expect: int,
                    headers: dict[str, str], **kw: Any) -> tuple[int, Any, Any]:
+        import aiohttp
+
         start = time.perf_counter()
         try:
-            async with session.request(method, base + path, headers=headers, **kw) as resp:
+            async with session.request(method, self.base + path, headers=headers,
+                                       **kw) as resp:
                 body = await resp.read()
                 status = resp.status
                 rh = resp.headers.copy()  # case-insensitive
         except (aiohttp.ClientError, TimeoutError, OSError):
-            errors["socket"] += 1
+            self.socket_errors += 1
             return 0, None, None
-        lat[op].append(time.perf_counter() - start)
+        self.lat[op].append(time.perf_counter() - start)
         if status != expect:
-            bad.setdefault(op, {}).setdefault(str(status), 0)
-            bad[op][str(status)] += 1
-            if sum(x["op"] == op for x in spec.setdefault("samples", [])) < 2:
-                spec["samples"].append({"op": op, "status": status,
-                                        "body": body[:300].decode(errors="replace")})
+            self.bad.setdefault(op, {}).setdefault(str(status), 0)
+            self.bad[op][str(status)] += 1
+            if sum(x["op"] == op for x in self.samples) < 2:
+                self.samples.append({"op": op, "status": status,
+                                     "body": body[:300].decode(errors="replace")})
         return status, body, rh
 
-    async def one(session: Any) -> None:
-        op = rng.choices(ops, weights)[0]
-        if op == "provider_transition" and not to_accept:
+    async def event_poll(self, session: Any) -> None:
+        params = {"limit": "100"}
+        if self.feed_cursor:
+            params["cursor"] = self.feed_cursor
+        status, body, _ = await self.call(session, "event_poll", "GET", "/v1/events", 200,
+                                          self.h("ministry_system"), params=params)
+        if status == 200 and body:
+            nxt = json.loads(body).get("next_cursor")
+            if nxt:
+                self.feed_cursor = nxt
+
+    async def referral_post(self, session: Any) -> None:
+        if self.posted and self.rng.random() < 0.15:  # a retry on a flaky network: replayed
+            key, body = self.rng.choice(self.posted)
+            await self.call(session, "referral_replay", "POST", "/v1/referrals", 201,
+                            self.h("ngo_partner", **{"Idempotency-Key": key}), json=body)
+            return
+        pid = self.referable.pop()
+        key = uuid.uuid4().hex
+        body = {"profile_id": pid, "programme_id": "pe-empleo",
+                "provider_id": "mtpe-empleo", "notes": "búsqueda de empleo formal"}
+        status, raw, rh = await self.call(session, "referral_post", "POST", "/v1/referrals",
+                                          201, self.h("ngo_partner",
+                                                      **{"Idempotency-Key": key}),
+                                          json=body)
+        if status == 201:
+            self.posted.append((key, body))
+            self.to_accept.append((json.loads(raw)["id"], rh.get("etag", "")))
+
+    async def one(self, session: Any) -> None:
+        op = self.rng.choices(list(MIX), list(MIX.values()))[0]
+        if op == "provider_transition" and not self.to_accept:
             op = "profile_read"
-        if op == "referral_post" and not referable:
+        if op == "referral_post" and not self.referable:
             op = "profile_read"
         if op == "profile_read":
-            await call(session, op, "GET", f"/v1/profiles/{rng.choice(read_ids)}", 200,
-                       h("caseworker"))
+            await self.call(session, op, "GET",
+                            f"/v1/profiles/{self.rng.choice(self.read_ids)}", 200,
+                            self.h("caseworker"))
         elif op == "profile_search":
-            await call(session, op, "GET", "/v1/profiles", 200, h("caseworker"),
-                       params={"q": rng.choice(SEARCH_TERMS), "limit": "20"})
+            await self.call(session, op, "GET", "/v1/profiles", 200, self.h("caseworker"),
+                            params={"q": self.rng.choice(SEARCH_TERMS), "limit": "20"})
         elif op == "event_poll":
-            params = {"limit": "100"}
-            if feed_cursor["c"]:
-                params["cursor"] = feed_cursor["c"]
-            status, body, _ = await call(session, op, "GET", "/v1/events", 200,
-                                         h("ministry_system"), params=params)
-            if status == 200 and body:
-                nxt = json.loads(body).get("next_cursor")
-                if nxt:
-                    feed_cursor["c"] = nxt
+            await self.event_poll(session)
         elif op == "referral_post":
-            if posted and rng.random() < 0.15:  # a retry on a flaky network: replayed
-                key, body = rng.choice(posted)
-                await call(session, "referral_replay", "POST", "/v1/referrals", 201,
-                           h("ngo_partner", **{"Idempotency-Key": key}), json=body)
-                return
-            pid = referable.pop()
-            key = uuid.uuid4().hex
-            body = {"profile_id": pid, "programme_id": "pe-empleo",
-                    "provider_id": "mtpe-empleo", "notes": "búsqueda de empleo formal"}
-            status, raw, rh = await call(session, op, "POST", "/v1/referrals", 201,
-                                         h("ngo_partner", **{"Idempotency-Key": key}),
-                                         json=body)
-            if status == 201:
-                posted.append((key, body))
-                to_accept.append((json.loads(raw)["id"], rh.get("etag", "")))
+            await self.referral_post(session)
         elif op == "provider_transition":
-            rid, tag = to_accept.pop(0)
-            await call(session, op, "POST", f"/v1/referrals/{rid}/transitions", 200,
-                       h("provider", **{"If-Match": tag}), json={"action": "accept"})
+            rid, tag = self.to_accept.pop(0)
+            await self.call(session, op, "POST", f"/v1/referrals/{rid}/transitions", 200,
+                            self.h("provider", **{"If-Match": tag}), json={"action": "accept"})
+
+    def figures(self, elapsed: float) -> dict[str, Any]:
+        def pct(values: list[float], q: float) -> float:
+            return percentile(values, q) * 1000
+
+        per_op = {op: {"requests": len(v), "requests_per_s": len(v) / elapsed,
+                       "p50_ms": pct(v, .5), "p95_ms": pct(v, .95), "p99_ms": pct(v, .99),
+                       "unexpected": self.bad.get(op, {})} for op, v in self.lat.items()}
+        total = sum(len(v) for v in self.lat.values())
+        return {"seconds": elapsed, "requests": total, "requests_per_s": total / elapsed,
+                "per_op": per_op, "socket_errors": self.socket_errors,
+                "unexpected": sum(sum(b.values()) for b in self.bad.values()),
+                "samples": self.samples,
+                "referrals_left_unaccepted": len(self.to_accept)}
+
+
+async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
+    """The mix client's process: ``MixClient`` for ``spec["duration"]`` seconds."""
+    import aiohttp
 
     try:
         import uvloop
@@ -182,6 +214,7 @@ async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
         uvloop.install()
     except ImportError:
         pass
+    client = MixClient(spec)
     connector = aiohttp.TCPConnector(limit=spec["connections"])
     timeout = aiohttp.ClientTimeout(total=15)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -189,24 +222,12 @@ async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
 
         async def worker() -> None:
             while time.perf_counter() < deadline:
-                await one(session)
+                await client.one(session)
 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(spec["connections"])))
         elapsed = time.perf_counter() - began
-
-    def pct(values: list[float], q: float) -> float:
-        return percentile(values, q) * 1000
-
-    per_op = {op: {"requests": len(v), "requests_per_s": len(v) / elapsed,
-                   "p50_ms": pct(v, .5), "p95_ms": pct(v, .95), "p99_ms": pct(v, .99),
-                   "unexpected": bad.get(op, {})} for op, v in lat.items()}
-    total = sum(len(v) for v in lat.values())
-    return {"seconds": elapsed, "requests": total, "requests_per_s": total / elapsed,
-            "per_op": per_op, "socket_errors": errors["socket"],
-            "unexpected": sum(sum(b.values()) for b in bad.values()),
-            "samples": spec.get("samples", []),
-            "referrals_left_unaccepted": len(to_accept)}
+    return client.figures(elapsed)
 
 
 def run_mix(label: str, url: str, tokens: dict[str, str], read_ids: list[str],
