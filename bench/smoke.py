@@ -380,6 +380,17 @@ def measure_all(args: argparse.Namespace, load: LoadGenerator, urls: dict[str, s
     return results, micro
 
 
+def busy_cores_now() -> float:
+    """Cores the machine keeps busy over one second before the run (warned above 0.2)."""
+    before = system_busy_seconds()
+    time.sleep(1.0)
+    idle_busy = system_busy_seconds() - before
+    if idle_busy > 0.2:
+        print(f"WARNING: the machine is already busy ({idle_busy:.2f} cores before we start); "
+              "figures will be disturbed", flush=True)
+    return idle_busy
+
+
 def run(args: argparse.Namespace) -> int:
     # Tokens minted here and servers started here must agree on secrets: both use the
     # development defaults, whatever RUTA_* this shell happens to have.
@@ -400,12 +411,7 @@ def run(args: argparse.Namespace) -> int:
           f"{args.warmup}s warm-up", flush=True)
     print(f"code: {code}", flush=True)
 
-    before = system_busy_seconds()
-    time.sleep(1.0)
-    idle_busy = system_busy_seconds() - before
-    if idle_busy > 0.2:
-        print(f"WARNING: the machine is already busy ({idle_busy:.2f} cores before we start); "
-              "figures will be disturbed", flush=True)
+    idle_busy = busy_cores_now()
 
     try:
         asyncio.run(check_reachable(args.pg_url))
