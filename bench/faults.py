@@ -30,15 +30,32 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
-import proofkit
-from proofkit import BENCH, ROOT, Databases, identity_for, mint_tokens
+from kit import RESULTS, ROOT
+from kit.databases import Databases, add_pg_url_option
+from kit.processes import Server, base_env, clean_environ, distributed_system, kill_everything
+from kit.report import Check, print_checks
+from kit.tokens import identity_for, mint_tokens
 
-RESULTS = BENCH / "results"
 CLIENT_TIMEOUT = 40.0       # seconds a client waits: above every server-side timeout
 REQUEST_BOUND = 32.0        # pool wait 10 s, statement 30 s: nothing may take longer
-Check = tuple[str, bool, str]
+
+
+def pg_restart_command() -> list[str]:
+    versions = sorted(os.listdir("/etc/postgresql"))
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"]
+
+
+def pg_start_command() -> list[str]:
+    versions = sorted(os.listdir("/etc/postgresql"))
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"]
+
+
+def pg_is_ready() -> bool:
+    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"],
+                          check=False).returncode == 0
 
 
 def person(n: int) -> dict[str, Any]:
@@ -49,9 +66,167 @@ def person(n: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- 1. PostgreSQL
+@dataclass
+class Traffic:
+    """What the clients saw while PostgreSQL restarted (times in seconds from the start)."""
+
+    creates: list[dict[str, Any]] = field(default_factory=list)
+    reads: list[tuple[float, int, float]] = field(default_factory=list)  # (t, status, seconds)
+    ready: list[tuple[float, int]] = field(default_factory=list)   # (t, /readyz status)
+    outage: tuple[float, float] = (0.0, 0.0)  # the restart command's start and end
+    end: float = 0.0
+
+
+async def restart_postgres(checks: list[Check], t0: float) -> tuple[float, float]:
+    """``pg_ctlcluster ... restart``; the outage as (start, end) from ``t0``."""
+    print("  restarting PostgreSQL: " + " ".join(pg_restart_command()), flush=True)
+    r0 = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        *pg_restart_command(), stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate()
+    restarted = time.monotonic()
+    print(f"  restart took {restarted - r0:.1f} s (exit {proc.returncode}"
+          f"{': ' + err.decode()[-200:] if proc.returncode else ''})", flush=True)
+    checks.append(("pg: restart command succeeded", proc.returncode == 0,
+                   f"{restarted - r0:.1f} s"))
+    return r0 - t0, restarted - t0
+
+
+async def load_through_restart(http: Any, ngo: dict[str, str], cw: dict[str, str],
+                               args: argparse.Namespace, checks: list[Check]) -> Traffic:
+    """NGO creates (each with its key), caseworker reads and a /readyz poller, from 3 s
+    before PostgreSQL restarts until ``args.after`` seconds after it is back."""
+    import httpx
+
+    seen = Traffic()
+    counter = iter(range(30_000_001, 39_999_999))
+    t0 = time.monotonic()
+    stop_at = [t0 + 1e9]
+    seed = await http.post("/v1/profiles", json=person(next(counter)), headers=ngo)
+    seed.raise_for_status()
+    read_id = seed.json()["id"]
+
+    async def creator() -> None:
+        while time.monotonic() < stop_at[0]:
+            n, key = next(counter), uuid.uuid4().hex
+            start = time.monotonic()
+            rec: dict[str, Any] = {"n": n, "key": key, "t": start - t0}
+            try:
+                r = await http.post("/v1/profiles", json=person(n),
+                                    headers={**ngo, "Idempotency-Key": key})
+                rec.update(status=r.status_code,
+                           ctype=r.headers.get("content-type", ""),
+                           id=r.json().get("id") if r.status_code == 201 else None)
+            except httpx.HTTPError as exc:
+                rec.update(status=0, error=type(exc).__name__)
+            rec["seconds"] = time.monotonic() - start
+            seen.creates.append(rec)
+
+    async def reader() -> None:
+        while time.monotonic() < stop_at[0]:
+            start = time.monotonic()
+            try:
+                r = await http.get(f"/v1/profiles/{read_id}", headers=cw)
+                status = r.status_code
+            except httpx.HTTPError:
+                status = 0
+            seen.reads.append((start - t0, status, time.monotonic() - start))
+
+    async def poller() -> None:
+        while time.monotonic() < stop_at[0]:
+            try:
+                r = await http.get("/readyz", timeout=5)
+                seen.ready.append((time.monotonic() - t0, r.status_code))
+            except httpx.HTTPError:
+                seen.ready.append((time.monotonic() - t0, 0))
+            await asyncio.sleep(0.1)
+
+    tasks = [asyncio.create_task(f()) for f in [creator] * 4 + [reader] * 4 + [poller]]
+    await asyncio.sleep(3)
+    seen.outage = await restart_postgres(checks, t0)
+    await asyncio.sleep(args.after)
+    stop_at[0] = time.monotonic()
+    await asyncio.gather(*tasks)
+    seen.end = time.monotonic() - t0
+    return seen
+
+
+def availability_checks(seen: Traffic) -> list[Check]:
+    """/readyz saw the outage, the service recovered by itself, every answer was a success
+    or a 503 problem, and nothing waited beyond its timeout."""
+    checks: list[Check] = []
+    creates, other, ready, outage, end = (seen.creates, seen.reads, seen.ready, seen.outage,
+                                          seen.end)
+    # /readyz saw the outage and recovered
+    during = [s for t, s in ready if outage[0] <= t <= outage[1] + 2]
+    checks.append(("pg: /readyz reported the outage (503)", 503 in during,
+                   f"{during.count(503)} x 503 of {len(during)} polls around it"))
+    last_ready = [s for t, s in ready if t >= end - 2]
+    checks.append(("pg: /readyz ready again", bool(last_ready) and all(
+        s == 200 for s in last_ready), f"last polls {last_ready[-3:]}"))
+    # recovered without a restart: the final seconds all succeed
+    tail = [c for c in creates if c["t"] >= end - 3]
+    tail_reads = [s for t, s, _ in other if t >= end - 3]
+    ok_tail = all(c["status"] == 201 for c in tail) and all(
+        s == 200 for s in tail_reads)
+    checks.append(("pg: recovered without restarting the service", ok_tail and
+                   bool(tail), f"last 3 s: {len(tail)} creates, "
+                   f"{len(tail_reads)} reads, all ok={ok_tail}"))
+    # answers: success or a 503 problem, never a 500; nothing hung
+    statuses: dict[str, int] = {}
+    for c in creates:
+        statuses[f"create {c['status']}"] = statuses.get(f"create {c['status']}", 0) + 1
+    for _, s, _ in other:
+        statuses[f"read {s}"] = statuses.get(f"read {s}", 0) + 1
+    allowed = {"create 201", "create 503", "read 200", "read 503"}
+    bad_503 = [c for c in creates if c["status"] == 503
+               and not c["ctype"].startswith("application/problem+json")]
+    checks.append(("pg: only successes and 503 problems", set(statuses) <= allowed
+                   and not bad_503, json.dumps(statuses)))
+    slowest = max([c["seconds"] for c in creates] + [s for _, _, s in other])
+    checks.append(("pg: no request beyond its timeout", slowest <= REQUEST_BOUND,
+                   f"slowest {slowest:.2f} s (bound {REQUEST_BOUND:.0f} s)"))
+    return checks
+
+
+async def write_checks(http: Any, ngo: dict[str, str], cw: dict[str, str],
+                       creates: list[dict[str, Any]]) -> list[Check]:
+    """No write half-done: every 201 exists, no failed create was written, and each failed
+    create retried with its key exists exactly once."""
+    checks: list[Check] = []
+    missing, ghost = [], []
+    for c in creates:
+        if c["status"] == 201:
+            r = await http.get(f"/v1/profiles/{c['id']}", headers=cw)
+            if r.status_code != 200:
+                missing.append(c["n"])
+    failed = [c for c in creates if c["status"] != 201]
+    for c in failed:
+        found = await http.get("/v1/profiles", params={"document": f"V{c['n']}"}, headers=cw)
+        if found.json()["items"] and c["status"] != 0:
+            ghost.append(c["n"])  # a 5xx whose write happened anyway
+    checks.append(("pg: every 201 create exists", not missing,
+                   f"{sum(c['status'] == 201 for c in creates)} created, "
+                   f"{len(missing)} missing"))
+    checks.append(("pg: no failed create was written", not ghost,
+                   f"{len(failed)} failed, {len(ghost)} written anyway"))
+    # retried with their keys, each failed create exists exactly once
+    dup = []
+    for c in failed:
+        r = await http.post("/v1/profiles", json=person(c["n"]),
+                            headers={**ngo, "Idempotency-Key": c["key"]})
+        found = await http.get("/v1/profiles", params={"document": f"V{c['n']}"}, headers=cw)
+        if r.status_code != 201 or len(found.json()["items"]) != 1:
+            dup.append((c["n"], r.status_code, len(found.json()["items"])))
+    checks.append(("pg: failed creates retried with their key: exactly once",
+                   not dup, f"{len(failed)} retried, {len(dup)} wrong"
+                   + (f" {dup[:3]}" if dup else "")))
+    return checks
+
+
 async def pg_restart_under_load(args: argparse.Namespace) -> list[Check]:
     import httpx
-    from smoke import Server, base_env
 
     dbs = Databases("postgresql", args.pg_url)
     checks: list[Check] = []
@@ -68,133 +243,10 @@ async def pg_restart_under_load(args: argparse.Namespace) -> list[Check]:
                     RESULTS / "faults-logs") as server:
             ngo = {"Authorization": f"Bearer {tokens['ngo']}"}
             cw = {"Authorization": f"Bearer {tokens['cw']}"}
-            creates: list[dict[str, Any]] = []
-            other: list[tuple[float, int, float]] = []   # (t, status, seconds)
-            ready: list[tuple[float, int]] = []
-            counter = iter(range(30_000_001, 39_999_999))
-            t0 = time.monotonic()
-            stop_at = [t0 + 1e9]
             async with httpx.AsyncClient(base_url=server.url, timeout=CLIENT_TIMEOUT) as http:
-                seed = await http.post("/v1/profiles", json=person(next(counter)), headers=ngo)
-                seed.raise_for_status()
-                read_id = seed.json()["id"]
-
-                async def creator() -> None:
-                    while time.monotonic() < stop_at[0]:
-                        n, key = next(counter), uuid.uuid4().hex
-                        start = time.monotonic()
-                        rec: dict[str, Any] = {"n": n, "key": key, "t": start - t0}
-                        try:
-                            r = await http.post("/v1/profiles", json=person(n),
-                                                headers={**ngo, "Idempotency-Key": key})
-                            rec.update(status=r.status_code,
-                                       ctype=r.headers.get("content-type", ""),
-                                       id=r.json().get("id") if r.status_code == 201 else None)
-                        except httpx.HTTPError as exc:
-                            rec.update(status=0, error=type(exc).__name__)
-                        rec["seconds"] = time.monotonic() - start
-                        creates.append(rec)
-
-                async def reader() -> None:
-                    while time.monotonic() < stop_at[0]:
-                        start = time.monotonic()
-                        try:
-                            r = await http.get(f"/v1/profiles/{read_id}", headers=cw)
-                            status = r.status_code
-                        except httpx.HTTPError:
-                            status = 0
-                        other.append((start - t0, status, time.monotonic() - start))
-
-                async def poller() -> None:
-                    while time.monotonic() < stop_at[0]:
-                        try:
-                            r = await http.get("/readyz", timeout=5)
-                            ready.append((time.monotonic() - t0, r.status_code))
-                        except httpx.HTTPError:
-                            ready.append((time.monotonic() - t0, 0))
-                        await asyncio.sleep(0.1)
-
-                tasks = [asyncio.create_task(f()) for f in
-                         [creator] * 4 + [reader] * 4 + [poller]]
-                await asyncio.sleep(3)
-                print("  restarting PostgreSQL: " + " ".join(proofkit.pg_restart_command()),
-                      flush=True)
-                r0 = time.monotonic()
-                proc = await asyncio.create_subprocess_exec(
-                    *proofkit.pg_restart_command(), stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.PIPE)
-                _, err = await proc.communicate()
-                restarted = time.monotonic()
-                outage = (r0 - t0, restarted - t0)
-                print(f"  restart took {restarted - r0:.1f} s (exit {proc.returncode}"
-                      f"{': ' + err.decode()[-200:] if proc.returncode else ''})", flush=True)
-                checks.append(("pg: restart command succeeded", proc.returncode == 0,
-                               f"{restarted - r0:.1f} s"))
-                await asyncio.sleep(args.after)
-                stop_at[0] = time.monotonic()
-                await asyncio.gather(*tasks)
-                end = time.monotonic() - t0
-
-                # /readyz saw the outage and recovered
-                during = [s for t, s in ready if outage[0] <= t <= outage[1] + 2]
-                checks.append(("pg: /readyz reported the outage (503)", 503 in during,
-                               f"{during.count(503)} x 503 of {len(during)} polls around it"))
-                last_ready = [s for t, s in ready if t >= end - 2]
-                checks.append(("pg: /readyz ready again", bool(last_ready) and all(
-                    s == 200 for s in last_ready), f"last polls {last_ready[-3:]}"))
-                # recovered without a restart: the final seconds all succeed
-                tail = [c for c in creates if c["t"] >= end - 3]
-                tail_reads = [s for t, s, _ in other if t >= end - 3]
-                ok_tail = all(c["status"] == 201 for c in tail) and all(
-                    s == 200 for s in tail_reads)
-                checks.append(("pg: recovered without restarting the service", ok_tail and
-                               bool(tail), f"last 3 s: {len(tail)} creates, "
-                               f"{len(tail_reads)} reads, all ok={ok_tail}"))
-                # answers: success or a 503 problem, never a 500; nothing hung
-                statuses: dict[str, int] = {}
-                for c in creates:
-                    statuses[f"create {c['status']}"] = statuses.get(f"create {c['status']}",
-                                                                     0) + 1
-                for _, s, _ in other:
-                    statuses[f"read {s}"] = statuses.get(f"read {s}", 0) + 1
-                allowed = {"create 201", "create 503", "read 200", "read 503"}
-                bad_503 = [c for c in creates if c["status"] == 503
-                           and not c["ctype"].startswith("application/problem+json")]
-                checks.append(("pg: only successes and 503 problems", set(statuses) <= allowed
-                               and not bad_503, json.dumps(statuses)))
-                slowest = max([c["seconds"] for c in creates] + [s for _, _, s in other])
-                checks.append(("pg: no request beyond its timeout", slowest <= REQUEST_BOUND,
-                               f"slowest {slowest:.2f} s (bound {REQUEST_BOUND:.0f} s)"))
-                # no write half-done
-                missing, ghost = [], []
-                for c in creates:
-                    if c["status"] == 201:
-                        r = await http.get(f"/v1/profiles/{c['id']}", headers=cw)
-                        if r.status_code != 200:
-                            missing.append(c["n"])
-                failed = [c for c in creates if c["status"] != 201]
-                for c in failed:
-                    found = await http.get("/v1/profiles", params={"document": f"V{c['n']}"},
-                                           headers=cw)
-                    if found.json()["items"] and c["status"] != 0:
-                        ghost.append(c["n"])  # a 5xx whose write happened anyway
-                checks.append(("pg: every 201 create exists", not missing,
-                               f"{sum(c['status'] == 201 for c in creates)} created, "
-                               f"{len(missing)} missing"))
-                checks.append(("pg: no failed create was written", not ghost,
-                               f"{len(failed)} failed, {len(ghost)} written anyway"))
-                # retried with their keys, each failed create exists exactly once
-                dup = []
-                for c in failed:
-                    r = await http.post("/v1/profiles", json=person(c["n"]),
-                                        headers={**ngo, "Idempotency-Key": c["key"]})
-                    found = await http.get("/v1/profiles", params={"document": f"V{c['n']}"},
-                                           headers=cw)
-                    if r.status_code != 201 or len(found.json()["items"]) != 1:
-                        dup.append((c["n"], r.status_code, len(found.json()["items"])))
-                checks.append(("pg: failed creates retried with their key: exactly once",
-                               not dup, f"{len(failed)} retried, {len(dup)} wrong"
-                               + (f" {dup[:3]}" if dup else "")))
+                seen = await load_through_restart(http, ngo, cw, args, checks)
+                checks += availability_checks(seen)
+                checks += await write_checks(http, ngo, cw, seen.creates)
     finally:
         ensure_postgres_running()
         dbs.drop_in_thread()
@@ -203,13 +255,13 @@ async def pg_restart_under_load(args: argparse.Namespace) -> list[Check]:
 
 def ensure_postgres_running() -> None:
     for _ in range(30):
-        if proofkit.pg_is_ready():
+        if pg_is_ready():
             return
         time.sleep(1)
     print("PostgreSQL is not up: starting it", flush=True)
-    subprocess.run(proofkit.pg_start_command(), check=False)
+    subprocess.run(pg_start_command(), check=False)
     for _ in range(30):
-        if proofkit.pg_is_ready():
+        if pg_is_ready():
             return
         time.sleep(1)
 
@@ -217,8 +269,6 @@ def ensure_postgres_running() -> None:
 # --------------------------------------------------------------------------- 2. kill a service
 def kill_service(args: argparse.Namespace) -> list[Check]:
     import httpx
-
-    from ruta.distributed import DistributedSystem
 
     dbs = Databases("postgresql", args.pg_url)
     checks: list[Check] = []
@@ -228,8 +278,8 @@ def kill_service(args: argparse.Namespace) -> list[Check]:
         tokens = asyncio.run(mint_tokens(dbs.urls["gateway"], {
             "cw": identity_for("caseworker", subject=f"faults-cw-{tag}")}))
         cw = {"Authorization": f"Bearer {tokens['cw']}"}
-        system = DistributedSystem(dbs.urls, env={"RUTA_LOG_LEVEL": "WARNING"},
-                                   log_dir=RESULTS / "faults-logs" / "distributed")
+        system = distributed_system(dbs.urls, {"RUTA_LOG_LEVEL": "WARNING"},
+                                    RESULTS / "faults-logs" / "distributed")
         with system.running(), httpx.Client(base_url=system.url("gateway"),
                                             timeout=CLIENT_TIMEOUT, headers=cw) as http:
             made = http.post("/v1/profiles", json=person(40_000_001))
@@ -263,8 +313,6 @@ def kill_service(args: argparse.Namespace) -> list[Check]:
                            f"200 again {back:.1f} s after the restart began" if back else
                            "not within 20 s"))
     finally:
-        from smoke import kill_everything
-
         kill_everything()
         dbs.drop()
     return checks
@@ -290,12 +338,12 @@ def main() -> None:
     p.add_argument("--only", choices=["pg", "kill", "worker"], action="append")
     p.add_argument("--after", type=float, default=8.0,
                    help="seconds of load after PostgreSQL is back")
-    p.add_argument("--pg-url", default=proofkit.DEFAULT_PG_URL)
+    add_pg_url_option(p)
     args = p.parse_args()
     pg_url = args.pg_url
-    proofkit.clean_environ()
+    clean_environ()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    if not proofkit.pg_is_ready():
+    if not pg_is_ready():
         print(f"PostgreSQL is not reachable ({pg_url})", file=sys.stderr)
         sys.exit(2)
     wanted = args.only or ["pg", "kill", "worker"]
@@ -317,15 +365,9 @@ def main() -> None:
         checks.append((f"run: {type(exc).__name__}", False, str(exc)[:200]))
     finally:
         ensure_postgres_running()
-        from smoke import kill_everything
-
         kill_everything()
     print()
-    print(f"{'fault check':<66} result  detail")
-    for name, ok, detail in checks:
-        print(f"{name:<66} {'PASS' if ok else 'FAIL'}    {detail}")
-    failed = sum(not ok for _, ok, _ in checks)
-    print(f"{len(checks) - failed}/{len(checks)} checks passed")
+    failed = print_checks("fault check", checks)
     (RESULTS / "faults-last.json").write_text(json.dumps(
         [{"check": n, "pass": ok, "detail": d} for n, ok, d in checks], indent=2) + "\n")
     sys.exit(1 if failed or not checks else 0)

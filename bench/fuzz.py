@@ -13,7 +13,7 @@ Prints a summary table; exit 1 when any run found a failure.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import asyncio
 import json
 import re
 import subprocess
@@ -21,14 +21,17 @@ import sys
 import time
 from pathlib import Path
 
-import proofkit
-from proofkit import BENCH, ROOT, Databases, identity_for, mint_tokens
+from kit import RESULTS
+from kit.databases import Databases, add_pg_url_option
+from kit.processes import Server, base_env, clean_environ, kill_everything
+from kit.report import relative, stamp
+from kit.tokens import ROLE_CALLERS, identity_for, mint_tokens
 
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance",
           "negative_data_rejection", "ignored_auth", "use_after_free",
           "ensure_resource_availability"]
-ROLES = list(proofkit.ROLE_CALLERS)
+ROLES = list(ROLE_CALLERS)
 # One fuzzing client per role: a quota it cannot exhaust in a run, the limiter still on.
 FUZZ_LIMITS = {"read": {"capacity": 100_000, "window_seconds": 60},
                "write": {"capacity": 100_000, "window_seconds": 60},
@@ -39,73 +42,67 @@ FUZZ_LIMITS = {"read": {"capacity": 100_000, "window_seconds": 60},
 ATTEMPTS = 6
 
 
-def run_backend(backend: str, args: argparse.Namespace, out_dir: Path) -> list[dict[str, object]]:
-    from smoke import Server, base_env
+def fuzz_role(backend: str, role: str, url: str, token: str, args: argparse.Namespace,
+              out_dir: Path) -> dict[str, object]:
+    """``st run`` as one role against one server, tried again while Schemathesis itself
+    crashes; its row of the summary."""
+    started = time.monotonic()
+    cmd = [str(Path(sys.executable).parent / "st"), "run", url + "/openapi.json",
+           "--checks", ",".join(args.checks),
+           "-H", f"Authorization: Bearer {token}",
+           "--max-examples", str(args.max_examples),
+           "--seed", str(args.seed), "--workers", str(args.workers),
+           "--phases", args.phases, "--request-timeout", "20",
+           "--suppress-health-check", "all", "--no-color",
+           "--report", "junit", "--report-dir", str(out_dir / f"{backend}-{role}")]
+    if args.max_time:
+        cmd += ["--max-time", str(args.max_time)]
+    log = out_dir / f"{backend}-{role}.log"
+    for attempt in range(ATTEMPTS):
+        with log.open("w") as fh:
+            proc = subprocess.run(cmd, cwd=out_dir, stdout=fh, stderr=subprocess.STDOUT,
+                                  check=False, timeout=args.timeout)
+        text = log.read_text()
+        failures = _count(text, r"(\d+) failures?")
+        errors = _count(text, r"(\d+) errors?")
+        # Schemathesis itself sometimes crashes while generating (a CPython
+        # "AST constructor recursion depth mismatch"): that says nothing about
+        # the API, so such a run (no failure found) is tried again. One run in
+        # three or four crashes so on CPython 3.11.7: three tries failed one of
+        # twelve role x database runs in CI (session 2), hence ATTEMPTS.
+        if failures or not errors or "SystemError" not in text or attempt == ATTEMPTS - 1:
+            break
+        print(f"  {backend:<11}{role:<16} Schemathesis crashed internally; "
+              "running it once more", flush=True)
+    row: dict[str, object] = {"backend": backend, "role": role, "exit": proc.returncode,
+                              "failures": failures, "errors": errors,
+                              "seconds": round(time.monotonic() - started, 1),
+                              "log": relative(log)}
+    print(f"  {backend:<11}{role:<16} exit {proc.returncode}  failures {failures}"
+          f"  errors {errors}  ({row['seconds']} s)  {relative(log)}", flush=True)
+    return row
 
+
+def run_backend(backend: str, args: argparse.Namespace, out_dir: Path) -> list[dict[str, object]]:
     dbs = Databases(backend, args.pg_url)
-    rows: list[dict[str, object]] = []
     try:
         dbs.create()
-        tokens = proofkit_tokens(dbs.urls["gateway"])
+        tokens = asyncio.run(mint_tokens(dbs.urls["gateway"],
+                                         {r: identity_for(r) for r in ROLES}))
         env = base_env({**dbs.env(), "RUTA_LOG_LEVEL": "WARNING",
                         "RUTA_RATE_LIMITS": json.dumps(FUZZ_LIMITS),
                         "RUTA_DATA_DIR": dbs.tmp})
         with Server(f"fuzz-{backend}", "ruta.asgi:embedded", env, out_dir) as server:
-            for role in args.roles:
-                started = time.monotonic()
-                report = out_dir / f"{backend}-{role}"
-                cmd = [str(Path(sys.executable).parent / "st"), "run",
-                       server.url + "/openapi.json",
-                       "--checks", ",".join(args.checks),
-                       "-H", f"Authorization: Bearer {tokens[role]}",
-                       "--max-examples", str(args.max_examples),
-                       "--seed", str(args.seed), "--workers", str(args.workers),
-                       "--phases", args.phases, "--request-timeout", "20",
-                       "--suppress-health-check", "all", "--no-color",
-                       "--report", "junit", "--report-dir", str(report)]
-                if args.max_time:
-                    cmd += ["--max-time", str(args.max_time)]
-                log = out_dir / f"{backend}-{role}.log"
-                for attempt in range(ATTEMPTS):
-                    with log.open("w") as fh:
-                        proc = subprocess.run(cmd, cwd=out_dir, stdout=fh,
-                                              stderr=subprocess.STDOUT, check=False,
-                                              timeout=args.timeout)
-                    text = log.read_text()
-                    failures = _count(text, r"(\d+) failures?")
-                    errors = _count(text, r"(\d+) errors?")
-                    # Schemathesis itself sometimes crashes while generating (a CPython
-                    # "AST constructor recursion depth mismatch"): that says nothing about
-                    # the API, so such a run (no failure found) is tried again. One run in
-                    # three or four crashes so on CPython 3.11.7: three tries failed one of
-                    # twelve role x database runs in CI (session 2), hence ATTEMPTS.
-                    if failures or not errors or "SystemError" not in text \
-                            or attempt == ATTEMPTS - 1:
-                        break
-                    print(f"  {backend:<11}{role:<16} Schemathesis crashed internally; "
-                          "running it once more", flush=True)
-                rows.append({"backend": backend, "role": role, "exit": proc.returncode,
-                             "failures": failures, "errors": errors,
-                             "seconds": round(time.monotonic() - started, 1),
-                             "log": str(log.relative_to(ROOT))})
-                print(f"  {backend:<11}{role:<16} exit {proc.returncode}  failures {failures}"
-                      f"  errors {errors}  ({rows[-1]['seconds']} s)  {log.relative_to(ROOT)}",
-                      flush=True)
+            return [fuzz_role(backend, role, server.url, tokens[role], args, out_dir)
+                    for role in args.roles]
     finally:
         dbs.drop()
-    return rows
 
 
 def _count(text: str, pattern: str) -> int:
     tail = text[-3000:]
     m = re.findall(pattern, tail)
     return int(m[-1]) if m else 0
-
-
-def proofkit_tokens(gateway_url: str) -> dict[str, str]:
-    import asyncio
-
-    return asyncio.run(mint_tokens(gateway_url, {r: identity_for(r) for r in ROLES}))
 
 
 def main() -> None:
@@ -120,11 +117,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=20261123)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--timeout", type=int, default=3600, help="per role run, seconds")
-    p.add_argument("--pg-url", default=proofkit.DEFAULT_PG_URL)
+    add_pg_url_option(p)
     args = p.parse_args()
-    proofkit.clean_environ()
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out_dir = BENCH / "results" / f"fuzz-{stamp}"
+    clean_environ()
+    out_dir = RESULTS / f"fuzz-{stamp()}"
     out_dir.mkdir(parents=True, exist_ok=True)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     rows: list[dict[str, object]] = []
@@ -134,8 +130,6 @@ def main() -> None:
                   f"{args.max_examples} examples per operation", flush=True)
             rows += run_backend(backend, args, out_dir)
     finally:
-        from smoke import kill_everything
-
         kill_everything()
     print()
     print(f"{'backend':<12}{'role':<17}{'failures':>9}{'errors':>8}{'exit':>6}  result")

@@ -27,14 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import datetime as dt
 import json
 import os
 import random
-import shlex
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -42,21 +37,32 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import proofkit
-from proofkit import BENCH, ROOT, group_peak_rss_mb, identity_for, mint_tokens
+from kit import BENCH, RESULTS, app
+from kit.databases import (
+    add_pg_url_option,
+    asyncpg_dsn,
+    check_reachable,
+    database_names,
+    drop_databases,
+    named_urls,
+    url_env,
+)
+from kit.httpload import LoadGenerator, check_url
+from kit.meters import group_peak_rss_mb
+from kit.processes import (
+    Server,
+    base_env,
+    clean_environ,
+    distributed_system,
+    kill_everything,
+    run_guarded,
+)
+from kit.report import command_line, git_state, relative, stamp, write_results
+from kit.seed import create_with_profiles
+from kit.stats import percentile, ratio
+from kit.tokens import ROLE_CALLERS, TOKEN_TTL, identity_for, mint_tokens
 
-RESULTS = BENCH / "results"
 CONNECTIONS = 50
-WRK_LUA = """
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests":%d,"duration_us":%d,"non_2xx":%d,"errors":%d,' ..
-    '"p50_us":%d,"p95_us":%d,"p99_us":%d}\\n',
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
-end
-"""
 TARGETS = {"embedded_vs_raw": 0.30, "distributed_vs_raw": 0.20, "hop": 0.40, "p99_x": 3.0}
 MIX = {"profile_read": 45, "profile_search": 20, "referral_post": 12,
        "provider_transition": 10, "event_poll": 13}
@@ -70,66 +76,14 @@ LIMITS = {"read": {"capacity": 600_000, "window_seconds": 60},
 
 
 # --------------------------------------------------------------------------- wrk
-_WRK: dict[str, bool] = {}
-
-
-def have_wrk() -> bool:
-    """wrk (Debian's package), installed once if missing; else bench/loadgen.py stands in
-    (slower, in Python: compare its ratios, not its absolute figures)."""
-    if "ok" not in _WRK:
-        if shutil.which("wrk") is None:
-            print("wrk not found; trying `apt-get install -y wrk` once...", flush=True)
-            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-                subprocess.run(["apt-get", "install", "-y", "wrk"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, timeout=180, check=False)
-        _WRK["ok"] = shutil.which("wrk") is not None
-        if not _WRK["ok"]:
-            print("load generator: bench/loadgen.py (aiohttp) instead of wrk", flush=True)
-    return _WRK["ok"]
-
-
-def loadgen(url: str, headers: dict[str, str], seconds: int, connections: int
-            ) -> dict[str, Any]:
-    cmd = [sys.executable, str(BENCH / "loadgen.py"), "--url", url, "--connections",
-           str(connections), "--duration", str(seconds), "--processes", "2"]
-    for k, v in headers.items():
-        cmd += ["--header", f"{k}: {v}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120,
-                         check=True).stdout
-    data: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return data
-
-
-def wrk(url: str, headers: dict[str, str], seconds: int, connections: int = CONNECTIONS
-        ) -> dict[str, Any]:
-    if not have_wrk():
-        return loadgen(url, headers, seconds, connections)
-    script = RESULTS / "load-wrk.lua"
-    script.write_text(WRK_LUA)
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-           "-s", str(script)]
-    for k, v in headers.items():
-        cmd += ["-H", f"{k}: {v}"]
-    cmd.append(url)
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60,
-                         check=True).stdout
-    data = json.loads(out.strip().splitlines()[-1])
-    secs = data["duration_us"] / 1e6
-    return {"requests": data["requests"], "seconds": secs,
-            "requests_per_s": data["requests"] / secs if secs else 0.0,
-            "p50_ms": data["p50_us"] / 1000, "p95_ms": data["p95_us"] / 1000,
-            "p99_ms": data["p99_us"] / 1000, "non_2xx": data["non_2xx"],
-            "errors": data["errors"]}
-
-
 def measure(label: str, url: str, headers: dict[str, str], args: argparse.Namespace
             ) -> dict[str, Any]:
-    from smoke import check_url
-
+    """One URL under ``args.load`` (wrk -t2 -c50, or bench/loadgen.py where wrk is missing
+    and cannot be installed), after a warm-up."""
     check_url(url, headers, None)
     if args.warmup:
-        wrk(url, headers, args.warmup)
-    r = wrk(url, headers, args.duration)
+        args.load.run(url, headers, args.warmup)
+    r: dict[str, Any] = args.load.run(url, headers, args.duration)
     r["label"] = label
     bad = r["non_2xx"] + r["errors"]
     print(f"  {label:<38}{r['requests_per_s']:>8.0f} req/s  p50 {r['p50_ms']:6.2f}  "
@@ -139,88 +93,120 @@ def measure(label: str, url: str, headers: dict[str, str], args: argparse.Namesp
 
 
 # --------------------------------------------------------------------------- the mix client
-async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
-    """Closed loop: ``connections`` workers, each picking an operation by weight."""
-    import aiohttp
+class MixClient:
+    """Closed loop: ``connections`` workers, each picking an operation by weight (``MIX``);
+    latencies and unexpected statuses per operation."""
 
-    base, tokens = spec["url"], spec["tokens"]
-    rng = random.Random(spec.get("seed", 1))
-    read_ids: list[str] = spec["read_ids"]
-    referable: list[str] = list(spec["referable_ids"])
-    rng.shuffle(referable)
-    to_accept: list[tuple[str, str]] = []
-    posted: list[tuple[str, dict[str, Any]]] = []  # (key, body) to replay
-    lat: dict[str, list[float]] = {op: [] for op in [*MIX, "referral_replay"]}
-    bad: dict[str, dict[str, int]] = {}
-    errors = {"socket": 0}
-    feed_cursor: dict[str, str | None] = {"c": None}
-    ops, weights = list(MIX), list(MIX.values())
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.base, self.tokens = spec["url"], spec["tokens"]
+        self.rng = random.Random(spec.get("seed", 1))
+        self.read_ids: list[str] = spec["read_ids"]
+        self.referable: list[str] = list(spec["referable_ids"])
+        self.rng.shuffle(self.referable)
+        self.to_accept: list[tuple[str, str]] = []
+        self.posted: list[tuple[str, dict[str, Any]]] = []  # (key, body) to replay
+        self.lat: dict[str, list[float]] = {op: [] for op in [*MIX, "referral_replay"]}
+        self.bad: dict[str, dict[str, int]] = {}
+        self.socket_errors = 0
+        self.feed_cursor: str | None = None
+        self.samples: list[dict[str, Any]] = []
 
-    def h(role: str, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens[role]}", **extra}
+    def h(self, role: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}", **extra}
 
-    async def call(session: Any, op: str, method: str, path: str, expect: int,
+    async def call(self, session: Any, op: str, method: str, path: str, expect: int,
                    headers: dict[str, str], **kw: Any) -> tuple[int, Any, Any]:
+        import aiohttp
+
         start = time.perf_counter()
         try:
-            async with session.request(method, base + path, headers=headers, **kw) as resp:
+            async with session.request(method, self.base + path, headers=headers,
+                                       **kw) as resp:
                 body = await resp.read()
                 status = resp.status
                 rh = resp.headers.copy()  # case-insensitive
         except (aiohttp.ClientError, TimeoutError, OSError):
-            errors["socket"] += 1
+            self.socket_errors += 1
             return 0, None, None
-        lat[op].append(time.perf_counter() - start)
+        self.lat[op].append(time.perf_counter() - start)
         if status != expect:
-            bad.setdefault(op, {}).setdefault(str(status), 0)
-            bad[op][str(status)] += 1
-            if sum(x["op"] == op for x in spec.setdefault("samples", [])) < 2:
-                spec["samples"].append({"op": op, "status": status,
-                                        "body": body[:300].decode(errors="replace")})
+            self.bad.setdefault(op, {}).setdefault(str(status), 0)
+            self.bad[op][str(status)] += 1
+            if sum(x["op"] == op for x in self.samples) < 2:
+                self.samples.append({"op": op, "status": status,
+                                     "body": body[:300].decode(errors="replace")})
         return status, body, rh
 
-    async def one(session: Any) -> None:
-        op = rng.choices(ops, weights)[0]
-        if op == "provider_transition" and not to_accept:
+    async def event_poll(self, session: Any) -> None:
+        params = {"limit": "100"}
+        if self.feed_cursor:
+            params["cursor"] = self.feed_cursor
+        status, body, _ = await self.call(session, "event_poll", "GET", "/v1/events", 200,
+                                          self.h("ministry_system"), params=params)
+        if status == 200 and body:
+            nxt = json.loads(body).get("next_cursor")
+            if nxt:
+                self.feed_cursor = nxt
+
+    async def referral_post(self, session: Any) -> None:
+        if self.posted and self.rng.random() < 0.15:  # a retry on a flaky network: replayed
+            key, body = self.rng.choice(self.posted)
+            await self.call(session, "referral_replay", "POST", "/v1/referrals", 201,
+                            self.h("ngo_partner", **{"Idempotency-Key": key}), json=body)
+            return
+        pid = self.referable.pop()
+        key = uuid.uuid4().hex
+        body = {"profile_id": pid, "programme_id": "pe-empleo",
+                "provider_id": "mtpe-empleo", "notes": "búsqueda de empleo formal"}
+        status, raw, rh = await self.call(session, "referral_post", "POST", "/v1/referrals",
+                                          201, self.h("ngo_partner",
+                                                      **{"Idempotency-Key": key}),
+                                          json=body)
+        if status == 201:
+            self.posted.append((key, body))
+            self.to_accept.append((json.loads(raw)["id"], rh.get("etag", "")))
+
+    async def one(self, session: Any) -> None:
+        op = self.rng.choices(list(MIX), list(MIX.values()))[0]
+        if op == "provider_transition" and not self.to_accept:
             op = "profile_read"
-        if op == "referral_post" and not referable:
+        if op == "referral_post" and not self.referable:
             op = "profile_read"
         if op == "profile_read":
-            await call(session, op, "GET", f"/v1/profiles/{rng.choice(read_ids)}", 200,
-                       h("caseworker"))
+            await self.call(session, op, "GET",
+                            f"/v1/profiles/{self.rng.choice(self.read_ids)}", 200,
+                            self.h("caseworker"))
         elif op == "profile_search":
-            await call(session, op, "GET", "/v1/profiles", 200, h("caseworker"),
-                       params={"q": rng.choice(SEARCH_TERMS), "limit": "20"})
+            await self.call(session, op, "GET", "/v1/profiles", 200, self.h("caseworker"),
+                            params={"q": self.rng.choice(SEARCH_TERMS), "limit": "20"})
         elif op == "event_poll":
-            params = {"limit": "100"}
-            if feed_cursor["c"]:
-                params["cursor"] = feed_cursor["c"]
-            status, body, _ = await call(session, op, "GET", "/v1/events", 200,
-                                         h("ministry_system"), params=params)
-            if status == 200 and body:
-                nxt = json.loads(body).get("next_cursor")
-                if nxt:
-                    feed_cursor["c"] = nxt
+            await self.event_poll(session)
         elif op == "referral_post":
-            if posted and rng.random() < 0.15:  # a retry on a flaky network: replayed
-                key, body = rng.choice(posted)
-                await call(session, "referral_replay", "POST", "/v1/referrals", 201,
-                           h("ngo_partner", **{"Idempotency-Key": key}), json=body)
-                return
-            pid = referable.pop()
-            key = uuid.uuid4().hex
-            body = {"profile_id": pid, "programme_id": "pe-empleo",
-                    "provider_id": "mtpe-empleo", "notes": "búsqueda de empleo formal"}
-            status, raw, rh = await call(session, op, "POST", "/v1/referrals", 201,
-                                         h("ngo_partner", **{"Idempotency-Key": key}),
-                                         json=body)
-            if status == 201:
-                posted.append((key, body))
-                to_accept.append((json.loads(raw)["id"], rh.get("etag", "")))
+            await self.referral_post(session)
         elif op == "provider_transition":
-            rid, tag = to_accept.pop(0)
-            await call(session, op, "POST", f"/v1/referrals/{rid}/transitions", 200,
-                       h("provider", **{"If-Match": tag}), json={"action": "accept"})
+            rid, tag = self.to_accept.pop(0)
+            await self.call(session, op, "POST", f"/v1/referrals/{rid}/transitions", 200,
+                            self.h("provider", **{"If-Match": tag}), json={"action": "accept"})
+
+    def figures(self, elapsed: float) -> dict[str, Any]:
+        def pct(values: list[float], q: float) -> float:
+            return percentile(values, q) * 1000
+
+        per_op = {op: {"requests": len(v), "requests_per_s": len(v) / elapsed,
+                       "p50_ms": pct(v, .5), "p95_ms": pct(v, .95), "p99_ms": pct(v, .99),
+                       "unexpected": self.bad.get(op, {})} for op, v in self.lat.items()}
+        total = sum(len(v) for v in self.lat.values())
+        return {"seconds": elapsed, "requests": total, "requests_per_s": total / elapsed,
+                "per_op": per_op, "socket_errors": self.socket_errors,
+                "unexpected": sum(sum(b.values()) for b in self.bad.values()),
+                "samples": self.samples,
+                "referrals_left_unaccepted": len(self.to_accept)}
+
+
+async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
+    """The mix client's process: ``MixClient`` for ``spec["duration"]`` seconds."""
+    import aiohttp
 
     try:
         import uvloop
@@ -228,6 +214,7 @@ async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
         uvloop.install()
     except ImportError:
         pass
+    client = MixClient(spec)
     connector = aiohttp.TCPConnector(limit=spec["connections"])
     timeout = aiohttp.ClientTimeout(total=15)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -235,27 +222,12 @@ async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
 
         async def worker() -> None:
             while time.perf_counter() < deadline:
-                await one(session)
+                await client.one(session)
 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(spec["connections"])))
         elapsed = time.perf_counter() - began
-
-    def pct(values: list[float], q: float) -> float:
-        if not values:
-            return float("nan")
-        s = sorted(values)
-        return s[min(len(s) - 1, round(q * (len(s) - 1)))] * 1000
-
-    per_op = {op: {"requests": len(v), "requests_per_s": len(v) / elapsed,
-                   "p50_ms": pct(v, .5), "p95_ms": pct(v, .95), "p99_ms": pct(v, .99),
-                   "unexpected": bad.get(op, {})} for op, v in lat.items()}
-    total = sum(len(v) for v in lat.values())
-    return {"seconds": elapsed, "requests": total, "requests_per_s": total / elapsed,
-            "per_op": per_op, "socket_errors": errors["socket"],
-            "unexpected": sum(sum(b.values()) for b in bad.values()),
-            "samples": spec.get("samples", []),
-            "referrals_left_unaccepted": len(to_accept)}
+    return client.figures(elapsed)
 
 
 def run_mix(label: str, url: str, tokens: dict[str, str], read_ids: list[str],
@@ -328,38 +300,81 @@ def referable_people(url: str, token: str, n: int) -> list[str]:
 
 
 # --------------------------------------------------------------------------- main
+def measure_references(res: dict[str, Any], rss: dict[str, float], urls: dict[str, str],
+                       pid: str, args: argparse.Namespace) -> None:
+    """ref A (bare /ping) and ref B (raw asyncpg PK read of profile ``pid``)."""
+    print("ref A: bare FastAPI /ping", flush=True)
+    with Server("ref-ping", "refapps:ping", base_env({}), args.log_dir, app_dir=BENCH) as s:
+        res["ref_a"] = measure("ref A  bare /ping", s.url + "/ping", {}, args)
+        rss["ref A (bare FastAPI)"] = group_peak_rss_mb(s.pid)
+    print("ref B: bare FastAPI + raw asyncpg PK read", flush=True)
+    ref_env = base_env({"RUTA_BENCH_REF_DSN": asyncpg_dsn(urls["registry"]),
+                        "RUTA_BENCH_REF_POOL": str(app.Settings().database_pool_size)})
+    with Server("ref-pk", "refapps:pk_read", ref_env, args.log_dir, app_dir=BENCH) as s:
+        res["ref_b"] = measure("ref B  raw asyncpg PK read", f"{s.url}/profiles/{pid}",
+                               {}, args)
+        rss["ref B (FastAPI + asyncpg)"] = group_peak_rss_mb(s.pid)
+
+
+def measure_shapes(res: dict[str, Any], rss: dict[str, float], urls: dict[str, str],
+                   read_ids: list[str], args: argparse.Namespace) -> None:
+    """E (embedded) and D (distributed): the profile read, then the mix, on each."""
+    path = f"/v1/profiles/{read_ids[len(read_ids) // 2]}"
+    run_tag = uuid.uuid4().hex[:8]
+    idents = {r: identity_for(r, subject=f"load-{r}-{run_tag}") for r in ROLE_CALLERS}
+    idents["caseworker"] = identity_for("caseworker", subject=f"load-cw-{run_tag}",
+                                        regions=["PE-LMA"])
+    tokens = asyncio.run(mint_tokens(urls["gateway"], idents))
+    auth = {"Authorization": f"Bearer {tokens['caseworker']}"}
+    limits = {"RUTA_LOG_LEVEL": "WARNING", "RUTA_RATE_LIMITS": json.dumps(LIMITS)}
+
+    print("E: embedded shape (one process) on PostgreSQL", flush=True)
+    with Server("embedded", "ruta.asgi:embedded", base_env({**url_env(urls), **limits}),
+                args.log_dir) as s:
+        res["embedded"] = measure("E  profile read via gateway", s.url + path, auth, args)
+        people = referable_people(s.url, tokens["ngo_partner"], args.referable)
+        res["mix_embedded"] = run_mix("E  mix", s.url, tokens, read_ids, people, args)
+        rss["embedded (gateway + 3 services)"] = group_peak_rss_mb(s.pid)
+
+    redis_ok = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True,
+                              text=True, check=False).stdout.strip() == "PONG"
+    print("D: distributed shape (4 processes)"
+          + (", rate limits in Redis" if redis_ok else ", Redis unreachable: in memory"),
+          flush=True)
+    denv = dict(limits)
+    if redis_ok:
+        denv["RUTA_REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    system = distributed_system(urls, denv, args.log_dir / "distributed")
+    with system.running():
+        signer = app.AssertionSigner(app.Settings().internal_secret, TOKEN_TTL)
+        assertion = signer.sign(idents["caseworker"]).decode()
+        res["direct"] = measure("D  registry direct (signed identity)",
+                                system.url("registry") + path,
+                                {app.ASSERTION_HEADER: assertion}, args)
+        res["through"] = measure("D  profile read via gateway",
+                                 system.url("gateway") + path, auth, args)
+        people = referable_people(system.url("gateway"), tokens["ngo_partner"],
+                                  args.referable)
+        res["mix_distributed"] = run_mix("D  mix", system.url("gateway"), tokens, read_ids,
+                                         people, args)
+        for name, proc in system.procs.items():
+            rss[f"distributed {name}"] = group_peak_rss_mb(proc.pid)
+
+
 def run(args: argparse.Namespace) -> int:
-    from smoke import (
-        Server,
-        _admin_check,
-        asyncpg_dsn,
-        base_env,
-        drop_databases,
-        git_state,
-        kill_everything,
-        setup_databases,
-    )
-
-    from ruta.distributed import DistributedSystem
-    from shared.settings import DATABASES, Settings
-
     code = git_state()
-    proofkit.clean_environ()
-    settings = Settings()
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    log_dir = RESULTS / f"load-{stamp}-logs"
+    clean_environ()
+    when = stamp()
+    args.log_dir = RESULTS / f"load-{when}-logs"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    cmdline = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
     prefix = f"ruta_load_{os.getpid()}"
-    urls = {n: f"{args.pg_url.rstrip('/')}/{prefix}_{n}" for n in DATABASES}
-    db_names = [u.rsplit("/", 1)[1] for u in urls.values()]
+    urls = named_urls(args.pg_url, prefix)
     try:
-        asyncio.run(_admin_check(args.pg_url))
+        asyncio.run(check_reachable(args.pg_url))
     except Exception as exc:
         print(f"PostgreSQL is not reachable at {args.pg_url}: {exc}", file=sys.stderr)
         return 2
-    redis_ok = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True,
-                              text=True, check=False).stdout.strip() == "PONG"
+    args.load = LoadGenerator.choose("auto", 2, CONNECTIONS)
     print(f"code: {code}; wrk -t2 -c{CONNECTIONS}, {args.duration}s per measurement after "
           f"{args.warmup}s warm-up; mix {args.mix_duration}s with aiohttp c={CONNECTIONS}; "
           f"{os.cpu_count()} CPUs shared by servers, PostgreSQL and load generators",
@@ -368,81 +383,45 @@ def run(args: argparse.Namespace) -> int:
     rss: dict[str, float] = {}
     try:
         print(f"databases {prefix}_*: create, migrate, {args.profiles} profiles...", flush=True)
-        read_ids = asyncio.run(setup_databases(args.pg_url, urls, args.profiles))
-        pid = read_ids[len(read_ids) // 2]
-        path = f"/v1/profiles/{pid}"
-        run_tag = uuid.uuid4().hex[:8]
-        idents = {r: identity_for(r, subject=f"load-{r}-{run_tag}")
-                  for r in proofkit.ROLE_CALLERS}
-        idents["caseworker"] = identity_for("caseworker", subject=f"load-cw-{run_tag}",
-                                            regions=["PE-LMA"])
-        tokens = asyncio.run(mint_tokens(urls["gateway"], idents))
-        auth = {"Authorization": f"Bearer {tokens['caseworker']}"}
-        limits = {"RUTA_LOG_LEVEL": "WARNING", "RUTA_RATE_LIMITS": json.dumps(LIMITS)}
-        db_env = {f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in urls.items()}
-
-        print("ref A: bare FastAPI /ping", flush=True)
-        with Server("ref-ping", "refapps:ping", base_env({}), log_dir, app_dir=BENCH) as s:
-            res["ref_a"] = measure("ref A  bare /ping", s.url + "/ping", {}, args)
-            rss["ref A (bare FastAPI)"] = group_peak_rss_mb(s.proc.pid)  # type: ignore[union-attr]
-        print("ref B: bare FastAPI + raw asyncpg PK read", flush=True)
-        ref_env = base_env({"RUTA_BENCH_REF_DSN": asyncpg_dsn(urls["registry"]),
-                            "RUTA_BENCH_REF_POOL": str(settings.database_pool_size)})
-        with Server("ref-pk", "refapps:pk_read", ref_env, log_dir, app_dir=BENCH) as s:
-            res["ref_b"] = measure("ref B  raw asyncpg PK read", f"{s.url}/profiles/{pid}",
-                                   {}, args)
-            rss["ref B (FastAPI + asyncpg)"] = group_peak_rss_mb(s.proc.pid)  # type: ignore[union-attr]
-
-        print("E: embedded shape (one process) on PostgreSQL", flush=True)
-        with Server("embedded", "ruta.asgi:embedded", base_env({**db_env, **limits}),
-                    log_dir) as s:
-            res["embedded"] = measure("E  profile read via gateway", s.url + path, auth, args)
-            people = referable_people(s.url, tokens["ngo_partner"], args.referable)
-            res["mix_embedded"] = run_mix("E  mix", s.url, tokens, read_ids, people, args)
-            rss["embedded (gateway + 3 services)"] = group_peak_rss_mb(s.proc.pid)  # type: ignore[union-attr]
-
-        print("D: distributed shape (4 processes)"
-              + (", rate limits in Redis" if redis_ok else ", Redis unreachable: in memory"),
-              flush=True)
-        denv = dict(limits)
-        if redis_ok:
-            denv["RUTA_REDIS_URL"] = "redis://127.0.0.1:6379/0"
-        system = DistributedSystem(urls, env=denv, log_dir=log_dir / "distributed")
-        with system.running():
-            from shared.identity import ASSERTION_HEADER, AssertionSigner
-
-            signer = AssertionSigner(settings.internal_secret, 6 * 3600)
-            assertion = signer.sign(idents["caseworker"]).decode()
-            res["direct"] = measure("D  registry direct (signed identity)",
-                                    system.url("registry") + path, {ASSERTION_HEADER: assertion},
-                                    args)
-            res["through"] = measure("D  profile read via gateway",
-                                     system.url("gateway") + path, auth, args)
-            people = referable_people(system.url("gateway"), tokens["ngo_partner"],
-                                      args.referable)
-            res["mix_distributed"] = run_mix("D  mix", system.url("gateway"), tokens, read_ids,
-                                             people, args)
-            for name, proc in system.procs.items():
-                rss[f"distributed {name}"] = group_peak_rss_mb(proc.pid)
+        read_ids = asyncio.run(create_with_profiles(args.pg_url, urls, args.profiles))
+        measure_references(res, rss, urls, read_ids[len(read_ids) // 2], args)
+        measure_shapes(res, rss, urls, read_ids, args)
     finally:
         kill_everything()
         if not args.keep_databases:
             try:
-                asyncio.run(drop_databases(args.pg_url, db_names))
+                asyncio.run(drop_databases(args.pg_url, database_names(urls)))
             except Exception as exc:
-                print(f"could not drop {db_names}: {exc}", file=sys.stderr)
+                print(f"could not drop {database_names(urls)}: {exc}", file=sys.stderr)
 
-    return report(res, rss, args, code, cmdline, stamp)
+    return report(res, rss, args, code, when)
+
+
+def print_rows(res: dict[str, Any]) -> None:
+    """Every measurement, with its throughput as a multiple of ref A's and ref B's."""
+    a, b = res["ref_a"], res["ref_b"]
+    print(f"{'measurement':<40}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+          f"{'x ref A':>9}{'x ref B':>9}")
+    rows = [("ref A  bare FastAPI /ping", a), ("ref B  raw asyncpg PK read", b),
+            ("E  profile read via gateway", res["embedded"]),
+            ("D  registry direct", res["direct"]),
+            ("D  profile read via gateway", res["through"])]
+    for m, label in (("mix_embedded", "E  mix"), ("mix_distributed", "D  mix")):
+        rows.append((f"{label} (all operations)", res[m]))
+        for op, o in res[m]["per_op"].items():
+            if o["requests"]:
+                rows.append((f"{label}: {op}", o))
+    for name, r in rows:
+        print(f"{name:<40}{r['requests_per_s']:>9.0f}{r.get('p50_ms', float('nan')):>9.2f}"
+              f"{r.get('p95_ms', float('nan')):>9.2f}{r.get('p99_ms', float('nan')):>9.2f}"
+              f"{ratio(r['requests_per_s'], a['requests_per_s']):>9.2f}"
+              f"{ratio(r['requests_per_s'], b['requests_per_s']):>9.2f}")
 
 
 def report(res: dict[str, Any], rss: dict[str, float], args: argparse.Namespace, code: str,
-           cmdline: str, stamp: str) -> int:
-    a, b = res["ref_a"], res["ref_b"]
+           when: str) -> int:
+    b = res["ref_b"]
     e, d, g = res["embedded"], res["direct"], res["through"]
-
-    def ratio(x: float, y: float) -> float:
-        return x / y if y else float("nan")
-
     checks = [
         ("E profile read / ref B throughput", ratio(e["requests_per_s"], b["requests_per_s"]),
          ">=", TARGETS["embedded_vs_raw"]),
@@ -454,27 +433,14 @@ def report(res: dict[str, Any], rss: dict[str, float], args: argparse.Namespace,
         ("D via gateway p99 / ref B p99", ratio(g["p99_ms"], b["p99_ms"]), "<=",
          TARGETS["p99_x"]),
     ]
-    errors = sum(r["non_2xx"] + r["errors"] for r in (a, b, e, d, g))
+    errors = sum(r["non_2xx"] + r["errors"] for r in (res["ref_a"], b, e, d, g))
     errors += sum(res[m]["unexpected"] + res[m]["socket_errors"]
                   for m in ("mix_embedded", "mix_distributed"))
+    cmdline = command_line()
     print()
     print(f"summary — command: {cmdline}; code: {code}; {os.cpu_count()} CPUs, "
           f"{CONNECTIONS} connections; all ratios from this one run")
-    print(f"{'measurement':<40}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-          f"{'x ref A':>9}{'x ref B':>9}")
-    rows = [("ref A  bare FastAPI /ping", a), ("ref B  raw asyncpg PK read", b),
-            ("E  profile read via gateway", e), ("D  registry direct", d),
-            ("D  profile read via gateway", g)]
-    for m, label in (("mix_embedded", "E  mix"), ("mix_distributed", "D  mix")):
-        rows.append((f"{label} (all operations)", res[m]))
-        for op, o in res[m]["per_op"].items():
-            if o["requests"]:
-                rows.append((f"{label}: {op}", o))
-    for name, r in rows:
-        print(f"{name:<40}{r['requests_per_s']:>9.0f}{r.get('p50_ms', float('nan')):>9.2f}"
-              f"{r.get('p95_ms', float('nan')):>9.2f}{r.get('p99_ms', float('nan')):>9.2f}"
-              f"{ratio(r['requests_per_s'], a['requests_per_s']):>9.2f}"
-              f"{ratio(r['requests_per_s'], b['requests_per_s']):>9.2f}")
+    print_rows(res)
     print()
     print("peak RSS per process (VmHWM): " + ", ".join(f"{k} {v:.0f} MB"
                                                      for k, v in rss.items()))
@@ -489,14 +455,13 @@ def report(res: dict[str, Any], rss: dict[str, float], args: argparse.Namespace,
     failed += not ok
     print(f"{'errors (non-2xx/unexpected, socket)':<42}{errors:>8d}   == 0    "
           f"{'PASS' if ok else 'FAIL'}")
-    out = RESULTS / f"load-{stamp}.json"
-    out.write_text(json.dumps({"command": cmdline, "code": code, "results": res,
-                               "peak_rss_mb": rss,
-                               "targets": [{"name": n, "value": v, "op": o, "limit": lim}
-                                           for n, v, o, lim in checks],
-                               "errors": errors}, indent=2, default=str) + "\n")
+    out = write_results("load", {"command": cmdline, "code": code, "results": res,
+                                 "peak_rss_mb": rss,
+                                 "targets": [{"name": n, "value": v, "op": o, "limit": lim}
+                                             for n, v, o, lim in checks],
+                                 "errors": errors}, when)
     verdict = "all targets PASS" if not failed else f"{failed} target(s) FAIL"
-    print(f"results: {out.relative_to(ROOT)}; {verdict}")
+    print(f"results: {relative(out)}; {verdict}")
     return 1 if failed and args.strict else 0
 
 
@@ -513,30 +478,11 @@ def main() -> None:
     p.add_argument("--profiles", type=int, default=10_000)
     p.add_argument("--referable", type=int, default=1500,
                    help="people made referable (consent) through the API per shape")
-    p.add_argument("--pg-url", default=proofkit.DEFAULT_PG_URL)
+    add_pg_url_option(p)
     p.add_argument("--keep-databases", action="store_true")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     args = p.parse_args()
-
-    def on_term(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_term)
-    code = 1
-    try:
-        code = run(args)
-    except KeyboardInterrupt:
-        code = 130
-    except Exception:
-        import traceback
-
-        traceback.print_exc()
-        code = 1
-    finally:
-        from smoke import kill_everything
-
-        kill_everything()
-    sys.exit(code)
+    sys.exit(run_guarded(lambda: run(args)))
 
 
 if __name__ == "__main__":

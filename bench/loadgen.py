@@ -18,6 +18,8 @@ import sys
 import time
 from typing import Any
 
+from kit.stats import percentile
+
 
 async def _run(url: str, connections: int, duration: float, headers: dict[str, str]
                ) -> dict[str, Any]:
@@ -62,13 +64,6 @@ def _child(args: tuple[str, int, float, dict[str, str]]) -> dict[str, Any]:
     return asyncio.run(_run(*args))
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    idx = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[idx]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True)
@@ -96,9 +91,9 @@ def main() -> None:
         "requests": len(lat),
         "seconds": seconds,
         "requests_per_s": len(lat) / seconds if seconds else 0.0,
-        "p50_ms": _percentile(lat, 0.50) * 1000,
-        "p95_ms": _percentile(lat, 0.95) * 1000,
-        "p99_ms": _percentile(lat, 0.99) * 1000,
+        "p50_ms": percentile(lat, 0.50) * 1000,
+        "p95_ms": percentile(lat, 0.95) * 1000,
+        "p99_ms": percentile(lat, 0.99) * 1000,
         "non_2xx": sum(p["non_2xx"] for p in parts),
         "errors": sum(p["errors"] for p in parts),
     }

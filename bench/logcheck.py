@@ -18,11 +18,12 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
+from collections.abc import Iterable
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-LOG = BENCH / "results" / "logcheck-stderr.log"
+from kit import BENCH, RESULTS, ROOT, app
+from kit.report import print_checks, relative
+
+LOG = RESULTS / "logcheck-stderr.log"
 PERSONAL_KEYS = {"given_names", "first_surname", "second_surname", "number", "email",
                  "phone", "document", "document_number", "name", "q", "full_name"}
 SHAPES = [
@@ -34,9 +35,7 @@ SHAPES = [
 
 def pytest_configure(config: object) -> None:
     """Loaded with ``-p logcheck``: the process logs exactly as a deployed one would."""
-    from shared.logging import configure_logging
-
-    configure_logging("DEBUG", json=True)
+    app.configure_logging("DEBUG", json=True)
 
 
 def _literals_from_tests() -> set[str]:
@@ -47,6 +46,7 @@ def _literals_from_tests() -> set[str]:
         except SyntaxError:
             continue
         for node in ast.walk(tree):
+            pairs: Iterable[tuple[ast.expr | None, ast.expr]]
             if isinstance(node, ast.Dict):
                 pairs = zip(node.keys, node.values, strict=False)
             elif isinstance(node, ast.Call):
@@ -61,8 +61,7 @@ def _literals_from_tests() -> set[str]:
 
 
 def _synthetic_names() -> set[str]:
-    import services.registry.synthetic as syn
-
+    syn = app.registry_synthetic
     names: set[str] = set()
     for attr in dir(syn):
         value = getattr(syn, attr)
@@ -94,7 +93,6 @@ def scan(text: str, words: set[str]) -> list[tuple[int, str, str]]:
 
 
 def main() -> None:
-    sys.path.insert(0, str(ROOT))
     extra = sys.argv[1:]
     if extra[:1] == ["--"]:
         extra = extra[1:]
@@ -103,7 +101,7 @@ def main() -> None:
            "PYTHONPATH": os.pathsep.join([str(BENCH), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:logging", "-p", "logcheck", "-s",
            *extra]
-    print("running: " + " ".join(cmd[2:]) + f"  (stderr → {LOG.relative_to(ROOT)})",
+    print("running: " + " ".join(cmd[2:]) + f"  (stderr → {relative(LOG)})",
           flush=True)
     with LOG.open("w") as err:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err,
@@ -128,8 +126,7 @@ def main() -> None:
               ("access log lines present", '"event": "request"' in text),
               ("no personal data in the logs", not leaks)]
     print()
-    for name, ok in checks:
-        print(f"{name:<40} {'PASS' if ok else 'FAIL'}")
+    print_checks("log check", [(name, ok, "") for name, ok in checks], width=40)
     if proc.returncode != 0:
         print("note: the test run itself failed (see above); the log was checked anyway")
     sys.exit(0 if all(ok for _, ok in checks) else 1)

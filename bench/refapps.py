@@ -23,12 +23,11 @@ from typing import Any
 import asyncpg
 import orjson
 from fastapi import FastAPI
+from kit import app as system  # the application's names (``app`` is a FastAPI here)
 from starlette.responses import Response
 
-from shared.http import NO_NATIVE_TELEMETRY
-
 # The system under test turns FastAPI's native telemetry off; so do its floors.
-NO_TELEMETRY = NO_NATIVE_TELEMETRY
+NO_TELEMETRY = system.NO_NATIVE_TELEMETRY
 
 PK_SQL = (
     "SELECT id, organisation_id, given_names, first_surname, second_surname, birth_date, sex,"
@@ -46,9 +45,7 @@ def _health(app: FastAPI) -> None:
 def _same_runtime(app: FastAPI) -> FastAPI:
     """The system's processes tune the garbage collector (ruta.asgi.tune_gc); so do the
     floors, so a ratio measures the work, not the runtime settings."""
-    from ruta.asgi import tune_gc
-
-    tune_gc()
+    system.tune_gc()
     return app
 
 

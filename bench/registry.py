@@ -22,38 +22,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import os
-import platform
 import random
-import statistics
-import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from proofkit import (  # noqa: E402
-    DEFAULT_PG_URL,
-    PostgresUnavailable,
-    drop_named,
-    dsn,
-    named_urls,
-    start_embedded,
-    stop_all,
-    wait_ready,
-)
-
-from ruta.distributed import free_port  # noqa: E402
-from services.registry.repository import PG_BY_DOCUMENT_AUDITED  # noqa: E402
+from kit import RESULTS, app
+from kit.databases import add_pg_url_option, asyncpg_dsn, drop_named, named_urls, run_on_named
+from kit.processes import Server
+from kit.report import machine_info, print_checks, write_results
+from kit.stats import latency_summary
+from kit.tokens import mint_token
 
 DB_PREFIX = "ruta_bench_reg"
 ORGS = [f"ong-b{i:02d}" for i in range(20)]
@@ -75,7 +58,6 @@ BARE_DOCUMENT = (
     " FROM profiles p WHERE p.id IN (SELECT d.profile_id FROM identity_documents d"
     " WHERE d.number = ANY($1::varchar[])) AND p.status = 'active' AND " + VISIBLE
     + " ORDER BY p.id LIMIT 51")
-RAW_DOCUMENT = PG_BY_DOCUMENT_AUDITED
 RAW_NAME = (
     "SELECT p.id, p.search_key FROM profiles p"
     " WHERE (p.search_key % $1 OR p.search_key %> $1) AND p.status = 'active' AND " + VISIBLE
@@ -89,9 +71,7 @@ def rows_for(person: dict[str, Any], org: str, now: dt.datetime
              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A synthetic person as table rows, as the registry would store them (no pydantic: the
     floor must be fast to build, and the data is valid by construction)."""
-    from services.registry import documents as docs
-    from services.registry import search
-
+    docs, search = app.registry_documents, app.registry_search
     pid = str(uuid.uuid4())
     profile = {
         "id": pid, "organisation_id": org, "given_names": person["given_names"],
@@ -141,12 +121,9 @@ async def load(urls: dict[str, str], n: int, seed: int) -> dict[str, Any]:
     """Create, migrate and fill the databases; returns the people the queries look for."""
     import asyncpg
 
-    from ruta.distributed import prepare_databases
-    from services.registry.synthetic import SyntheticPeople
-
-    await asyncio.wait_for(prepare_databases(urls), timeout=300)
-    conn = await asyncpg.connect(dsn(urls["registry"]))
-    people = SyntheticPeople(seed=seed)
+    await asyncio.wait_for(app.prepare_databases(urls), timeout=300)
+    conn = await asyncpg.connect(asyncpg_dsn(urls["registry"]))
+    people = app.SyntheticPeople(seed=seed)
     targets: list[dict[str, Any]] = []
     started = time.perf_counter()
     try:
@@ -195,8 +172,7 @@ async def document_holders(conn: Any, n: int, seed: int) -> list[dict[str, Any]]
 
 def typo_query(person: dict[str, Any], rng: random.Random) -> str:
     """What a caseworker in a hurry types: no accents, surnames swapped, one slip."""
-    from services.registry import search
-
+    search = app.registry_search
     first, second = search.fold(person["first_surname"]), search.fold(person["second_surname"])
     longer = max((first, second), key=len)
     if len(longer) >= 4:
@@ -215,35 +191,22 @@ def typed_document(person: dict[str, Any]) -> str:
 
 
 # --- the system under test ----------------------------------------------------------------
-def start_server(urls: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    return start_embedded(urls, port, log, {
-        "RUTA_DATABASE_POOL_SIZE": "10",
+def embedded_server(urls: dict[str, str], name: str) -> Server:
+    """The embedded shape on ``urls``: a small pool, a quota no benchmark reaches."""
+    return Server(name, "ruta.asgi:embedded", {
+        **os.environ, "RUTA_LOG_LEVEL": "WARNING", "RUTA_DATABASE_POOL_SIZE": "10",
         "RUTA_RATE_LIMITS": json.dumps({k: {"capacity": 10_000_000, "window_seconds": 1}
-                                        for k in ("read", "write", "token", "public")})})
+                                        for k in ("read", "write", "token", "public")}),
+        **{f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in urls.items()}}, RESULTS, timeout=60)
 
 
 async def token(urls: dict[str, str]) -> str:
-    from gateway.devtokens import mint_dev_token
-    from shared.identity import Identity, Role
-    from shared.settings import Settings
-
-    settings = Settings(**{f"{n}_database_url": u for n, u in urls.items()})
-    identity = Identity(subject="bench-caseworker", role=Role.NGO_PARTNER,
-                        organisation_id=CALLER_ORG)
-    return await mint_dev_token(settings, identity, ttl=6 * 3600)
+    identity = app.Identity(subject="bench-caseworker", role=app.Role.NGO_PARTNER,
+                            organisation_id=CALLER_ORG)
+    return await mint_token(urls["gateway"], identity)
 
 
 # --- measuring -----------------------------------------------------------------------------
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def summary(ms: list[float]) -> dict[str, float]:
-    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 3),
-            "p95_ms": round(pct(ms, 0.95), 3), "mean_ms": round(statistics.fmean(ms), 3)}
-
-
 class KeepAlive:
     """The leanest HTTP/1.1 client: one keep-alive socket, a GET written as bytes, the answer
     read by its Content-Length. Requests go one after another, so a blocking socket costs
@@ -362,9 +325,7 @@ async def explain(conn: Any, sql: str, args: tuple[Any, ...]) -> tuple[str, list
 
 async def bulk_rates(client: Any, headers: dict[str, str], conn: Any, rows: int, seed: int
                      ) -> dict[str, Any]:
-    from services.registry.synthetic import SyntheticPeople
-
-    people = list(SyntheticPeople(seed=seed).people(rows))
+    people = list(app.SyntheticPeople(seed=seed).people(rows))
     # the floor: COPY of the same rows, in a transaction rolled back (same indexes, no trace)
     now = dt.datetime.now(dt.UTC)
     built = [rows_for(p, CALLER_ORG, now) for p in people]
@@ -391,124 +352,141 @@ async def bulk_rates(client: Any, headers: dict[str, str], conn: Any, rows: int,
 
 
 # --- main ------------------------------------------------------------------------------------
+async def prepare(args: argparse.Namespace, urls: dict[str, str]) -> dict[str, Any]:
+    """The databases loaded (or reused as a --keep run left them): the people to look for."""
+    if args.reuse:
+        print(f"databases {DB_PREFIX}_*: reused as a --keep run left them ({TARGETS.name})")
+        loaded: dict[str, Any] = json.loads(TARGETS.read_text())
+        return loaded
+    await drop_named(args.pg_url, DB_PREFIX)
+    print(f"databases {DB_PREFIX}_*: create, migrate, {args.profiles:,} synthetic profiles")
+    loaded = await load(urls, args.profiles, args.seed)
+    if args.keep:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        TARGETS.write_text(json.dumps({**loaded, "profiles": args.profiles}, default=str))
+    return loaded
+
+
+async def answer_checks(conn: Any, holders: list[dict[str, Any]], documents: list[str],
+                        targets: list[dict[str, Any]], names: list[str]
+                        ) -> tuple[Any, Any, dict[str, int]]:
+    """Checks of each API answer (the person looked for is found) and their misses."""
+    search = app.registry_search
+    by_doc = {d: p["id"] for d, p in zip(documents, holders, strict=True)}
+    by_name = {q: p["id"] for q, p in zip(names, targets, strict=True)}
+    keys = {q: search.normalise(p["given_names"], p["first_surname"],
+                                p["second_surname"]) for q, p in zip(names, targets,
+                                                                     strict=True)}
+    # people with more than two exact namesakes in the caller's caseload cannot be told
+    # apart by name: their top-3 check is skipped (and counted)
+    namesakes = dict(await conn.fetch(
+        "SELECT search_key, count(*) FROM profiles WHERE organisation_id = $1"
+        " AND search_key = ANY($2::varchar[]) GROUP BY search_key",
+        CALLER_ORG, list(set(keys.values()))))
+    misses = {"document": 0, "name_top3": 0, "name_tied_with_top3": 0,
+              "name_ambiguous_skipped": 0}
+
+    def check_doc(params: dict[str, str], body: dict[str, Any]) -> None:
+        if by_doc[params["document"]] not in [i["id"] for i in body["items"]]:
+            misses["document"] += 1
+
+    def check_name(params: dict[str, str], body: dict[str, Any]) -> None:
+        items = body["items"]
+        scores = {i["id"]: i["score"] for i in items}
+        mine = scores.get(by_name[params["q"]])
+        if namesakes.get(keys[params["q"]], 1) > 2:
+            misses["name_ambiguous_skipped"] += 1
+        elif by_name[params["q"]] in [i["id"] for i in items[:3]]:
+            return
+        elif mine is not None and items and mine >= items[min(2, len(items) - 1)]["score"]:
+            # tied with the third: the same names in another surname order ("Guamán
+            # Andrade" / "Andrade Guamán") score alike by design; ties go by id
+            misses["name_tied_with_top3"] += 1
+        else:
+            misses["name_top3"] += 1
+
+    return check_doc, check_name, misses
+
+
+async def measure_lookups(args: argparse.Namespace, base: str, headers: dict[str, str],
+                          conn: Any, documents: list[str], names: list[str],
+                          checks: tuple[Any, Any]) -> dict[str, Any]:
+    """The raw statements' plans, then each lookup through the API and raw, interleaved."""
+    docs, search = app.registry_documents, app.registry_search
+    raw_document = app.PG_BY_DOCUMENT_AUDITED
+    doc_params = [{"document": d} for d in documents]
+    name_params = [{"q": q, "limit": "10"} for q in names]
+    now = dt.datetime.now(dt.UTC)
+    doc_args: list[tuple[Any, ...]] = [
+        (docs.search_variants(d), None, "active", None, None, CALLER_ORG, False, [], None, 50,
+         now, "bench-caseworker", "ngo_partner", CALLER_ORG, '["identity", "location"]',
+         "bench-raw") for d in documents]
+    bare_args: list[tuple[Any, ...]] = [(docs.search_variants(d), CALLER_ORG)
+                                        for d in documents]
+    name_args: list[tuple[Any, ...]] = [(search.normalise(q), CALLER_ORG) for q in names]
+    # warm both sides (caches, prepared statements, connection pools)
+    await time_api(base, headers, doc_params[:20], lambda *_: None)
+    await time_api(base, headers, name_params[:20], lambda *_: None)
+    await time_raw(conn, raw_document, doc_args[:20])
+    await time_raw(conn, BARE_DOCUMENT, bare_args[:20])
+    await time_raw(conn, RAW_NAME, name_args[:20])
+
+    plans = {}
+    for label, sql, first in (("document", raw_document, doc_args[0]),
+                              ("name", RAW_NAME, name_args[0])):
+        text_plan, scans = await explain(conn, sql, first)
+        plans[label] = {"plan": text_plan, "seq_scans": scans}
+        print(f"\nEXPLAIN raw {label} statement:\n{text_plan}")
+
+    results: dict[str, Any] = {}
+    for label, params, sql, a, check in (
+            ("document", doc_params, raw_document, doc_args, checks[0]),
+            ("name", name_params, RAW_NAME, name_args, checks[1])):
+        if label not in args.lookups:
+            continue
+        api, raw = await time_interleaved(base, headers, params, check, conn, sql, a)
+        results[label] = {"api": latency_summary(api), "raw": latency_summary(raw)}
+    if "document" in results:
+        results["document"]["bare_select"] = latency_summary(
+            await time_raw(conn, BARE_DOCUMENT, bare_args))
+    return {"lookups": results, "plans": plans}
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     import asyncpg
     import httpx
 
-    from services.registry import documents as docs
-    from services.registry import search
-
     urls = named_urls(args.pg_url, DB_PREFIX)
-    if args.reuse:
-        print(f"databases {DB_PREFIX}_*: reused as a --keep run left them ({TARGETS.name})")
-        loaded = json.loads(TARGETS.read_text())
-    else:
-        await drop_named(args.pg_url, DB_PREFIX)
-        print(f"databases {DB_PREFIX}_*: create, migrate, {args.profiles:,} synthetic profiles")
-        loaded = await load(urls, args.profiles, args.seed)
-        if args.keep:
-            RESULTS.mkdir(parents=True, exist_ok=True)
-            TARGETS.write_text(json.dumps({**loaded, "profiles": args.profiles}, default=str))
+    loaded = await prepare(args, urls)
     targets = loaded["targets"][:args.queries]
     rng = random.Random(args.seed)
     names = [typo_query(p, rng) for p in targets]
-
-    RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    port = free_port()
-    proc = start_server(urls, port, RESULTS / f"registry-{stamp}-server.log")
-    base = f"http://127.0.0.1:{port}"
-    await wait_ready(base, proc)
-    headers = {"Authorization": f"Bearer {await token(urls)}"}
-    conn = await asyncpg.connect(dsn(urls["registry"]))
-    holders = await document_holders(conn, args.document_queries, args.seed)
-    documents = [typed_document(p) for p in holders]
-    out: dict[str, Any] = {"profiles": loaded.get("profiles", args.profiles),
-                           "queries": {"document": len(holders), "name": len(targets)},
-                           "load_seconds": round(loaded["load_seconds"], 1)}
-    try:
-        by_doc = {d: p["id"] for d, p in zip(documents, holders, strict=True)}
-        by_name = {q: p["id"] for q, p in zip(names, targets, strict=True)}
-        keys = {q: search.normalise(p["given_names"], p["first_surname"],
-                                    p["second_surname"]) for q, p in zip(names, targets,
-                                                                         strict=True)}
-        # people with more than two exact namesakes in the caller's caseload cannot be told
-        # apart by name: their top-3 check is skipped (and counted)
-        namesakes = dict(await conn.fetch(
-            "SELECT search_key, count(*) FROM profiles WHERE organisation_id = $1"
-            " AND search_key = ANY($2::varchar[]) GROUP BY search_key",
-            CALLER_ORG, list(set(keys.values()))))
-        misses = {"document": 0, "name_top3": 0, "name_tied_with_top3": 0,
-                  "name_ambiguous_skipped": 0}
-
-        def check_doc(params: dict[str, str], body: dict[str, Any]) -> None:
-            if by_doc[params["document"]] not in [i["id"] for i in body["items"]]:
-                misses["document"] += 1
-
-        def check_name(params: dict[str, str], body: dict[str, Any]) -> None:
-            items = body["items"]
-            scores = {i["id"]: i["score"] for i in items}
-            mine = scores.get(by_name[params["q"]])
-            if namesakes.get(keys[params["q"]], 1) > 2:
-                misses["name_ambiguous_skipped"] += 1
-            elif by_name[params["q"]] in [i["id"] for i in items[:3]]:
-                return
-            elif mine is not None and items and mine >= items[min(2, len(items) - 1)]["score"]:
-                # tied with the third: the same names in another surname order ("Guamán
-                # Andrade" / "Andrade Guamán") score alike by design; ties go by id
-                misses["name_tied_with_top3"] += 1
-            else:
-                misses["name_top3"] += 1
-
-        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-            doc_params = [{"document": d} for d in documents]
-            name_params = [{"q": q, "limit": "10"} for q in names]
-            now = dt.datetime.now(dt.UTC)
-            doc_args = [(docs.search_variants(d), None, "active", None, None, CALLER_ORG,
-                         False, [], None, 50, now, "bench-caseworker", "ngo_partner",
-                         CALLER_ORG, '["identity", "location"]', "bench-raw")
-                        for d in documents]
-            bare_args = [(docs.search_variants(d), CALLER_ORG) for d in documents]
-            name_args = [(search.normalise(q), CALLER_ORG) for q in names]
-            # warm both sides (caches, prepared statements, connection pools)
-            await time_api(base, headers, doc_params[:20], lambda *_: None)
-            await time_api(base, headers, name_params[:20], lambda *_: None)
-            await time_raw(conn, RAW_DOCUMENT, doc_args[:20])
-            await time_raw(conn, BARE_DOCUMENT, bare_args[:20])
-            await time_raw(conn, RAW_NAME, name_args[:20])
-
-            plans = {}
-            for label, sql, a in (("document", RAW_DOCUMENT, doc_args[0]),
-                                  ("name", RAW_NAME, name_args[0])):
-                text_plan, scans = await explain(conn, sql, a)
-                plans[label] = {"plan": text_plan, "seq_scans": scans}
-                print(f"\nEXPLAIN raw {label} statement:\n{text_plan}")
-
-            results: dict[str, Any] = {}
-            for label, params, sql, a, check in (
-                    ("document", doc_params, RAW_DOCUMENT, doc_args, check_doc),
-                    ("name", name_params, RAW_NAME, name_args, check_name)):
-                if label not in args.lookups:
-                    continue
-                api, raw = await time_interleaved(base, headers, params, check, conn, sql, a)
-                results[label] = {"api": summary(api), "raw": summary(raw)}
-            if "document" in results:
-                results["document"]["bare_select"] = summary(
-                    await time_raw(conn, BARE_DOCUMENT, bare_args))
-            out["lookups"] = results
+    with embedded_server(urls, f"registry-{stamp}-server") as server:
+        headers = {"Authorization": f"Bearer {await token(urls)}"}
+        conn = await asyncpg.connect(asyncpg_dsn(urls["registry"]))
+        try:
+            holders = await document_holders(conn, args.document_queries, args.seed)
+            documents = [typed_document(p) for p in holders]
+            out: dict[str, Any] = {"profiles": loaded.get("profiles", args.profiles),
+                                   "queries": {"document": len(holders), "name": len(targets)},
+                                   "load_seconds": round(loaded["load_seconds"], 1)}
+            check_doc, check_name, misses = await answer_checks(conn, holders, documents,
+                                                                targets, names)
+            out.update(await measure_lookups(args, server.url, headers, conn, documents,
+                                             names, (check_doc, check_name)))
             out["misses"] = misses
-            out["plans"] = plans
             if "bulk" in args.lookups:
                 print(f"\nbulk: {args.bulk_rows:,} rows through the API vs COPY of the same "
                       "rows")
-                out["bulk"] = await bulk_rates(client, headers, conn, args.bulk_rows,
-                                               args.seed + 1)
-    finally:
-        for c in _CLIENTS.values():
-            c.close()
-        _CLIENTS.clear()
-        await conn.close()
-        stop_all()
+                async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+                    out["bulk"] = await bulk_rates(client, headers, conn, args.bulk_rows,
+                                                   args.seed + 1)
+        finally:
+            for c in _CLIENTS.values():
+                c.close()
+            _CLIENTS.clear()
+            await conn.close()
     return out
 
 
@@ -534,35 +512,7 @@ def verdicts(out: dict[str, Any]) -> list[tuple[str, bool, str]]:
     return checks
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--profiles", type=int, default=1_000_000)
-    p.add_argument("--queries", type=int, default=300, help="name searches")
-    p.add_argument("--document-queries", type=int, default=1000,
-                   help="lookups by document (distinct people, drawn from the database)")
-    p.add_argument("--bulk-rows", type=int, default=10_000)
-    p.add_argument("--seed", type=int, default=20261123)
-    p.add_argument("--pg-url", default=os.environ.get("RUTA_BENCH_PG_URL", DEFAULT_PG_URL))
-    p.add_argument("--keep", action="store_true", help="keep the databases afterwards")
-    p.add_argument("--lookups", default="document,name,bulk",
-                   type=lambda v: set(v.split(",")),
-                   help="what to measure (comma-separated: document, name, bulk)")
-    p.add_argument("--reuse", action="store_true",
-                   help="measure again on the databases a --keep run left (no reload)")
-    args = p.parse_args()
-    started = time.perf_counter()
-    try:
-        out = asyncio.run(run(args))
-    except PostgresUnavailable as exc:
-        print(f"PostgreSQL unreachable at {args.pg_url}: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        stop_all()
-        if not args.keep and not args.reuse:
-            with contextlib.suppress(PostgresUnavailable):
-                asyncio.run(drop_named(args.pg_url, DB_PREFIX))
-    checks = verdicts(out)
-    print("\nregistry benchmark — one run, ratios against floors measured in the same run")
+def print_table(out: dict[str, Any]) -> None:
     print(f"{'measurement':<22}{'API p50':>10}{'API p95':>10}{'raw p50':>10}{'raw p95':>10}")
     for label in [k for k in ("document", "name") if k in out["lookups"]]:
         r = out["lookups"][label]
@@ -576,16 +526,37 @@ def main() -> int:
         b = out["bulk"]
         print(f"{'bulk import':<22}{b['api_rows_per_s']:>10,} rows/s (API)   "
               f"{b['copy_rows_per_s']:,} rows/s (COPY)")
-    for name, ok, detail in checks:
-        print(f"  {'PASS' if ok else 'FAIL'}  {name}: {detail}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profiles", type=int, default=1_000_000)
+    p.add_argument("--queries", type=int, default=300, help="name searches")
+    p.add_argument("--document-queries", type=int, default=1000,
+                   help="lookups by document (distinct people, drawn from the database)")
+    p.add_argument("--bulk-rows", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=20261123)
+    add_pg_url_option(p)
+    p.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    p.add_argument("--lookups", default="document,name,bulk",
+                   type=lambda v: set(v.split(",")),
+                   help="what to measure (comma-separated: document, name, bulk)")
+    p.add_argument("--reuse", action="store_true",
+                   help="measure again on the databases a --keep run left (no reload)")
+    args = p.parse_args()
+    started = time.perf_counter()
+    out = run_on_named(run(args), args.pg_url, DB_PREFIX, keep=args.keep or args.reuse)
+    if out is None:
+        return 2
+    checks = verdicts(out)
+    print("\nregistry benchmark — one run, ratios against floors measured in the same run")
+    print_table(out)
+    failed = print_checks("check", checks)
     out["checks"] = [{"check": n, "pass": ok, "detail": d} for n, ok, d in checks]
-    out["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                      "platform": platform.platform()}
+    out["machine"] = machine_info()
     out["seconds"] = round(time.perf_counter() - started, 1)
-    path = RESULTS / f"registry-{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(out, indent=1, default=str))
-    print(f"results: {path}")
-    return 0 if all(ok for _, ok, _ in checks) else 1
+    print(f"results: {write_results('registry', out)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -20,37 +20,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from proofkit import (  # noqa: E402
-    DEFAULT_PG_URL,
-    PostgresUnavailable,
-    drop_named,
-    dsn,
-    named_urls,
-    start_embedded,
-    stop_all,
-    wait_ready,
-)
-
-from ruta.distributed import free_port  # noqa: E402
+from kit import RESULTS, app
+from kit.databases import add_pg_url_option, asyncpg_dsn, drop_named, named_urls, run_on_named
+from kit.processes import Server
+from kit.report import machine_info, write_results
+from kit.tokens import mint_token
 
 DB_PREFIX = "ruta_bench_rep"
 CHUNK = 100_000
@@ -162,15 +146,13 @@ async def load(urls: dict[str, str], people: int, referrals: int, seed: int
                ) -> dict[str, Any]:
     import asyncpg
 
-    from ruta.distributed import prepare_databases
-
     started = time.perf_counter()
-    await asyncio.wait_for(prepare_databases(urls), timeout=300)
+    await asyncio.wait_for(app.prepare_databases(urls), timeout=300)
     rng = random.Random(seed)
     now = dt.datetime.now(dt.UTC)
     persons = person_rows(people, rng, now)
     weights = ([s for s, _ in STATUSES], [w for _, w in STATUSES])
-    conn = await asyncpg.connect(dsn(urls["referrals"]))
+    conn = await asyncpg.connect(asyncpg_dsn(urls["referrals"]))
     try:
         for i in range(0, people, CHUNK):
             await conn.copy_records_to_table(
@@ -191,20 +173,17 @@ async def load(urls: dict[str, str], people: int, referrals: int, seed: int
 
 
 # --- the system under test ----------------------------------------------------------------
-def start_server(urls: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    return start_embedded(urls, port, log, {
-        "RUTA_DATABASE_POOL_SIZE": "5", "RUTA_BACKGROUND_TASKS": "false"})
+def embedded_server(urls: dict[str, str], name: str) -> Server:
+    """The embedded shape on ``urls``, without its background tasks (nothing else runs)."""
+    return Server(name, "ruta.asgi:embedded", {
+        **os.environ, "RUTA_LOG_LEVEL": "WARNING", "RUTA_DATABASE_POOL_SIZE": "5",
+        "RUTA_BACKGROUND_TASKS": "false",
+        **{f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in urls.items()}}, RESULTS, timeout=60)
 
 
 async def token(urls: dict[str, str]) -> str:
-    from gateway.devtokens import mint_dev_token
-    from shared.identity import Identity, Role
-    from shared.settings import Settings
-
-    settings = Settings(**{f"{n}_database_url": u  # type: ignore[arg-type]
-                           for n, u in urls.items()})
-    identity = Identity(subject="bench-admin", role=Role.ADMIN, organisation_id=None)
-    return await mint_dev_token(settings, identity, ttl=6 * 3600)
+    identity = app.Identity(subject="bench-admin", role=app.Role.ADMIN, organisation_id=None)
+    return await mint_token(urls["gateway"], identity)
 
 
 def raw_statements(programmes: list[str], date_from: dt.date, date_to: dt.date
@@ -213,8 +192,7 @@ def raw_statements(programmes: list[str], date_from: dt.date, date_to: dt.date
     from sqlalchemy import literal
     from sqlalchemy.dialects import postgresql
 
-    from services.referrals.reports import queries as reports
-
+    reports = app.referral_reports
     f = reports.Filters(date_from, date_to)
     now = dt.datetime.now(dt.UTC)
     measures = reports.referral_measures("postgresql", now, programmes)
@@ -234,6 +212,50 @@ def periods(n: int, rng: random.Random) -> list[tuple[dt.date, dt.date]]:
     return out
 
 
+async def measure_periods(client: Any, headers: dict[str, str], conn: Any, n: int,
+                          rng: random.Random) -> list[dict[str, Any]]:
+    """``n`` periods, each the API and the raw aggregate (which one first alternates)."""
+    programmes = [r["id"] for r in await conn.fetch("SELECT id FROM programmes ORDER BY id")]
+    # one warm-up of each side (connections, plans, the OS page cache)
+    warm = periods(1, rng)[0]
+    await client.get("/v1/reports/indicators", headers=headers,
+                     params={"from": str(warm[0]), "to": str(warm[1])})
+    for sql in raw_statements(programmes, *warm):
+        await conn.fetch(sql)
+    runs = []
+    for i, (lo, hi) in enumerate(periods(n, rng)):
+        sqls = raw_statements(programmes, lo, hi)
+
+        async def api(lo: dt.date = lo, hi: dt.date = hi) -> tuple[float, Any]:
+            t = time.perf_counter()
+            resp = await client.get("/v1/reports/indicators", headers=headers,
+                                    params={"from": str(lo), "to": str(hi)})
+            if resp.status_code != 200:
+                raise RuntimeError(f"API {resp.status_code}: {resp.text[:300]}")
+            return time.perf_counter() - t, resp.json()
+
+        async def raw(sqls: list[str] = sqls) -> float:
+            t = time.perf_counter()
+            for sql in sqls:
+                await conn.fetch(sql)
+            return time.perf_counter() - t
+
+        if i % 2 == 0:  # alternate which side runs first
+            a, body = await api()
+            r = await raw()
+        else:
+            r = await raw()
+            a, body = await api()
+        totals = {x["name"]: x["total"] for x in body["indicators"]}
+        runs.append({"from": str(lo), "to": str(hi), "api_s": a, "raw_s": r,
+                     "people_registered": totals["people_registered"],
+                     "referrals": totals["referrals"]})
+        print(f"  {lo} … {hi}: API {a:.3f} s, raw {r:.3f} s, ratio {a / r:.2f} "
+              f"({totals['referrals']:,} referrals, "
+              f"{totals['people_registered']:,} people registered)")
+    return runs
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     import asyncpg
     import httpx
@@ -244,69 +266,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"databases {DB_PREFIX}_*: create, migrate, {args.people:,} people and "
           f"{referrals:,} referrals by COPY")
     loaded = await load(urls, args.people, referrals, args.seed)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    port = free_port()
-    proc = start_server(urls, port, RESULTS / f"reports-{stamp}-server.log")
-    base = f"http://127.0.0.1:{port}"
-    await wait_ready(base, proc)
-    headers = {"Authorization": f"Bearer {await token(urls)}"}
-    conn = await asyncpg.connect(dsn(urls["referrals"]))
-    rng = random.Random(args.seed + 1)
-    api_s: list[float] = []
-    raw_s: list[float] = []
-    out: dict[str, Any] = {"people": args.people, "referrals": referrals,
-                           "load_seconds": round(loaded["load_seconds"], 1), "runs": []}
-    try:
-        programmes = [r["id"] for r in await conn.fetch(
-            "SELECT id FROM programmes ORDER BY id")]
-        async with httpx.AsyncClient(base_url=base, timeout=600) as client:
-            # one warm-up of each side (connections, plans, the OS page cache)
-            warm = periods(1, rng)[0]
-            await client.get("/v1/reports/indicators", headers=headers,
-                             params={"from": str(warm[0]), "to": str(warm[1])})
-            for sql in raw_statements(programmes, *warm):
-                await conn.fetch(sql)
-            for i, (lo, hi) in enumerate(periods(args.runs, rng)):
-                sqls = raw_statements(programmes, lo, hi)
-
-                async def api(lo: dt.date = lo, hi: dt.date = hi) -> tuple[float, Any]:
-                    t = time.perf_counter()
-                    resp = await client.get("/v1/reports/indicators", headers=headers,
-                                            params={"from": str(lo), "to": str(hi)})
-                    if resp.status_code != 200:
-                        raise RuntimeError(f"API {resp.status_code}: {resp.text[:300]}")
-                    return time.perf_counter() - t, resp.json()
-
-                async def raw(sqls: list[str] = sqls) -> float:
-                    t = time.perf_counter()
-                    for sql in sqls:
-                        await conn.fetch(sql)
-                    return time.perf_counter() - t
-
-                if i % 2 == 0:  # alternate which side runs first
-                    a, body = await api()
-                    r = await raw()
-                else:
-                    r = await raw()
-                    a, body = await api()
-                api_s.append(a)
-                raw_s.append(r)
-                totals = {x["name"]: x["total"] for x in body["indicators"]}
-                out["runs"].append({"from": str(lo), "to": str(hi), "api_s": round(a, 3),
-                                    "raw_s": round(r, 3),
-                                    "people_registered": totals["people_registered"],
-                                    "referrals": totals["referrals"]})
-                print(f"  {lo} … {hi}: API {a:.3f} s, raw {r:.3f} s, ratio {a / r:.2f} "
-                      f"({totals['referrals']:,} referrals, "
-                      f"{totals['people_registered']:,} people registered)")
-    finally:
-        await conn.close()
-        stop_all()
-    out["api_median_s"] = round(statistics.median(api_s), 3)
-    out["raw_median_s"] = round(statistics.median(raw_s), 3)
-    out["ratio"] = round(out["api_median_s"] / max(out["raw_median_s"], 1e-9), 2)
-    return out
+    with embedded_server(urls, f"reports-{stamp}-server") as server:
+        headers = {"Authorization": f"Bearer {await token(urls)}"}
+        conn = await asyncpg.connect(asyncpg_dsn(urls["referrals"]))
+        try:
+            async with httpx.AsyncClient(base_url=server.url, timeout=600) as client:
+                runs = await measure_periods(client, headers, conn, args.runs,
+                                             random.Random(args.seed + 1))
+        finally:
+            await conn.close()
+    api_median = statistics.median(r["api_s"] for r in runs)
+    raw_median = statistics.median(r["raw_s"] for r in runs)
+    return {"people": args.people, "referrals": referrals,
+            "load_seconds": round(loaded["load_seconds"], 1),
+            "runs": [{**r, "api_s": round(r["api_s"], 3), "raw_s": round(r["raw_s"], 3)}
+                     for r in runs],
+            "api_median_s": round(api_median, 3), "raw_median_s": round(raw_median, 3),
+            "ratio": round(round(api_median, 3) / max(round(raw_median, 3), 1e-9), 2)}
 
 
 def main() -> int:
@@ -315,32 +292,22 @@ def main() -> int:
     p.add_argument("--referrals", type=int, default=0, help="default: twice the people")
     p.add_argument("--runs", type=int, default=5, help="periods measured")
     p.add_argument("--seed", type=int, default=20261123)
-    p.add_argument("--pg-url", default=os.environ.get("RUTA_BENCH_PG_URL", DEFAULT_PG_URL))
+    add_pg_url_option(p)
     p.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     args = p.parse_args()
     started = time.perf_counter()
-    try:
-        out = asyncio.run(run(args))
-    except PostgresUnavailable as exc:
-        print(f"PostgreSQL unreachable at {args.pg_url}: {exc}", file=sys.stderr)
+    out = run_on_named(run(args), args.pg_url, DB_PREFIX, keep=args.keep)
+    if out is None:
         return 2
-    finally:
-        stop_all()
-        if not args.keep:
-            with contextlib.suppress(PostgresUnavailable):
-                asyncio.run(drop_named(args.pg_url, DB_PREFIX))
     ok = out["ratio"] <= 3.0
     print("\nreports benchmark — one run, the API against the raw aggregate in the same run")
     print(f"  full report through the API: median {out['api_median_s']:.3f} s")
     print(f"  equivalent raw SQL aggregate: median {out['raw_median_s']:.3f} s")
     print(f"  {'PASS' if ok else 'FAIL'}  API within 3x of raw: ratio {out['ratio']:.2f}")
     out["pass"] = ok
-    out["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                      "platform": platform.platform()}
+    out["machine"] = machine_info()
     out["seconds"] = round(time.perf_counter() - started, 1)
-    path = RESULTS / f"reports-{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(out, indent=1, default=str))
-    print(f"results: {path}")
+    print(f"results: {write_results('reports', out)}")
     return 0 if ok else 1
 
 
