@@ -194,12 +194,13 @@ def _new_pathway(*, identity: Identity, data: PathwayCreate, profile: dict[str, 
                  chosen: list[tuple[str, Provider]], now: datetime
                  ) -> tuple[Pathway, list[PathwayStep]]:
     assert identity.organisation_id is not None
+    person = str(profile["id"])  # a merged id answers as its survivor
     pathway = Pathway(
-        id=new_id(), profile_id=data.profile_id,
+        id=new_id(), profile_id=person,
         profile_organisation_id=str(profile["organisation_id"]), region=str(profile["region"]),
         template=template.id, template_version=templates.version,
         status=PathwayStatus.ACTIVE.value,
-        active_key=active_key(data.profile_id, template.id), current_step=0,
+        active_key=active_key(person, template.id), current_step=0,
         organisation_id=identity.organisation_id, created_by=identity.subject,
         credential_id=credential_id, held_reason=None, created_at=now, updated_at=now,
         version=1)
@@ -229,11 +230,12 @@ async def create_pathway(*, db: Database, peers: Peers, identity: Identity,
                 "La plantilla es de otro país que la región de la persona",
                 "The template is for another country than the person's region"))])
         chosen = await _choose_providers(uow, template, data, str(profile["region"]))
-        await _refuse_live(uow, identity, data.profile_id, template)
+        person = str(profile["id"])
+        await _refuse_live(uow, identity, person, template)
         credential_id = data.credential_id
         if credential_id is None and any(s.recognition for s in template.steps):
             credential_id = _pick_degree(
-                await Credentials(peers).of_profile(identity, data.profile_id),
+                await Credentials(peers).of_profile(identity, person),
                 template.degree_fields_isced, template.country)
         now = utcnow()
         pathway, steps = _new_pathway(identity=identity, data=data, profile=profile,

@@ -70,20 +70,21 @@ async def create_referral(*, db: Database, peers: Peers, identity: Identity,
         profile = await registry.profile(identity, data.profile_id)
         if profile is None:
             raise ValidationFailed([("profile_id", PROFILE_FIELD)])
+        person = str(profile["id"])  # a merged id answers as its survivor
         region = str(profile["region"])
         programme, provider = await load_route(uow, data.programme_id, data.provider_id,
                                                region)
-        answer = await registry.consent(identity, data.profile_id,
+        answer = await registry.consent(identity, person,
                                         recipient=provider.organisation_id,
                                         programme=programme.id)
         if answer is None:
             raise ValidationFailed([("profile_id", PROFILE_FIELD)])
         if not answer.granted:
             raise ConsentMissing(provider.organisation_id, programme.id)
-        await _check_room(uow, identity, data.profile_id, programme, provider)
+        await _check_room(uow, identity, person, programme, provider)
         now = utcnow()
         r = new_referral(
-            profile_id=data.profile_id, profile_organisation_id=str(profile["organisation_id"]),
+            profile_id=person, profile_organisation_id=str(profile["organisation_id"]),
             region=region, programme=programme, provider=provider,
             referring_organisation_id=identity.organisation_id,
             referring_subject=identity.subject, notes=data.notes,
