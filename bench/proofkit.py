@@ -44,7 +44,7 @@ def clean_environ() -> None:
 
 
 def identity_for(role: str, subject: str | None = None, **overrides: Any) -> Any:
-    from gateway.policy import SCOPES_BY_ROLE
+    from gateway.edge.policy import SCOPES_BY_ROLE
     from shared.identity import Identity, Role
 
     r = Role(role)
@@ -59,7 +59,7 @@ def identity_for(role: str, subject: str | None = None, **overrides: Any) -> Any
 async def mint_tokens(gateway_url: str, identities: dict[str, Any], ttl: int = 6 * 3600
                       ) -> dict[str, str]:
     """Bearer tokens signed with the gateway's own key, in the gateway database given."""
-    from gateway.devtokens import mint_dev_token
+    from gateway.identity.devtokens import mint_dev_token
     from shared.db import Database
     from shared.settings import Settings
 

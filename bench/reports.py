@@ -197,7 +197,7 @@ def start_server(urls: dict[str, str], port: int, log: Path) -> subprocess.Popen
 
 
 async def token(urls: dict[str, str]) -> str:
-    from gateway.devtokens import mint_dev_token
+    from gateway.identity.devtokens import mint_dev_token
     from shared.identity import Identity, Role
     from shared.settings import Settings
 

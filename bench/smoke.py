@@ -565,7 +565,7 @@ async def mint_bench_token(settings: Any, gateway_db_url: str) -> tuple[str, str
     """A caseworker's bearer token, with whichever token API this gateway has: the ES256
     development tokens (key in the gateway database) or the earlier HS256 ``mint_token``."""
     try:
-        from gateway.devtokens import mint_dev_token
+        from gateway.identity.devtokens import mint_dev_token
     except ImportError:
         from gateway.auth import mint_token  # type: ignore[import-not-found,unused-ignore]
 
@@ -581,7 +581,7 @@ async def mint_bench_token(settings: Any, gateway_db_url: str) -> tuple[str, str
         token = await mint_dev_token(settings, bench_identity(), ttl=TOKEN_TTL, database=db)
     finally:
         await db.dispose()
-    return token, "gateway.devtokens.mint_dev_token"
+    return token, "gateway.identity.devtokens.mint_dev_token"
 
 
 async def _gateway_verifier_us(settings: Any, token: str, gateway_db_url: str,
@@ -591,7 +591,8 @@ async def _gateway_verifier_us(settings: Any, token: str, gateway_db_url: str,
 
     closers: list[Any] = []
     try:
-        from gateway.tokens import KeyStore, TokenVerifier
+        from gateway.identity.keys import KeyStore
+        from gateway.identity.tokens import TokenVerifier
         from shared.db import Database
 
         db = Database(gateway_db_url)

@@ -29,10 +29,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.devtokens import mint_dev_token  # noqa: E402
-from gateway.events import record_events  # noqa: E402
-from gateway.models import WebhookSubscription  # noqa: E402
-from gateway.webhooks import new_secret  # noqa: E402
+from gateway.events.hub import record_events  # noqa: E402
+from gateway.events.models import WebhookSubscription  # noqa: E402
+from gateway.events.signing import new_secret  # noqa: E402
+from gateway.identity.devtokens import mint_dev_token  # noqa: E402
 from ruta.distributed import free_port, prepare_databases, wait_healthy  # noqa: E402
 from shared.crypto import Sealer  # noqa: E402
 from shared.db import Database, utcnow  # noqa: E402

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.policy import SCOPES_BY_ROLE
-from gateway.tokens import KeyStore, ensure_signing_key
+from gateway.edge.policy import SCOPES_BY_ROLE
+from gateway.identity.keys import KeyStore, ensure_signing_key
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.identity import Identity, Role
