@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 import orjson
@@ -37,6 +37,11 @@ log = structlog.get_logger("ruta.webhooks")
 
 TIMEOUT_SECONDS = 10.0
 
+# Tells an endpoint's owner it was disabled, inside the transaction that disables it
+# (``gateway.events.subscriptions.endpoint_disabled_event``, injected: this module does not
+# import the hub).
+DisabledNotice = Callable[[UnitOfWork, WebhookSubscription, str], Awaitable[None]]
+
 
 @dataclass
 class Outcome:
@@ -50,7 +55,7 @@ class DeliveryWorker:
     def __init__(self, db: Database, settings: Settings, *, worker_id: str | None = None,
                  batch_size: int = 20, lease_seconds: float = 60.0,
                  clock: Callable[[], datetime] = utcnow,
-                 emit_disabled: Callable[[Any, WebhookSubscription, str], Any] | None = None
+                 emit_disabled: DisabledNotice | None = None
                  ) -> None:
         self.db = db
         self.settings = settings
