@@ -331,7 +331,7 @@ def measure_all(args: argparse.Namespace, load: LoadGenerator, urls: dict[str, s
     auth = {"Authorization": f"Bearer {token}"}
     print("micro-benchmarks (identity assertion, token verification)...", flush=True)
     micro = micro_benchmarks(settings, token, urls["gateway"])
-    micro["token_minted_by"] = "gateway.devtokens.mint_dev_token"
+    micro["token_minted_by"] = "gateway.identity.devtokens.mint_dev_token"
 
     # Quiet logs; a read quota no benchmark reaches (the limiter still runs per request).
     quiet = {"RUTA_LOG_LEVEL": "WARNING", "RUTA_RATE_LIMITS": json.dumps(

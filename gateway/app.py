@@ -1,27 +1,29 @@
+"""The gateway's composition: its parts built once from settings, started and stopped with
+the app, and put in front of the services in order (front door, request context, CORS)."""
+
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import HTMLResponse, JSONResponse
 
-from gateway.api import admin, oauth
-from gateway.events import EventHub
-from gateway.events_api import router as events_router
-from gateway.frontdoor import FrontDoor
-from gateway.openapi import merge_openapi
-from gateway.ratelimit import make_limiter, parse_quotas
-from gateway.routing import RouteTable
-from gateway.service import ensure_bootstrap_admin
-from gateway.subscriptions import endpoint_disabled_event
-from gateway.tokens import KeyStore, TokenVerifier, ensure_signing_key
-from gateway.upstreams import ASGIUpstream, HTTPUpstream, Upstream
-from gateway.webhooks import DeliveryWorker, start_event_tasks
+from gateway.edge.frontdoor import FrontDoor
+from gateway.edge.openapi import install_merged_docs
+from gateway.edge.ratelimit import Limiter, make_limiter, parse_quotas
+from gateway.edge.routing import RouteTable
+from gateway.edge.upstreams import ASGIUpstream, Upstream, http_upstreams
+from gateway.events.api import router as events_router
+from gateway.events.delivery_worker import DeliveryWorker, start_event_tasks
+from gateway.events.hub import EventHub
+from gateway.events.subscriptions import endpoint_disabled_event
+from gateway.identity.api import admin, oauth
+from gateway.identity.keys import KeyStore, ensure_signing_key
+from gateway.identity.machine_clients import ensure_bootstrap_admin
+from gateway.identity.tokens import TokenVerifier
 from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.http import NO_NATIVE_TELEMETRY, install_openapi
@@ -29,109 +31,131 @@ from shared.identity import AssertionSigner
 from shared.observability import RequestContextMiddleware, install_health
 from shared.pagination import CursorCodec
 from shared.peers import Peers
-from shared.settings import SERVICES, Settings
+from shared.settings import Settings
 
 
-def http_upstreams(settings: Settings) -> dict[str, Upstream]:
-    out: dict[str, Upstream] = {}
-    for name in SERVICES:
-        url = settings.upstream_url(name)
-        if url:
-            out[name] = HTTPUpstream(
-                name, url, timeout=settings.upstream_timeout_seconds,
-                connect_timeout=settings.upstream_connect_timeout_seconds,
-                pool_size=settings.upstream_pool_size)
-    return out
+@dataclass
+class GatewayParts:
+    """Everything the gateway holds for its lifetime, made once per app."""
+
+    settings: Settings
+    db: Database
+    upstreams: dict[str, Upstream]
+    routes: RouteTable
+    keys: KeyStore
+    verifier: TokenVerifier
+    limiter: Limiter
+    peers: Peers
+    hub: EventHub
+    worker: DeliveryWorker
+    signer: AssertionSigner
 
 
-def create_app(
-    settings: Settings,
-    database: Database | None = None,
-    upstreams: dict[str, Upstream] | None = None,
-) -> FastAPI:
-    """The public entry point. ``upstreams`` are in-process apps (embedded) or, by default,
-    the service URLs from settings (distributed)."""
+def build_parts(settings: Settings, database: Database | None,
+                upstreams: dict[str, Upstream] | None) -> GatewayParts:
     db = database or Database(settings.database_url("gateway"),
                               pool_size=settings.database_pool_size,
                               idempotency_ttl_hours=settings.idempotency_ttl_hours)
     ups = upstreams if upstreams is not None else http_upstreams(settings)
-    routes = RouteTable()
     keys = KeyStore(db, settings)
-    verifier = TokenVerifier(settings, keys)
-    limiter = make_limiter(settings.redis_url)
-
     peers = Peers(settings)
     peers.bind_apps({n: u.app for n, u in ups.items() if isinstance(u, ASGIUpstream)})
-    hub = EventHub(db, peers, ups.keys())
-    worker = DeliveryWorker(db, settings, emit_disabled=endpoint_disabled_event)
+    return GatewayParts(
+        settings=settings, db=db, upstreams=ups, routes=RouteTable(), keys=keys,
+        verifier=TokenVerifier(settings, keys), limiter=make_limiter(settings.redis_url),
+        peers=peers, hub=EventHub(db, peers, ups.keys()),
+        worker=DeliveryWorker(db, settings, emit_disabled=endpoint_disabled_event),
+        signer=AssertionSigner(settings.internal_secret,
+                               settings.identity_assertion_ttl_seconds))
 
+
+def lifespan_of(parts: GatewayParts
+                ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started: list[Upstream] = []
         tasks: list[asyncio.Task[None]] = []
         try:
-            await ensure_signing_key(db, settings)
-            await ensure_bootstrap_admin(db=db, settings=settings)
-            await keys.refresh(force=True)
-            for upstream in ups.values():
-                await upstream.startup()
-                started.append(upstream)
-            if settings.background_tasks:
-                tasks = start_event_tasks(settings, worker, hub)
+            tasks = await start_gateway(parts, started)
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await worker.close()
-            await peers.close()
-            for upstream in reversed(started):
-                await upstream.shutdown()
-            await verifier.close()
-            await limiter.close()
-            if db.root is db:
-                await db.dispose()
+            await stop_gateway(parts, started, tasks)
 
-    app = FastAPI(title="Ruta de Empleabilidad API", version="1.0.0", lifespan=lifespan,
-                  openapi_url=None, docs_url=None, redoc_url=None,
-                  telemetry=NO_NATIVE_TELEMETRY)
-    app.state.settings = settings
-    app.state.db = db
-    app.state.upstreams = ups
-    app.state.keys = keys
-    app.state.peers = peers
-    app.state.hub = hub
-    app.state.worker = worker
-    app.state.verifier = verifier
-    app.state.cursors = CursorCodec(settings.cursor_secret)
-    app.state.assertion_signer = AssertionSigner(settings.internal_secret,
-                                                 settings.identity_assertion_ttl_seconds)
+    return lifespan
+
+
+async def start_gateway(parts: GatewayParts, started: list[Upstream]
+                        ) -> list[asyncio.Task[None]]:
+    """Signing key, bootstrap admin and key cache, then the upstreams, then the event hub
+    and delivery worker where this process runs them (``background_tasks``). ``started``
+    collects the upstreams started, so a failure stops only those. Returns the background
+    tasks to cancel at shutdown."""
+    settings, db = parts.settings, parts.db
+    await ensure_signing_key(db, settings)
+    await ensure_bootstrap_admin(db=db, settings=settings)
+    await parts.keys.refresh(force=True)
+    for upstream in parts.upstreams.values():
+        await upstream.startup()
+        started.append(upstream)
+    if settings.background_tasks:
+        return start_event_tasks(settings, parts.worker, parts.hub)
+    return []
+
+
+async def stop_gateway(parts: GatewayParts, started: list[Upstream],
+                       tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await parts.worker.close()
+    await parts.peers.close()
+    for upstream in reversed(started):
+        await upstream.shutdown()
+    await parts.verifier.close()
+    await parts.limiter.close()
+    if parts.db.root is parts.db:
+        await parts.db.dispose()
+
+
+def publish_state(app: FastAPI, parts: GatewayParts) -> None:
+    """What routes, tests and the embedded shape reach through ``app.state``."""
+    app.state.settings = parts.settings
+    app.state.db = parts.db
+    app.state.upstreams = parts.upstreams
+    app.state.keys = parts.keys
+    app.state.peers = parts.peers
+    app.state.hub = parts.hub
+    app.state.worker = parts.worker
+    app.state.verifier = parts.verifier
+    app.state.cursors = CursorCodec(parts.settings.cursor_secret)
+    app.state.assertion_signer = parts.signer
+
+
+def install_routes(app: FastAPI, parts: GatewayParts) -> None:
     install_error_handlers(app)
-    install_health(app, {"database": db.ping})
+    install_health(app, {"database": parts.db.ping})
     app.include_router(oauth)
     app.include_router(admin)
     app.include_router(events_router)
     install_openapi(app)
-    merged: dict[str, Any] = {}
+    install_merged_docs(app, parts.upstreams, parts.routes)
 
-    @app.get("/openapi.json", include_in_schema=False)
-    async def openapi() -> JSONResponse:
-        if not merged:
-            docs = {name: await up.openapi() for name, up in ups.items()}
-            merged.update(merge_openapi(app.openapi(), docs, routes))
-        return JSONResponse(merged)
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Ruta de Empleabilidad")
-
+def install_middleware(app: FastAPI, parts: GatewayParts) -> None:
+    """Starlette runs the last added outermost: CORS, then the request context (so the
+    front door's refusals carry a request id and are logged), then the front door."""
+    settings = parts.settings
     app.add_middleware(
-        FrontDoor, routes=routes, upstreams=ups, verifier=verifier,
-        signer=app.state.assertion_signer, limiter=limiter,
+        FrontDoor, routes=parts.routes, upstreams=parts.upstreams, verifier=parts.verifier,
+        signer=parts.signer, limiter=parts.limiter,
         quotas=parse_quotas(settings.rate_limits), max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
     )
     app.add_middleware(RequestContextMiddleware, service="gateway")
+    install_cors(app, settings)
+
+
+def install_cors(app: FastAPI, settings: Settings) -> None:
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(
@@ -142,4 +166,20 @@ def create_app(
             expose_headers=["ETag", "Location", "X-Request-ID", "RateLimit",
                             "RateLimit-Policy", "Retry-After", "Idempotent-Replayed"],
             max_age=600)
+
+
+def create_app(
+    settings: Settings,
+    database: Database | None = None,
+    upstreams: dict[str, Upstream] | None = None,
+) -> FastAPI:
+    """The public entry point. ``upstreams`` are in-process apps (embedded) or, by default,
+    the service URLs from settings (distributed)."""
+    parts = build_parts(settings, database, upstreams)
+    app = FastAPI(title="Ruta de Empleabilidad API", version="1.0.0",
+                  lifespan=lifespan_of(parts), openapi_url=None, docs_url=None,
+                  redoc_url=None, telemetry=NO_NATIVE_TELEMETRY)
+    publish_state(app, parts)
+    install_routes(app, parts)
+    install_middleware(app, parts)
     return app

@@ -21,8 +21,8 @@ def create_organisation(
     regions: str = typer.Option(..., help="Comma-separated ISO 3166-2 codes, e.g. PE-LMA,PE-CAL"),
 ) -> None:
     """Register an organisation (same rules as POST /v1/organisations)."""
-    from gateway import service
-    from gateway.schemas import OrganisationCreate
+    from gateway.identity import organisations
+    from gateway.identity.schemas import OrganisationCreate
 
     data = OrganisationCreate.model_validate({
         "id": org_id, "name": name, "kind": kind, "country": country,
@@ -31,8 +31,8 @@ def create_organisation(
     async def run() -> None:
         db = Database(load_settings_or_exit().database_url("gateway"))
         try:
-            await service.create_organisation(db=db, identity=_CLI_ADMIN, data=data,
-                                              idempotency=None)
+            await organisations.create_organisation(db=db, identity=_CLI_ADMIN, data=data,
+                                                    idempotency=None)
         finally:
             await db.dispose()
 
@@ -47,8 +47,8 @@ def create_client(
     regions: str = typer.Option("", help="Comma-separated; empty = the organisation's"),
 ) -> None:
     """Register a machine client and print its credentials (the secret only this once)."""
-    from gateway import service
-    from gateway.schemas import ClientCreate
+    from gateway.identity import machine_clients
+    from gateway.identity.schemas import ClientCreate
 
     data = ClientCreate.model_validate({
         "name": name, "organisation_id": organisation_id or None, "role": role,
@@ -57,7 +57,7 @@ def create_client(
     async def run() -> None:
         db = Database(load_settings_or_exit().database_url("gateway"))
         try:
-            client = await service.create_client(db=db, identity=_CLI_ADMIN, data=data)
+            client = await machine_clients.create_client(db=db, identity=_CLI_ADMIN, data=data)
         finally:
             await db.dispose()
         typer.echo(f"client_id={client.client_id}")
@@ -68,7 +68,7 @@ def create_client(
 
 def rotate_signing_key() -> None:
     """New access-token signing key; old keys keep verifying until their tokens expire."""
-    from gateway.tokens import rotate_signing_key as rotate
+    from gateway.identity.keys import rotate_signing_key as rotate
 
     async def run() -> str:
         settings = load_settings_or_exit()
@@ -89,10 +89,10 @@ def worker(
     concurrency: int = typer.Option(4, min=1, max=64, help="Batches in flight at once"),
 ) -> None:
     """Deliver webhooks (and relay events) until stopped; safe to run several at once."""
-    from gateway.app import http_upstreams
-    from gateway.events import EventHub
-    from gateway.subscriptions import endpoint_disabled_event
-    from gateway.webhooks import DeliveryWorker, start_event_tasks
+    from gateway.edge.upstreams import http_upstreams
+    from gateway.events.delivery_worker import DeliveryWorker, start_event_tasks
+    from gateway.events.hub import EventHub
+    from gateway.events.subscriptions import endpoint_disabled_event
     from shared.logging import configure_logging
     from shared.peers import Peers
 

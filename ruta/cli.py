@@ -73,7 +73,7 @@ def token(
     ttl: int = typer.Option(3600, help="Lifetime in seconds."),
 ) -> None:
     """Print a development access token for one of the demo identities."""
-    from gateway.devtokens import mint_dev_token
+    from gateway.identity.devtokens import mint_dev_token
     from ruta.demo import IDENTITIES, demo_identity
 
     settings = load_settings_or_exit()

@@ -80,7 +80,7 @@ def _http(url: str) -> httpx.AsyncClient:
 
 
 def _dev_token(settings: Settings, org: str) -> str:
-    from gateway.devtokens import mint_dev_token
+    from gateway.identity.devtokens import mint_dev_token
     from shared.identity import Identity, Role
 
     identity = Identity(subject=f"import-{org}", role=Role.NGO_PARTNER, organisation_id=org)

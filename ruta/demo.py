@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import Organisation
+from gateway.identity.models import Organisation
 from services.referrals.usecases.catalogue import seed_catalogue
 from services.registry import service as registry
 from services.registry.schemas import PopulationType, ProfileCreate, Sex

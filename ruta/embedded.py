@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from gateway.app import create_app as create_gateway
-from gateway.upstreams import ASGIUpstream, Upstream
+from gateway.edge.upstreams import ASGIUpstream, Upstream
 from services.credentials.app import create_app as create_credentials
 from services.referrals.app import create_app as create_referrals
 from services.registry.app import create_app as create_registry

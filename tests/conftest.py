@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.tokens import KeyStore, ensure_signing_key
+from gateway.identity.keys import KeyStore, ensure_signing_key
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.tokens import KeyStore, ensure_signing_key
+from gateway.identity.keys import KeyStore, ensure_signing_key
 from ruta.distributed import DistributedSystem, prepare_databases
 from shared.db import Database
 from shared.settings import Settings

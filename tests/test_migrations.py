@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import MetaData, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.models import Base as GatewayBase
+from gateway.events.models import Base as GatewayBase
 from services.credentials.models import Base as CredentialsBase
 from services.referrals.models import Base as ReferralsBase
 from services.registry.models import Base as RegistryBase

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.webhooks import sign
+from gateway.events.signing import sign
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings

@@ -16,12 +16,13 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gateway.devtokens import mint_dev_token
-    from gateway.events import record_events
-    from gateway.models import WebhookSubscription
-    from gateway.policy import SCOPES_BY_ROLE
-    from gateway.tokens import KeyStore, TokenVerifier
-    from gateway.webhooks import new_secret
+    from gateway.edge.policy import SCOPES_BY_ROLE
+    from gateway.events.hub import record_events
+    from gateway.events.models import WebhookSubscription
+    from gateway.events.signing import new_secret
+    from gateway.identity.devtokens import mint_dev_token
+    from gateway.identity.keys import KeyStore
+    from gateway.identity.tokens import TokenVerifier
     from ruta.asgi import tune_gc
     from ruta.distributed import DistributedSystem, free_port, prepare_databases, wait_healthy
     from services.referrals.reports import queries as referral_reports
@@ -52,13 +53,13 @@ if TYPE_CHECKING:
 
 # name -> the module that defines it
 NAMES: dict[str, str] = {
-    "mint_dev_token": "gateway.devtokens",
-    "record_events": "gateway.events",
-    "WebhookSubscription": "gateway.models",
-    "SCOPES_BY_ROLE": "gateway.policy",
-    "KeyStore": "gateway.tokens",
-    "TokenVerifier": "gateway.tokens",
-    "new_secret": "gateway.webhooks",
+    "mint_dev_token": "gateway.identity.devtokens",
+    "record_events": "gateway.events.hub",
+    "WebhookSubscription": "gateway.events.models",
+    "SCOPES_BY_ROLE": "gateway.edge.policy",
+    "KeyStore": "gateway.identity.keys",
+    "TokenVerifier": "gateway.identity.tokens",
+    "new_secret": "gateway.events.signing",
     "tune_gc": "ruta.asgi",
     "DistributedSystem": "ruta.distributed",
     "free_port": "ruta.distributed",

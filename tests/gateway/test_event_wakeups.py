@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.tokens import KeyStore, ensure_signing_key
+from gateway.identity.keys import KeyStore, ensure_signing_key
 from ruta.distributed import prepare_databases
 from ruta.embedded import create_embedded_app
 from shared.db import Database

@@ -17,9 +17,11 @@ import standardwebhooks
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from gateway.events import record_events
-from gateway.models import FeedEvent, WebhookDelivery, WebhookSubscription
-from gateway.webhooks import SCHEDULE, DeliveryWorker, sign
+from gateway.events.delivery_worker import DeliveryWorker
+from gateway.events.hub import record_events
+from gateway.events.models import FeedEvent, WebhookDelivery, WebhookSubscription
+from gateway.events.retries import SCHEDULE
+from gateway.events.signing import sign
 from ruta.embedded import create_embedded_app
 from shared.clock import as_utc, utcnow
 from shared.db import Database
@@ -188,7 +190,7 @@ async def test_gone_disables_and_tells_the_owner_retry_after_is_honoured(
     gone = await subscribe(hc, auth, url, types=["profile.erased"])
     rec.script = [(410, {})]
     await record_events(dbs["gateway"], "registry", [_event("profile.erased")])
-    from gateway.subscriptions import endpoint_disabled_event
+    from gateway.events.subscriptions import endpoint_disabled_event
 
     worker.emit_disabled = endpoint_disabled_event
     await worker.run_once()
@@ -341,7 +343,7 @@ async def test_feed_never_skips_with_concurrent_out_of_order_writers(
         done = asyncio.Event()
 
         async def reader() -> None:
-            from gateway.subscriptions import list_events
+            from gateway.events.feed import list_events
             from shared.identity import Identity, Role
 
             me = Identity(subject="feed-reader", role=Role.MINISTRY_SYSTEM,

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.service import ensure_bootstrap_admin
-from gateway.tokens import rotate_signing_key
+from gateway.identity.keys import rotate_signing_key
+from gateway.identity.machine_clients import ensure_bootstrap_admin
 from shared.db import Database
 from shared.settings import Settings
 from tests.support.payloads import profile_payload

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.tokens import KeyStore
+from gateway.identity.keys import KeyStore
 from ruta.distributed import ROOT, free_port, wait_healthy
 from ruta.embedded import create_embedded_app
 from shared.db import Database

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.routing import RouteTable
+from gateway.edge.routing import RouteTable
 
 
 @pytest.mark.parametrize(("path", "upstream"), [

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwt
 
-from gateway.tokens import KeyStore
+from gateway.identity.keys import KeyStore
 from shared.settings import Settings
 
 

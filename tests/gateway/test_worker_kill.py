@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.events import record_events
-from gateway.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
-from gateway.webhooks import new_secret
+from gateway.events.hub import record_events
+from gateway.events.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
+from gateway.events.signing import new_secret
 from ruta.distributed import ROOT
 from shared.clock import utcnow
 from shared.crypto import Sealer

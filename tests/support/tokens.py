@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gateway.policy import SCOPES_BY_ROLE
-from gateway.tokens import KeyStore
+from gateway.edge.policy import SCOPES_BY_ROLE
+from gateway.identity.keys import KeyStore
 from shared.identity import Identity, Role
 
 TokenFactory = Callable[..., dict[str, str]]

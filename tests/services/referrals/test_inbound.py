@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.webhooks import sign
+from gateway.events.signing import sign
 from tests.services.referrals.conftest import OUTCOMES, Route
 from tests.support.tokens import TokenFactory
 

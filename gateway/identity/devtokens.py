@@ -3,8 +3,8 @@ signing key, so they are verified exactly like issued ones. Refused in productio
 
 from __future__ import annotations
 
-from gateway.policy import SCOPES_BY_ROLE
-from gateway.tokens import KeyStore, ensure_signing_key
+from gateway.edge.policy import SCOPES_BY_ROLE
+from gateway.identity.keys import KeyStore, ensure_signing_key
 from shared.db import Database
 from shared.identity import Identity
 from shared.settings import Settings

@@ -20,7 +20,13 @@ from typing import Any
 import structlog
 from sqlalchemy import select, update
 
-from gateway.models import (
+from gateway.events.audience import (
+    audience_of,
+    delivery_payload,
+    may_see,
+    subscribed,
+)
+from gateway.events.models import (
     ConsumerCursor,
     EventAudience,
     FeedCounter,
@@ -28,47 +34,15 @@ from gateway.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from shared.clock import as_utc, utcnow
+from shared.clock import utcnow
 from shared.db import Database, UnitOfWork
 from shared.identity import Identity, Role
-from shared.outbox import EventEnvelope
+from shared.outbox import EventEnvelope, envelope_from_row
 from shared.peers import Peers
 
 log = structlog.get_logger("ruta.events")
 
 RELAY = Identity(subject="gateway-relay", role=Role.SYSTEM, organisation_id=None)
-
-
-def audience_of(event: EventEnvelope) -> set[str]:
-    """The organisations that may see an event: its owner, plus any it names in
-    ``data.organisations`` (e.g. the provider a referral is addressed to)."""
-    orgs = {event.organisation_id} if event.organisation_id else set()
-    extra = event.data.get("organisations")
-    if isinstance(extra, list):
-        orgs |= {str(o) for o in extra if o}
-    return orgs
-
-
-def subscribed(subscription: WebhookSubscription, event_type: str) -> bool:
-    return "*" in subscription.event_types or event_type in subscription.event_types
-
-
-def may_see(role: str, organisation_id: str | None, audience: set[str]) -> bool:
-    return role == Role.ADMIN.value or (organisation_id is not None
-                                        and organisation_id in audience)
-
-
-def delivery_payload(event: EventEnvelope, position: int | None) -> dict[str, Any]:
-    """What a subscriber receives: the Standard Webhooks shape, ids and field names only."""
-    return {
-        "type": event.type,
-        "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
-        "data": {"event_id": event.event_id, "position": position,
-                 "subject_type": event.subject_type, "subject_id": event.subject_id,
-                 "subject_version": event.subject_version,
-                 "organisation_id": event.organisation_id, "regions": event.regions,
-                 **{k: v for k, v in event.data.items() if k != "organisations"}},
-    }
 
 
 async def append_events(uow: UnitOfWork, source: str, events: Sequence[EventEnvelope]
@@ -173,11 +147,7 @@ class EventHub:
         last = start
         sent = 0
         for row in rows:
-            envelope = EventEnvelope(
-                event_id=row.event_id, type=row.type, occurred_at=as_utc(row.occurred_at),
-                subject_type=row.subject_type, subject_id=row.subject_id,
-                subject_version=row.subject_version, organisation_id=row.organisation_id,
-                regions=list(row.regions), data=dict(row.data))
+            envelope = envelope_from_row(row)
             resp = await self.peers.request(service, "POST", "/internal/events",
                                             identity=RELAY, json=envelope.model_dump(mode="json"))
             if resp.status_code >= 300:

@@ -5,12 +5,40 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from gateway.policy import SCOPES_BY_ROLE
-from gateway.routing import RouteTable
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.responses import HTMLResponse, JSONResponse
+
+from gateway.edge.policy import SCOPES_BY_ROLE
+from gateway.edge.routing import Route, RouteTable
+from gateway.edge.upstreams import Upstream
 from shared.errors import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
 from shared.i18n import status_title
 
 ALL_SCOPES = set().union(*SCOPES_BY_ROLE.values())
+
+
+def install_merged_docs(app: FastAPI, upstreams: dict[str, Upstream], routes: RouteTable
+                        ) -> None:
+    """Serve /openapi.json and /docs. Merged on the first request: the services' documents
+    are only reachable once their upstreams have started."""
+    merged: dict[str, Any] = {}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        if not merged:
+            docs = {name: await up.openapi() for name, up in upstreams.items()}
+            merged.update(merge_openapi(app.openapi(), docs, routes))
+        return JSONResponse(merged)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Ruta de Empleabilidad")
+
+
+def route_of(routes: RouteTable, path: str) -> Route | None:
+    """The route owning a templated path (``{id}`` read as a concrete segment)."""
+    return routes.match(path.replace("{", "x").replace("}", "x"))
 
 
 def merge_openapi(
@@ -28,7 +56,7 @@ def merge_openapi(
     components = doc.setdefault("components", {})
     for name, service_doc in services.items():
         for path, item in service_doc.get("paths", {}).items():
-            route = routes.match(path.replace("{", "x").replace("}", "x"))
+            route = route_of(routes, path)
             if route is None or route.upstream != name:
                 continue  # operational paths (/healthz...) belong to the gateway's own
             paths[path] = item
@@ -42,7 +70,7 @@ def merge_openapi(
         "tokenUrl": "/oauth/token", "scopes": {s: s for s in sorted(ALL_SCOPES)}}}}
     doc["security"] = [{"bearerAuth": []}]
     for path, item in paths.items():
-        route = routes.match(path.replace("{", "x").replace("}", "x"))
+        route = route_of(routes, path)
         if route is None or route.public:  # operational, auth and signature-checked paths
             for operation in item.values():
                 if isinstance(operation, dict):
@@ -68,7 +96,7 @@ def complete_responses(doc: dict[str, Any], routes: RouteTable) -> None:
     doc.setdefault("components", {}).setdefault("schemas", {}).setdefault(
         "Problem", PROBLEM_SCHEMA)
     for path, item in doc.get("paths", {}).items():
-        route = routes.match(path.replace("{", "x").replace("}", "x"))
+        route = route_of(routes, path)
         for method, operation in item.items():
             if method not in METHODS or not isinstance(operation, dict):
                 continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gateway.routing import compile_pattern
+from gateway.edge.routing import compile_pattern
 from shared.identity import Identity, Role
 
 CW, CO, NGO = Role.CASEWORKER, Role.COORDINATOR, Role.NGO_PARTNER

@@ -1,12 +1,16 @@
+"""Queries of organisations and machine clients."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.models import Client, Organisation
+from gateway.identity.models import Client, Organisation
 
 
-class GatewayRepository:
+class IdentityRepository:
+    """Organisations and machine clients. Runs queries; the use case commits."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

@@ -1,3 +1,5 @@
+"""Request and response bodies of organisations, machine clients, tokens and /v1/me."""
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -114,3 +116,13 @@ class TokenResponse(BaseModel):
     token_type: str = "Bearer"  # noqa: S105 - the RFC 6749 token type, not a secret
     expires_in: int
     scope: str
+
+
+class Me(BaseModel):
+    subject: str
+    kind: str
+    role: str
+    organisation_id: str | None
+    regions: list[str]
+    permissions: list[str]
+    scopes: list[str] | None

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from yarl import URL
 
 from shared.errors import ServiceUnavailable, UpstreamTimeout, render_error
+from shared.settings import SERVICES, Settings
 
 SMALL_BODY = 256 * 1024
 HOP_BY_HOP = {
@@ -139,3 +140,16 @@ class HTTPUpstream:
         async with self.session.get(self.base_url + "/openapi.json") as resp:
             resp.raise_for_status()
             return orjson.loads(await resp.read())
+
+
+def http_upstreams(settings: Settings) -> dict[str, Upstream]:
+    """The distributed shape: every service with a URL in settings, over pooled HTTP."""
+    out: dict[str, Upstream] = {}
+    for name in SERVICES:
+        url = settings.upstream_url(name)
+        if url:
+            out[name] = HTTPUpstream(
+                name, url, timeout=settings.upstream_timeout_seconds,
+                connect_timeout=settings.upstream_connect_timeout_seconds,
+                pool_size=settings.upstream_pool_size)
+    return out

@@ -13,17 +13,17 @@ from dataclasses import replace
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.policy import allowed
-from gateway.ratelimit import Decision, Limiter, Quota
-from gateway.routing import RouteTable
-from gateway.tokens import TokenVerifier
-from gateway.upstreams import Upstream
-from shared.errors import AppError, Forbidden, render_error
-from shared.i18n import Text
+from gateway.edge.caller import IDENTITY_SCOPE_KEY
+from gateway.edge.errors import BodyTooLarge, HeadersTooLarge, RateLimited, RouteForbidden
+from gateway.edge.policy import allowed
+from gateway.edge.ratelimit import Decision, Limiter, Quota
+from gateway.edge.routing import Route, RouteTable
+from gateway.edge.upstreams import Upstream
+from gateway.identity.tokens import TokenVerifier
+from shared.errors import AppError, render_error
 from shared.identity import ASSERTION_HEADER_B, AssertionSigner, Identity
 from shared.observability import current_request_id
 
-IDENTITY_SCOPE_KEY = "ruta.identity"
 DOCS_PATHS = {"/docs", "/openapi.json"}
 
 SECURITY_HEADERS = [
@@ -37,31 +37,6 @@ API_ONLY_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"cache-control", b"no-store"),
 ]
-
-
-class BodyTooLarge(AppError):
-    status = 413
-    code = "body-too-large"
-    detail_text = Text("El cuerpo de la solicitud supera el tamaño máximo ({limit} bytes).",
-                       "The request body exceeds the maximum size ({limit} bytes).")
-
-
-class HeadersTooLarge(AppError):
-    status = 431
-    code = "headers-too-large"
-    detail_text = Text("Las cabeceras de la solicitud son demasiado grandes.",
-                       "The request headers are too large.")
-
-
-class RateLimited(AppError):
-    status = 429
-    code = "rate-limited"
-    detail_text = Text("Demasiadas solicitudes; espere {retry_after} s antes de reintentar.",
-                       "Too many requests; wait {retry_after} s before retrying.")
-
-
-class RouteForbidden(Forbidden):
-    code = "forbidden"
 
 
 class FrontDoor:
@@ -103,6 +78,40 @@ class FrontDoor:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send,
                       extra_headers: list[tuple[bytes, bytes]]) -> None:
+        headers, authorization, declared = self._screen_headers(scope)
+        outer, scope = scope, dict(scope)
+        scope["headers"] = headers
+        path = scope["path"]
+        route = self.routes.match(path)
+        if route is not None:  # the access log and metrics name the route, not the path
+            outer["ruta_route"] = route.pattern
+
+        if route is None:
+            if path == "/oauth/token":
+                await self._limit(self._client_ip(scope), self.quotas["token"], extra_headers)
+            await self.app(scope, await _bounded(receive, self.max_body, declared), send)
+            return
+        scope["ruta_route"] = route.pattern
+        identity = await self._admit(scope, route, authorization, extra_headers)
+
+        body = await _bounded(receive, self.max_body, declared)
+        if route.upstream == "gateway":
+            scope[IDENTITY_SCOPE_KEY] = identity
+            await self.app(scope, body, send)
+            return
+        upstream = self.upstreams.get(route.upstream)
+        if upstream is None:
+            await self.app(scope, receive, send)  # → 404 problem
+            return
+        if identity is not None:
+            headers.append((ASSERTION_HEADER_B, self.signer.sign(identity)))
+        await upstream.forward(scope, body, send)
+
+    def _screen_headers(self, scope: Scope
+                        ) -> tuple[list[tuple[bytes, bytes]], bytes | None, bool]:
+        """The headers passed on (without any identity assertion a caller sent), the
+        Authorization value, and whether the body's length was declared; refuses oversized
+        headers and a declared length over the limit before reading anything."""
         headers = []
         size = 0
         authorization = None
@@ -123,44 +132,22 @@ class FrontDoor:
         ):
             raise BodyTooLarge(limit=self.max_body)
         declared = content_length is not None or scope["method"] in ("GET", "HEAD", "OPTIONS")
-        outer, scope = scope, dict(scope)
-        scope["headers"] = headers
-        path = scope["path"]
-        route = self.routes.match(path)
-        if route is not None:  # the access log and metrics name the route, not the path
-            outer["ruta_route"] = route.pattern
+        return headers, authorization, declared
 
-        if route is None:
-            if path == "/oauth/token":
-                await self._limit(self._client_ip(scope), self.quotas["token"], extra_headers)
-            await self.app(scope, await _bounded(receive, self.max_body, declared), send)
-            return
-        scope["ruta_route"] = route.pattern
-
+    async def _admit(self, scope: Scope, route: Route, authorization: bytes | None,
+                     extra_headers: list[tuple[bytes, bytes]]) -> Identity | None:
+        """Who the caller is (None on a public route) once policy and rate limit let it in."""
         if route.public:
             await self._limit(self._client_ip(scope), self.quotas["public"], extra_headers)
-            identity = None
-        else:
-            identity = await self.verifier.verify_header(authorization)
-            if not allowed(identity, scope["method"], path):
-                raise RouteForbidden()
-            quota = self.quotas["read" if scope["method"] in ("GET", "HEAD") else "write"]
-            await self._limit(identity.subject, quota, extra_headers)
-            if (rid := current_request_id()) is not None:
-                identity = replace(identity, request_id=rid)
-
-        body = await _bounded(receive, self.max_body, declared)
-        if route.upstream == "gateway":
-            scope[IDENTITY_SCOPE_KEY] = identity
-            await self.app(scope, body, send)
-            return
-        upstream = self.upstreams.get(route.upstream)
-        if upstream is None:
-            await self.app(scope, receive, send)  # → 404 problem
-            return
-        if identity is not None:
-            headers.append((ASSERTION_HEADER_B, self.signer.sign(identity)))
-        await upstream.forward(scope, body, send)
+            return None
+        identity = await self.verifier.verify_header(authorization)
+        if not allowed(identity, scope["method"], scope["path"]):
+            raise RouteForbidden()
+        quota = self.quotas["read" if scope["method"] in ("GET", "HEAD") else "write"]
+        await self._limit(identity.subject, quota, extra_headers)
+        if (rid := current_request_id()) is not None:
+            identity = replace(identity, request_id=rid)
+        return identity
 
     async def _limit(self, key: str, quota: Quota, extra_headers: list[tuple[bytes, bytes]]
                      ) -> Decision:
@@ -174,10 +161,6 @@ class FrontDoor:
     def _client_ip(scope: Scope) -> str:
         client = scope.get("client")
         return str(client[0]) if client else "unknown"
-
-
-def identity_of(scope: Scope) -> Identity | None:
-    return scope.get(IDENTITY_SCOPE_KEY)
 
 
 async def _bounded(receive: Receive, limit: int, declared: bool) -> Receive:

@@ -1,4 +1,4 @@
-"""Outbound webhooks: Standard Webhooks signatures, SSRF guard, and the delivery worker.
+"""The delivery worker of outbound webhooks.
 
 The worker leases due deliveries (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
 workers share the queue; one writer at a time on SQLite), records each attempt when it
@@ -9,172 +9,40 @@ mid-send leaves its lease to expire and the delivery is sent again: at least onc
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import hmac
-import ipaddress
-import random
-import secrets
-import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 import aiohttp
 import orjson
 import structlog
 from sqlalchemy import select, update
 
-from gateway.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
+from gateway.events.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
+from gateway.events.retries import DISABLE_AFTER, next_delay, retry_after_seconds
+from gateway.events.signing import sign, unseal_subscription_secret
+from gateway.events.targets import SafeResolver, check_url
 from shared.clock import as_utc, utcnow
 from shared.crypto import Sealer
-from shared.db import Database
-from shared.errors import ValidationFailed
-from shared.i18n import Text
+from shared.db import Database, UnitOfWork
 from shared.settings import Settings
 
 if TYPE_CHECKING:
-    from gateway.events import EventHub
+    from gateway.events.hub import EventHub
 
 log = structlog.get_logger("ruta.webhooks")
 
-# Standard Webhooks' example schedule: delay before attempt n (n = 1..10).
-SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
-JITTER = 0.1
-DISABLE_AFTER = timedelta(days=5)
 TIMEOUT_SECONDS = 10.0
-MAX_RETRY_AFTER = 86400
 
+# Tells an endpoint's owner it was disabled, inside the transaction that disables it
+# (``gateway.events.subscriptions.endpoint_disabled_event``, injected: this module does not
+# import the hub).
+DisabledNotice = Callable[[UnitOfWork, WebhookSubscription, str], Awaitable[None]]
 
-# --- signatures ------------------------------------------------------------------------------
-
-def new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def _key(secret: str) -> bytes:
-    return base64.b64decode(secret.removeprefix("whsec_"))
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256)
-    return "v1," + base64.b64encode(mac.digest()).decode()
-
-
-def verify(secrets_: list[str], msg_id: str, timestamp: str, body: bytes, header: str) -> bool:
-    try:
-        ts = int(timestamp)
-    except ValueError:
-        return False
-    expected = {sign(s, msg_id, ts, body) for s in secrets_}
-    return any(hmac.compare_digest(sig, e) for sig in header.split() for e in expected)
-
-
-# --- SSRF ---------------------------------------------------------------------------------
-
-_BAD_URL = Text("URL de destino no permitida ({reason})", "Target URL not allowed ({reason})")
-
-
-def forbidden_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour
-        if mapped is not None:
-            return forbidden_address(mapped)
-        if ip.teredo:
-            return True
-    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-            or ip.is_reserved or ip.is_unspecified or not ip.is_global)
-
-
-def check_url(url: str, *, allow_private: bool) -> str | None:
-    """Why a webhook URL is refused (None when acceptable), without resolving names."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "malformed"
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "scheme"
-    if parts.scheme != "https" and not allow_private:
-        return "https required"
-    if parts.username or parts.password:
-        return "credentials in URL"
-    host = parts.hostname
-    if allow_private:
-        return None
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if ip is not None:
-        return "address" if forbidden_address(ip) else None
-    # Odd spellings of IPv4 (2130706433, 0x7f.1, 017700000001, 127.1): inet_aton reads them,
-    # ipaddress does not; a name that is really a number is never legitimate here.
-    try:
-        socket.inet_aton(host)
-        return "odd IP spelling"
-    except OSError:
-        pass
-    if host.rstrip(".").lower() in ("localhost", "metadata.google.internal") \
-            or host.endswith((".localhost", ".internal", ".local")):
-        return "address"
-    return None
-
-
-def validate_target(url: str, settings: Settings) -> None:
-    reason = check_url(url, allow_private=settings.allow_private_webhook_targets)
-    if reason:
-        raise ValidationFailed([("url", _BAD_URL)], reason=reason)
-
-
-class SafeResolver(aiohttp.abc.AbstractResolver):
-    """Resolves and refuses forbidden addresses at connect time (no DNS-rebinding window)."""
-
-    def __init__(self) -> None:
-        self._inner = aiohttp.ThreadedResolver()
-
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
-        results = await self._inner.resolve(host, port, family)
-        for r in results:
-            if forbidden_address(ipaddress.ip_address(r["host"])):
-                raise OSError(f"forbidden address for {host}")
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-# --- retries ------------------------------------------------------------------------------
-
-def next_delay(attempts_done: int, rng: random.Random | None = None) -> float | None:
-    """Seconds until the next attempt after ``attempts_done`` failures; None: give up."""
-    if attempts_done >= len(SCHEDULE):
-        return None
-    base = SCHEDULE[attempts_done]
-    r = rng or random
-    return base * (1 + r.uniform(-JITTER, JITTER))
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(min(int(value), MAX_RETRY_AFTER))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, min((as_utc(when) - now).total_seconds(), MAX_RETRY_AFTER))
-
-
-# --- worker -------------------------------------------------------------------------------
 
 @dataclass
 class Outcome:
@@ -188,7 +56,7 @@ class DeliveryWorker:
     def __init__(self, db: Database, settings: Settings, *, worker_id: str | None = None,
                  batch_size: int = 20, lease_seconds: float = 60.0,
                  clock: Callable[[], datetime] = utcnow,
-                 emit_disabled: Callable[[Any, WebhookSubscription, str], Any] | None = None
+                 emit_disabled: DisabledNotice | None = None
                  ) -> None:
         self.db = db
         self.settings = settings
@@ -245,12 +113,12 @@ class DeliveryWorker:
 
     def _signature(self, sub: WebhookSubscription, msg_id: str, ts: int, body: bytes) -> str:
         now = self.clock()
-        sigs = [sign(self.sealer.unseal(sub.secret, f"webhook:{sub.id}".encode()).decode(),
+        sigs = [sign(unseal_subscription_secret(self.sealer, sub.id, sub.secret),
                      msg_id, ts, body)]
         if sub.previous_secret and sub.previous_secret_expires_at \
                 and as_utc(sub.previous_secret_expires_at) > now:
-            sigs.append(sign(self.sealer.unseal(sub.previous_secret,
-                                                f"webhook:{sub.id}".encode()).decode(),
+            sigs.append(sign(unseal_subscription_secret(self.sealer, sub.id,
+                                                        sub.previous_secret),
                              msg_id, ts, body))
         return " ".join(sigs)
 
@@ -287,16 +155,7 @@ class DeliveryWorker:
             s = await uow.session.get(WebhookSubscription, sub.id)
             if d is None or s is None or d.lease_owner != self.worker_id or d.status != "pending":
                 return  # our lease expired and someone else owns it now
-            attempt = (await uow.session.scalars(
-                select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == d.id,
-                                              DeliveryAttempt.worker_id == self.worker_id,
-                                              DeliveryAttempt.finished_at.is_(None))
-                .order_by(DeliveryAttempt.id.desc()).limit(1))).first()
-            if attempt is not None:
-                attempt.finished_at = now
-                attempt.status_code = outcome.status_code
-                attempt.error = outcome.error
-                attempt.latency_ms = outcome.latency_ms
+            await self._finish_attempt(uow, d, outcome, now)
             d.attempts += 1
             d.last_status_code = outcome.status_code
             d.last_error = outcome.error
@@ -309,29 +168,50 @@ class DeliveryWorker:
                 d.next_attempt_at = None
                 s.failing_since = None
             else:
-                if s.failing_since is None:
-                    s.failing_since = now
-                gone = outcome.status_code == 410
-                too_long = now - as_utc(s.failing_since) >= DISABLE_AFTER
-                delay = next_delay(d.attempts)
-                if outcome.status_code in (429, 503):
-                    hint = retry_after_seconds(outcome.retry_after, now)
-                    if hint is not None and delay is not None:
-                        delay = max(delay, hint)
-                if gone or too_long:
-                    d.status = "failed"
-                    d.next_attempt_at = None
-                    if s.status == "active":
-                        s.status = "disabled"
-                        s.disabled_reason = "gone (410)" if gone else "failing for 5 days"
-                        if self.emit_disabled is not None:
-                            await self.emit_disabled(uow, s, s.disabled_reason)
-                elif delay is None:
-                    d.status = "failed"
-                    d.next_attempt_at = None
-                else:
-                    d.next_attempt_at = now + timedelta(seconds=delay)
+                await self._after_failure(uow, d, s, outcome, now)
             await uow.commit()
+
+    async def _finish_attempt(self, uow: UnitOfWork, d: WebhookDelivery, outcome: Outcome,
+                              now: datetime) -> None:
+        """Close the attempt row this worker opened when it leased the delivery."""
+        attempt = (await uow.session.scalars(
+            select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == d.id,
+                                          DeliveryAttempt.worker_id == self.worker_id,
+                                          DeliveryAttempt.finished_at.is_(None))
+            .order_by(DeliveryAttempt.id.desc()).limit(1))).first()
+        if attempt is not None:
+            attempt.finished_at = now
+            attempt.status_code = outcome.status_code
+            attempt.error = outcome.error
+            attempt.latency_ms = outcome.latency_ms
+
+    async def _after_failure(self, uow: UnitOfWork, d: WebhookDelivery,
+                             s: WebhookSubscription, outcome: Outcome, now: datetime) -> None:
+        """Schedule the next attempt (a 429/503 Retry-After can only push it later), or give
+        up: on a 410, after failing for 5 days (which also disables the endpoint and tells
+        its owner), or when the schedule runs out."""
+        if s.failing_since is None:
+            s.failing_since = now
+        gone = outcome.status_code == 410
+        too_long = now - as_utc(s.failing_since) >= DISABLE_AFTER
+        delay = next_delay(d.attempts)
+        if outcome.status_code in (429, 503):
+            hint = retry_after_seconds(outcome.retry_after, now)
+            if hint is not None and delay is not None:
+                delay = max(delay, hint)
+        if gone or too_long:
+            d.status = "failed"
+            d.next_attempt_at = None
+            if s.status == "active":
+                s.status = "disabled"
+                s.disabled_reason = "gone (410)" if gone else "failing for 5 days"
+                if self.emit_disabled is not None:
+                    await self.emit_disabled(uow, s, s.disabled_reason)
+        elif delay is None:
+            d.status = "failed"
+            d.next_attempt_at = None
+        else:
+            d.next_attempt_at = now + timedelta(seconds=delay)
 
     async def run_once(self) -> int:
         """Lease one batch and deliver it; endpoints in parallel, each endpoint in order."""

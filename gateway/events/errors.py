@@ -1,0 +1,40 @@
+"""Errors of the event feed, webhook subscriptions and inbound callbacks, with bilingual
+text."""
+
+from __future__ import annotations
+
+from shared.errors import AppError, Conflict, NotFound, ValidationFailed
+from shared.i18n import Text
+
+
+class SubscriptionNotFound(NotFound):
+    code = "subscription-not-found"
+    detail_text = Text("La suscripción no existe o no está a su alcance.",
+                       "The subscription does not exist or is outside your scope.")
+
+
+class DeliveryNotFound(NotFound):
+    code = "delivery-not-found"
+
+
+class UnknownEventType(ValidationFailed):
+    code = "unknown-event-type"
+
+
+class InboundRejected(AppError):
+    status = 401
+    code = "inbound-signature"
+    detail_text = Text("Firma, marca de tiempo o fuente no válidas.",
+                       "Invalid signature, timestamp or source.")
+
+
+class InboundInvalid(AppError):
+    status = 422
+    code = "inbound-invalid"
+    detail_text = Text("El mensaje no se pudo aplicar: {reason}",
+                       "The message could not be applied: {reason}")
+
+
+class InboundInFlight(Conflict):
+    code = "inbound-in-flight"
+    detail_text = Text("Ese mensaje se está procesando.", "That message is being processed.")
