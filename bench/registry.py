@@ -53,7 +53,7 @@ from proofkit import (  # noqa: E402
 )
 
 from ruta.distributed import free_port  # noqa: E402
-from services.registry.repository import PG_BY_DOCUMENT_AUDITED  # noqa: E402
+from services.registry.hot_reads import PG_BY_DOCUMENT_AUDITED  # noqa: E402
 
 DB_PREFIX = "ruta_bench_reg"
 ORGS = [f"ong-b{i:02d}" for i in range(20)]

@@ -13,9 +13,10 @@ from sqlalchemy import ColumnElement
 from services.registry import documents as docs
 from services.registry import search
 from services.registry.access import visible_clause, visible_clause_listed
+from services.registry.hot_reads import by_document_audited
 from services.registry.models import ProfileStatus, profiles_table
 from services.registry.presenters import SUMMARY_GROUPS, dumps, summary_dict
-from services.registry.repository import ProfileRepository, by_document_audited
+from services.registry.repository import ProfileRepository
 from services.registry.usecases.records import audit_row
 from services.registry.usecases.scope import READERS, load_visible, require_role
 from shared.authz import CASELOAD_ROLES

@@ -9,8 +9,9 @@ from typing import Any
 from services.registry.access import Access
 from services.registry.crypto import SensitiveCipher
 from services.registry.errors import ProfileNotFound
+from services.registry.hot_reads import read_audited
 from services.registry.presenters import READ_GROUPS, document_dict, dumps, profile_dict
-from services.registry.repository import ProfileRepository, read_audited
+from services.registry.repository import ProfileRepository
 from services.registry.usecases.records import audit_row, decrypt_sensitive
 from services.registry.usecases.scope import READERS, load_access, require_live, require_role
 from shared.db import Database, utcnow
