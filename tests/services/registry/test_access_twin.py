@@ -34,7 +34,7 @@ from services.registry.repository import ProfileRepository
 from services.registry.schemas import ProfileCreate
 from services.registry.usecases.registration import prepare
 from services.registry.usecases.scope import load_access
-from shared.db import Database, utcnow
+from shared.db import Database, driver_connection, utcnow
 from shared.identity import Identity, Permission, Role
 from shared.models import new_id
 from tests.conftest import IS_POSTGRES, profile_payload
@@ -114,7 +114,7 @@ async def _selected(repo: ProfileRepository, form: str, identity: Identity, now:
                     ids: list[str]) -> set[str]:
     """The grid profiles that ``form`` of the rule selects for ``identity``."""
     if form.startswith("raw"):
-        conn = await repo._driver()
+        conn = await driver_connection(repo.session)
         if form == "raw-visible":
             sql = ("SELECT p.id FROM profiles p WHERE p.id = ANY($4::varchar[]) AND "
                    + visible_sql(org="$1::varchar", provider="$2::boolean",
