@@ -45,7 +45,7 @@ CHUNK = 50_000
 TARGETS = RESULTS / "registry-kept-targets.json"  # the people a --keep run looks for
 
 # The raw statements: what the registry runs for these searches (see
-# services/registry/repository.py), as single SQL statements. The lookup by document is
+# services/registry/hot_reads.py), as single SQL statements. The lookup by document is
 # the registry's own statement, imported (the page and its audit rows in one statement);
 # the bare SELECT without the audit is printed beside it for reference.
 VISIBLE = ("(p.organisation_id = $2 OR EXISTS (SELECT 1 FROM consents c"

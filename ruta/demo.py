@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from gateway.identity.models import Organisation
 from services.referrals.usecases.catalogue import seed_catalogue
-from services.registry import service as registry
+from services.registry import usecases as registry
+from services.registry.crypto import SensitiveCipher
 from services.registry.schemas import PopulationType, ProfileCreate, Sex
 from shared.db import Database
 from shared.idempotency import IdempotencyKey
@@ -89,6 +90,7 @@ async def seed_demo(settings: Settings) -> dict[str, int]:
                                    second_surname=second, birth_date=born, sex=sex,
                                    nationality="VEN", population_type=pop, region=region),
                 idempotency=IdempotencyKey("seed-demo", f"demo-profile-{i}", f"v1-{i}"),
+                cipher=SensitiveCipher.from_settings(settings),
             )
             counts["profiles"] += 0 if stored.replayed else 1
     finally:

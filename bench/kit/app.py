@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from services.registry import documents as registry_documents
     from services.registry import search as registry_search
     from services.registry import synthetic as registry_synthetic
-    from services.registry.repository import PG_BY_DOCUMENT_AUDITED
+    from services.registry.hot_reads import PG_BY_DOCUMENT_AUDITED
     from services.registry.synthetic import SyntheticPeople
     from shared.clock import utcnow
     from shared.crypto import Sealer
@@ -65,7 +65,7 @@ NAMES: dict[str, str] = {
     "free_port": "ruta.distributed",
     "prepare_databases": "ruta.distributed",
     "wait_healthy": "ruta.distributed",
-    "PG_BY_DOCUMENT_AUDITED": "services.registry.repository",
+    "PG_BY_DOCUMENT_AUDITED": "services.registry.hot_reads",
     "SyntheticPeople": "services.registry.synthetic",
     "Sealer": "shared.crypto",
     "Database": "shared.db",

@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 
-from services.registry import service
+from services.registry import usecases
 from services.registry.clients import gather_sibling_data
 from services.registry.crypto import SensitiveCipher
 from services.registry.documents import DocumentType
+from services.registry.presenters import dumps
 from services.registry.schemas import (
     AuditEntryOut,
     BulkIn,
@@ -92,8 +93,8 @@ async def optional_if_match(
 )
 async def create_profile(data: ProfileCreate, identity: CurrentIdentity, db: DbDep,
                          idempotency: Idempotency, cipher: CipherDep) -> Response:
-    return respond(await service.create_profile(db=db, identity=identity, data=data,
-                                                idempotency=idempotency, cipher=cipher))
+    return respond(await usecases.create_profile(db=db, identity=identity, data=data,
+                                                 idempotency=idempotency, cipher=cipher))
 
 
 @router.get(
@@ -119,12 +120,12 @@ async def search_profiles(
     if q is not None and document is not None:
         raise ValidationFailed([("q", Text("Use q o document, no ambos",
                                            "Use q or document, not both"))])
-    filters = service.SearchFilters(q=q, document=document,
-                                    document_type=document_type.value if document_type
-                                    else None, region=region, status=status,
-                                    organisation_id=organisation_id)
-    return _json(await service.search_profiles(db=db, identity=identity, cursors=cursors,
-                                               filters=filters, limit=limit, cursor=cursor))
+    filters = usecases.SearchFilters(q=q, document=document,
+                                     document_type=document_type.value if document_type
+                                     else None, region=region, status=status,
+                                     organisation_id=organisation_id)
+    return _json(await usecases.search_profiles(db=db, identity=identity, cursors=cursors,
+                                                filters=filters, limit=limit, cursor=cursor))
 
 
 @router.post(
@@ -137,8 +138,8 @@ async def search_profiles(
 )
 async def bulk_create(data: BulkIn, identity: CurrentIdentity, db: DbDep,
                       idempotency: Idempotency, cipher: CipherDep) -> Response:
-    return respond(await service.bulk_create(db=db, identity=identity, items=data.items,
-                                             idempotency=idempotency, cipher=cipher))
+    return respond(await usecases.bulk_create(db=db, identity=identity, items=data.items,
+                                              idempotency=idempotency, cipher=cipher))
 
 
 @router.get(
@@ -158,10 +159,10 @@ async def statistics(
     organisation_id: OrgParam = None,
     registered_from: IsoDate | None = None, registered_to: IsoDate | None = None,
 ) -> StatisticsOut:
-    out = await service.statistics(db=db, identity=identity, region=region, country=country,
-                                   organisation_id=organisation_id,
-                                   registered_from=registered_from,
-                                   registered_to=registered_to)
+    out = await usecases.statistics(db=db, identity=identity, region=region, country=country,
+                                    organisation_id=organisation_id,
+                                    registered_from=registered_from,
+                                    registered_to=registered_to)
     return StatisticsOut.model_validate(out)
 
 
@@ -173,8 +174,8 @@ async def statistics(
 )
 async def get_profile(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
                       cipher: CipherDep) -> Response:
-    body, version = await service.read_profile(db=db, identity=identity, cipher=cipher,
-                                               profile_id=profile_id)
+    body, version = await usecases.read_profile(db=db, identity=identity, cipher=cipher,
+                                                profile_id=profile_id)
     return _json(body, headers={"ETag": etag(version)})
 
 
@@ -185,9 +186,9 @@ async def get_profile(profile_id: ProfileId, identity: CurrentIdentity, db: DbDe
 )
 async def update_profile(profile_id: ProfileId, data: ProfileUpdate, identity: CurrentIdentity,
                          db: DbDep, expected: IfMatch, cipher: CipherDep) -> Response:
-    body, version = await service.update_profile(db=db, identity=identity,
-                                                 profile_id=profile_id, data=data,
-                                                 expected=expected, cipher=cipher)
+    body, version = await usecases.update_profile(db=db, identity=identity,
+                                                  profile_id=profile_id, data=data,
+                                                  expected=expected, cipher=cipher)
     return _json(body, headers={"ETag": etag(version)})
 
 
@@ -202,8 +203,8 @@ async def update_profile(profile_id: ProfileId, data: ProfileUpdate, identity: C
 )
 async def erase_profile(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
                         expected: IfMatch) -> Response:
-    await service.erase_profile(db=db, identity=identity, profile_id=profile_id,
-                                expected=expected)
+    await usecases.erase_profile(db=db, identity=identity, profile_id=profile_id,
+                                 expected=expected)
     return Response(status_code=204, headers=NO_STORE)
 
 
@@ -213,8 +214,8 @@ async def erase_profile(profile_id: ProfileId, identity: CurrentIdentity, db: Db
     summary="Near matches of this person (name, birth date, nationality)",
 )
 async def duplicates(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep) -> Response:
-    return _json(await service.find_duplicates(db=db, identity=identity,
-                                               profile_id=profile_id))
+    return _json(await usecases.find_duplicates(db=db, identity=identity,
+                                                profile_id=profile_id))
 
 
 @router.post(
@@ -227,9 +228,9 @@ async def duplicates(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep
 )
 async def merge(profile_id: ProfileId, data: MergeIn, identity: CurrentIdentity, db: DbDep,
                 expected: IfMatch, cipher: CipherDep) -> Response:
-    body, version = await service.merge_profiles(db=db, identity=identity,
-                                                 survivor_id=profile_id, data=data,
-                                                 expected=expected, cipher=cipher)
+    body, version = await usecases.merge_profiles(db=db, identity=identity,
+                                                  survivor_id=profile_id, data=data,
+                                                  expected=expected, cipher=cipher)
     return _json(body, headers={"ETag": etag(version)})
 
 
@@ -246,16 +247,16 @@ async def merge(profile_id: ProfileId, data: MergeIn, identity: CurrentIdentity,
 )
 async def export(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
                  peers: PeersDep, cipher: CipherDep) -> Response:
-    ids = await service.export_ids(db=db, identity=identity, profile_id=profile_id)
+    ids = await usecases.export_ids(db=db, identity=identity, profile_id=profile_id)
     siblings = await gather_sibling_data(peers, identity, ids)
-    reg = await service.export_registry(db=db, identity=identity, cipher=cipher,
-                                        profile_id=profile_id)
+    reg = await usecases.export_registry(db=db, identity=identity, cipher=cipher,
+                                         profile_id=profile_id)
     body: dict[str, Any] = {
         "format": "ruta-arco-export/1", "generated_at": utcnow(),
         "profile_id": reg.profile_id, "sensitive_included": reg.sensitive_included,
         "registry": reg.body, **siblings,
     }
-    return _json(service.dumps(body), headers={
+    return _json(dumps(body), headers={
         "Content-Disposition": f'attachment; filename="arco-{reg.profile_id}.json"'})
 
 
@@ -270,8 +271,8 @@ async def export(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
 )
 async def audit(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
                 cursors: CursorsDep, limit: Limit = 50, cursor: Cursor = None) -> Response:
-    return _json(await service.read_audit(db=db, identity=identity, cursors=cursors,
-                                          profile_id=profile_id, limit=limit, cursor=cursor))
+    return _json(await usecases.read_audit(db=db, identity=identity, cursors=cursors,
+                                           profile_id=profile_id, limit=limit, cursor=cursor))
 
 
 # --- consents ------------------------------------------------------------------------------
@@ -294,9 +295,9 @@ async def consent_check(
     if purpose is ConsentPurpose.REFERRAL and recipient is None and programme is None:
         raise ValidationFailed([("recipient", Text(
             "Indique la organización receptora", "Name the receiving organisation"))])
-    out = await service.check_consent(db=db, identity=identity, profile_id=profile_id,
-                                      purpose=purpose.value, recipient=recipient,
-                                      programme=programme)
+    out = await usecases.check_consent(db=db, identity=identity, profile_id=profile_id,
+                                       purpose=purpose.value, recipient=recipient,
+                                       programme=programme)
     return ConsentCheckOut.model_validate(out)
 
 
@@ -307,7 +308,7 @@ async def consent_check(
 )
 async def list_consents(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep
                         ) -> Response:
-    return _json(await service.list_consents(db=db, identity=identity, profile_id=profile_id))
+    return _json(await usecases.list_consents(db=db, identity=identity, profile_id=profile_id))
 
 
 @router.post(
@@ -321,9 +322,9 @@ async def list_consents(profile_id: ProfileId, identity: CurrentIdentity, db: Db
 async def record_consent(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
                          idempotency: Idempotency, data: Annotated[ConsentIn, Body()]
                          ) -> Response:
-    return respond(await service.record_consent(db=db, identity=identity,
-                                                profile_id=profile_id, data=data,
-                                                idempotency=idempotency))
+    return respond(await usecases.record_consent(db=db, identity=identity,
+                                                 profile_id=profile_id, data=data,
+                                                 idempotency=idempotency))
 
 
 @router.post(
@@ -339,7 +340,7 @@ async def withdraw_consent(profile_id: ProfileId, consent_id: ConsentId,
                            expected: Annotated[ExpectedVersion | None,
                                                Depends(optional_if_match)] = None
                            ) -> Response:
-    return respond(await service.withdraw_consent(
+    return respond(await usecases.withdraw_consent(
         db=db, identity=identity, profile_id=profile_id, consent_id=consent_id,
         expected=expected, idempotency=idempotency))
 

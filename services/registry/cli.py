@@ -56,7 +56,7 @@ async def insert_synthetic(settings: Settings, people: SyntheticPeople, count: i
     from services.registry.crypto import SensitiveCipher
     from services.registry.repository import ProfileRepository
     from services.registry.schemas import ProfileCreate
-    from services.registry.service import prepare
+    from services.registry.usecases.registration import prepare
     from shared.clock import utcnow
     from shared.db import Database
     from shared.identity import Identity, Role

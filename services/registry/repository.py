@@ -1,7 +1,8 @@
 """Every query of the registry. Never commits: the use case owns the transaction.
 
 The hot paths (read one profile, search, bulk insert) use Core statements: one round trip
-each, rows mapped straight to response dictionaries, no ORM identity map to fill.
+each, rows mapped straight to response dictionaries, no ORM identity map to fill. The reads
+that are a single raw statement on the asyncpg pool are in services.registry.hot_reads.
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Row,
-    and_,
     case,
-    exists,
-    false,
     func,
     insert,
     literal,
@@ -31,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import Table
 
 from services.registry import search
+from services.registry.access import sharing_consent
+from services.registry.hot_reads import profile_record
 from services.registry.models import (
     Consent,
     IdentityDocument,
@@ -42,7 +42,6 @@ from services.registry.models import (
     profiles_table,
 )
 from shared.db import driver_connection
-from shared.identity import Identity, Role
 
 P = profiles_table.c
 D = documents_table.c
@@ -64,115 +63,16 @@ _PG_READ = (
 _PG_AUDIT = (
     "INSERT INTO audit_log (profile_id, at, action, actor_subject, actor_role,"
     " actor_organisation_id, fields, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-_JSON_COLUMNS = ("languages", "skills")
-
-# The same two hot paths as single statements (PostgreSQL, Database.statement()): the audit
-# row is written by a CTE of the read itself, and only for rows the caller may see.
-_AUDIT_COLUMNS = ("INSERT INTO audit_log (profile_id, at, action, actor_subject, actor_role,"
-                  " actor_organisation_id, fields, request_id)")
-# $2 at, $3 subject, $4 role, $5 organisation, $6 fields (json), $7 request id,
-# $8 regions the caller is limited to ({} = none)
-_PG_READ_AUDITED = (
-    "WITH p AS (SELECT * FROM profiles WHERE id = $1),"
-    " audited AS (" + _AUDIT_COLUMNS +
-    " SELECT p.id, $2::timestamptz, 'read', $3::varchar, $4::varchar, $5::varchar, $6::json,"
-    " $7::varchar FROM p WHERE p.status = 'active' AND p.organisation_id = $5::varchar"
-    " AND (cardinality($8::varchar[]) = 0 OR p.region IS NULL OR p.region = ANY($8::varchar[]))"
-    " RETURNING 1)"
-    " SELECT p.*, (SELECT count(*) FROM audited) AS audited, d.id AS d_id,"
-    " d.doc_type AS d_type, d.number AS d_number, d.issuing_country AS d_country,"
-    " d.expiry_date AS d_expiry, d.verification AS d_verification,"
-    " d.authorises_work AS d_authorises_work, d.created_at AS d_created_at"
-    " FROM p LEFT OUTER JOIN identity_documents d ON d.profile_id = p.id"
-    " ORDER BY d.created_at, d.id")
-# $1 numbers, $2 document type or null, $3 status, $4 region or null, $5 organisation or
-# null (filters); $6 caller's organisation, $7 caller is a provider (sees shared only),
-# $8 caller's regions ({} = all), $9 after id or null, $10 page size; audit as above from $11
-PG_BY_DOCUMENT_AUDITED = (
-    "WITH found AS (SELECT p.id, p.organisation_id, p.status, p.version, p.given_names,"
-    " p.first_surname, p.second_surname, p.birth_date, p.sex, p.nationality,"
-    " p.population_type, p.region FROM profiles p"
-    " WHERE p.id IN (SELECT d.profile_id FROM identity_documents d"
-    " WHERE d.number = ANY($1::varchar[]) AND ($2::varchar IS NULL OR d.doc_type = $2))"
-    " AND p.status = $3::varchar AND ($4::varchar IS NULL OR p.region = $4)"
-    " AND ($5::varchar IS NULL OR p.organisation_id = $5)"
-    " AND ((NOT $7::boolean AND p.organisation_id = $6::varchar) OR EXISTS (SELECT 1"
-    " FROM consents c WHERE c.profile_id = p.id AND c.purpose = 'referral'"
-    " AND c.status = 'granted' AND c.recipient_organisation_id = $6::varchar"
-    " AND (c.valid_until IS NULL OR c.valid_until > $11::timestamptz)))"
-    " AND (cardinality($8::varchar[]) = 0 OR p.region = ANY($8::varchar[]))"
-    " AND ($9::varchar IS NULL OR p.id > $9)"
-    " ORDER BY p.id LIMIT $10::int + 1),"
-    " audited AS (" + _AUDIT_COLUMNS +
-    " SELECT id, $11::timestamptz, 'search', $12::varchar, $13::varchar, $14::varchar,"
-    " $15::json, $16::varchar FROM (SELECT id FROM found ORDER BY id LIMIT $10::int) page"
-    " RETURNING 1)"
-    " SELECT found.*, (SELECT count(*) FROM audited) AS audited FROM found ORDER BY id")
-
-
-async def read_audited(conn: Any, *, profile_id: str, audit: dict[str, Any],
-                       regions: Collection[str]) -> list[Record]:
-    """The profile joined with its documents, audited in the same statement when it is
-    active and owned by the reader's organisation (in their regions): ``audited`` says so.
-    Anything else (shared, merged, erased) is left to the general path."""
-    return [_profile_record(rec) for rec in await conn.fetch(
-        _PG_READ_AUDITED, profile_id, audit["at"], audit["actor_subject"],
-        audit["actor_role"], audit["actor_organisation_id"],
-        orjson.dumps(audit["fields"]).decode(), audit["request_id"], sorted(regions))]
-
-
-def _profile_record(rec: Any) -> Record:
-    """A driver row of ``profiles``, its JSON columns decoded (SQLAlchemy would have)."""
-    row = Record(rec)
-    for name in _JSON_COLUMNS:
-        if isinstance(row[name], str):
-            row[name] = orjson.loads(row[name])
-    return row
-
-
-async def by_document_audited(conn: Any, *, numbers: list[str], doc_type: str | None,
-                              status: str, region: str | None, organisation_id: str | None,
-                              identity: Identity, after: str | None, limit: int,
-                              audit: dict[str, Any]) -> list[Record]:
-    """Profiles with one of ``numbers`` that ``identity`` may see (as visible_exists says),
-    ``limit`` + 1 of them from ``after``; the first ``limit`` are audited by the statement."""
-    rows = await conn.fetch(
-        PG_BY_DOCUMENT_AUDITED, numbers, doc_type, status, region, organisation_id,
-        identity.organisation_id, identity.role is Role.PROVIDER, sorted(identity.regions),
-        after, limit, audit["at"], audit["actor_subject"], audit["actor_role"],
-        audit["actor_organisation_id"], orjson.dumps(audit["fields"]).decode(),
-        audit["request_id"])
-    return [Record(r) for r in rows]
-
 
 class DuplicateKey(Exception):
     """A unique key (a document number) was taken by another transaction."""
 
-
-class Record(dict[str, Any]):
-    """A driver row with attribute access, like SQLAlchemy's rows."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 DOC_COLUMNS = [D.id.label("d_id"), D.doc_type.label("d_type"), D.number.label("d_number"),
                D.issuing_country.label("d_country"), D.expiry_date.label("d_expiry"),
                D.verification.label("d_verification"),
                D.authorises_work.label("d_authorises_work"),
                D.created_at.label("d_created_at")]
-
-
-def sharing_consent(org: str, now: datetime, profile_id: Any = None) -> ColumnElement[bool]:
-    """A granted, unexpired referral consent naming ``org`` as recipient."""
-    cond = and_(C.purpose == "referral", C.status == "granted",
-                C.recipient_organisation_id == org,
-                or_(C.valid_until.is_(None), C.valid_until > now))
-    if profile_id is not None:
-        cond = and_(cond, C.profile_id == profile_id)
-    return cond
 
 
 class ProfileRepository:
@@ -192,7 +92,7 @@ class ProfileRepository:
         """The profile row joined with its documents (one row per document, or one row
         with null document columns): one round trip for the whole read."""
         if self.is_postgres:
-            return [_profile_record(rec)
+            return [profile_record(rec)
                     for rec in await (await self._driver()).fetch(_PG_READ, profile_id)]
         q = (select(profiles_table, *DOC_COLUMNS)
              .outerjoin(documents_table, D.profile_id == P.id)
@@ -214,16 +114,27 @@ class ProfileRepository:
              .order_by(IdentityDocument.created_at, IdentityDocument.id))
         return list((await self.session.scalars(q)).all())
 
-    async def is_shared_with(self, profile_id: str, org: str, now: datetime
-                             ) -> tuple[bool, bool]:
-        """(shared, covers sensitive data) for ``org`` by the person's referral consent."""
+    async def consents_naming(self, profile_id: str, org: str) -> list[Row[Any]]:
+        """The person's consent decisions naming ``org`` as recipient: what may share the
+        profile with it (services.registry.access decides which do)."""
+        return list((await self.session.execute(
+            select(consents_table).where(C.profile_id == profile_id,
+                                         C.recipient_organisation_id == org)
+            .order_by(C.recorded_at, C.id))).all())
+
+    async def consents_naming_among(self, org: str, profile_ids: Collection[str]
+                                    ) -> dict[str, list[Row[Any]]]:
+        """:meth:`consents_naming` for several profiles at once, by profile id."""
+        out: dict[str, list[Row[Any]]] = {}
+        if not profile_ids:
+            return out
         rows = (await self.session.execute(
-            select(C.sensitive_data, C.evidence).where(sharing_consent(org, now, profile_id))
-        )).all()
-        if not rows:
-            return False, False
-        return True, any(r.sensitive_data and r.evidence in ("written", "digital_signature")
-                         for r in rows)
+            select(consents_table).where(C.recipient_organisation_id == org,
+                                         C.profile_id.in_(list(profile_ids)))
+            .order_by(C.recorded_at, C.id))).all()
+        for r in rows:
+            out.setdefault(r.profile_id, []).append(r)
+        return out
 
     async def shared_profile_ids(self, org: str, now: datetime) -> list[str] | None:
         """Ids shared with ``org``; None when there are too many to list (use a subquery)."""
@@ -231,39 +142,6 @@ class ProfileRepository:
             select(C.profile_id).where(sharing_consent(org, now)).distinct()
             .limit(_SHARED_LIST_LIMIT + 1))).scalars().all()
         return None if len(rows) > _SHARED_LIST_LIMIT else list(rows)
-
-    # --- visibility ----------------------------------------------------------------------
-    def visible(self, identity: Identity, now: datetime,
-                shared: list[str] | None) -> ColumnElement[bool]:
-        """Which profiles ``identity`` may see (``shared`` from :meth:`shared_profile_ids`)."""
-        org = identity.organisation_id
-        if org is None:
-            return false()
-        shared_cond: ColumnElement[bool]
-        if shared is None:
-            shared_cond = P.id.in_(select(C.profile_id).where(sharing_consent(org, now)))
-        elif shared:
-            shared_cond = P.id.in_(shared)
-        else:
-            shared_cond = false()
-        cond = shared_cond if identity.role is Role.PROVIDER else or_(
-            P.organisation_id == org, shared_cond)
-        if identity.regions:
-            cond = and_(cond, P.region.in_(sorted(identity.regions)))
-        return cond
-
-    def visible_exists(self, identity: Identity, now: datetime) -> ColumnElement[bool]:
-        """Visibility as a correlated EXISTS: cheap when another index drives the query
-        (trigram candidates, a document number)."""
-        org = identity.organisation_id
-        if org is None:
-            return false()
-        shared_cond = exists().where(sharing_consent(org, now, P.id))
-        cond = shared_cond if identity.role is Role.PROVIDER else or_(
-            P.organisation_id == org, shared_cond)
-        if identity.regions:
-            cond = and_(cond, P.region.in_(sorted(identity.regions)))
-        return cond
 
     # --- lists and search ----------------------------------------------------------------
     async def list_page(self, *, where: Sequence[ColumnElement[bool]], after: str | None,
@@ -343,15 +221,6 @@ class ProfileRepository:
                 if key in wanted:
                     out[key] = (r[3], r[4], r[5], r[6])
         return out
-
-    async def shared_among(self, org: str, profile_ids: Collection[str], now: datetime
-                           ) -> set[str]:
-        if not profile_ids:
-            return set()
-        rows = (await self.session.execute(
-            select(C.profile_id).where(sharing_consent(org, now),
-                                       C.profile_id.in_(list(profile_ids))))).scalars()
-        return set(rows)
 
     # --- consents ------------------------------------------------------------------------
     async def consents_of(self, profile_id: str) -> list[Consent]:

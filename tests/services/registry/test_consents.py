@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import update
 
-from services.registry import service
+from services.registry import usecases as service
 from services.registry.models import Consent
 from shared.db import Database
 from shared.identity import Identity, Role

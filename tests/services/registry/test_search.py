@@ -14,8 +14,8 @@ import pytest
 from services.registry import search
 from services.registry.repository import ProfileRepository
 from services.registry.schemas import ProfileCreate
-from services.registry.service import prepare
 from services.registry.synthetic import SyntheticPeople
+from services.registry.usecases.registration import prepare
 from shared.clock import utcnow
 from shared.db import Database
 from shared.identity import Identity, Role
