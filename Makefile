@@ -8,7 +8,7 @@ export RUTA_HOST ?= 127.0.0.1
 export RUTA_PORT ?= 8000
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
 
-.PHONY: install run test test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry bench-reports bench fuzz fuzz-ci faults logcheck clean
+.PHONY: install run test test-fast test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry bench-reports bench fuzz fuzz-ci faults logcheck clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,15 +33,24 @@ run: install
 test: install
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## The quick loop while editing: everything but the tests that spawn processes or run long.
+test-fast: install
+	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
 test-sqlite: install
 	@RUTA_TEST_DATABASE=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-postgres: install
 	@RUTA_TEST_DATABASE=postgresql RUTA_TEST_PG_URL=$(PG_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Style and types; the boundaries between rooms (import-linter contracts in pyproject.toml);
+## module and function sizes; no block of 6+ lines repeated in application code.
 lint: install
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy
+	@$(BIN)/lint-imports --no-cache
+	@$(BIN)/python tools/check_sizes.py
+	@$(BIN)/pylint --score=n gateway services shared ruta && echo "duplicates: none of 6+ lines"
 
 ## Gateway and the three services as separate processes against PostgreSQL.
 run-distributed: install
