@@ -1,43 +1,14 @@
-"""Fixtures of the gateway tests: a ministry's webhook endpoint on loopback."""
+"""Fixtures of these tests; what they import is in tests/support/receivers.py."""
 
 from __future__ import annotations
 
 import http.server
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-
-class Receiver:
-    """A ministry's endpoint on loopback: answers with a scripted list of statuses."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.script: list[tuple[int, dict[str, str]]] = []
-        self.lock = threading.Lock()
-
-    def handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                with outer.lock:
-                    outer.received.append({"headers": dict(self.headers.items()),
-                                           "body": body})
-                    status, headers = outer.script.pop(0) if outer.script else (200, {})
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
+from tests.support.receivers import Receiver
 
 
 @pytest.fixture
@@ -48,3 +19,4 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
                      daemon=True).start()
     yield r, f"http://127.0.0.1:{server.server_address[1]}/hooks"
     server.shutdown()
+

@@ -19,9 +19,9 @@ from ruta.distributed import prepare_databases
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
-from tests.gateway.conftest import Receiver
 from tests.support.databases import TempDatabases
 from tests.support.payloads import profile_payload
+from tests.support.receivers import Receiver
 from tests.support.tokens import TokenFactory, make_token_factory
 
 IDLE_SECONDS = 30.0

@@ -27,9 +27,9 @@ from shared.clock import as_utc, utcnow
 from shared.db import Database
 from shared.outbox import Event, EventEnvelope
 from shared.settings import Settings
-from tests.gateway.conftest import Receiver
-from tests.services.credentials.conftest import degree_payload
+from tests.support.credentials import degree_payload
 from tests.support.payloads import profile_payload
+from tests.support.receivers import Receiver
 from tests.support.tokens import TokenFactory
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from services.credentials.models import Credential
 from shared.db import Database
 from shared.tables import outbox_events
-from tests.services.credentials.conftest import SUNEDU, Flow, degree_payload
+from tests.support.credentials import SUNEDU, Flow, degree_payload
 from tests.support.tokens import TokenFactory
 
 

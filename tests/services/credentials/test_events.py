@@ -17,7 +17,7 @@ from shared.db import Database
 from shared.identity import Role
 from shared.outbox import EventEnvelope
 from shared.tables import idempotency_records
-from tests.services.credentials.conftest import SUNEDU, Flow, assertion, degree_payload
+from tests.support.credentials import SUNEDU, Flow, assertion, degree_payload
 from tests.support.tokens import TokenFactory
 
 

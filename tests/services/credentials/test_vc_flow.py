@@ -19,8 +19,8 @@ from services.credentials.usecases.verification import verify_vc
 from shared.crypto import Sealer
 from shared.db import Database
 from shared.settings import Settings
-from tests.services.credentials.conftest import Flow
 from tests.services.credentials.vcdm import data_model_errors, split_vc_jwt
+from tests.support.credentials import Flow
 from tests.support.tokens import TokenFactory
 
 

@@ -24,7 +24,7 @@ from shared.clock import utcnow
 from shared.db import Database
 from shared.settings import Settings
 from shared.tables import idempotency_records, outbox_events
-from tests.services.referrals.conftest import documents
+from tests.support.referrals import documents
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.postgres_only

@@ -18,7 +18,7 @@ from shared.clock import as_utc, utcnow
 from shared.db import Database
 from shared.identity import Role
 from shared.tables import idempotency_records
-from tests.services.referrals.conftest import OUTCOMES, Route, assertion, events
+from tests.support.referrals import OUTCOMES, Route, assertion, events
 
 SUNEDU = {"body": "SUNEDU", "resolution_number": "004512-2026-SUNEDU/DIGRAT",
           "resolution_date": "2026-02-02"}

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.events.signing import sign
-from tests.services.referrals.conftest import OUTCOMES, Route
+from tests.support.referrals import OUTCOMES, Route
 from tests.support.tokens import TokenFactory
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from services.referrals.models import Pathway, Referral
 from shared.db import Database
-from tests.services.referrals.conftest import Route, events
+from tests.support.referrals import Route, events
 from tests.support.tokens import TokenFactory
 
 RECOGNITION = "pe-recognition-employment"

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from shared.errors import ServiceUnavailable
-from tests.services.referrals.conftest import Route
+from tests.support.referrals import Route
 from tests.support.tokens import TokenFactory
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from services.referrals.models import Referral
 from shared.db import Database
 from shared.identity import Role
-from tests.services.referrals.conftest import OUTCOMES, Route, assertion, events
+from tests.support.referrals import OUTCOMES, Route, assertion, events
 from tests.support.tokens import TokenFactory
 
 EMPLEO = ("pe-empleo", "mtpe-empleo")

@@ -20,7 +20,7 @@ from shared.clock import utcnow
 from shared.db import Database
 from shared.migrate import upgrade
 from shared.settings import Settings
-from tests.services.referrals.conftest import Route, events
+from tests.support.referrals import Route, events
 
 FRIDAY = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 

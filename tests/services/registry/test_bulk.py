@@ -12,7 +12,7 @@ from services.registry.models import Profile
 from services.registry.synthetic import SyntheticPeople
 from shared.db import Database
 from shared.tables import outbox_events
-from tests.services.registry.conftest import create
+from tests.support.registry import create
 from tests.support.tokens import TokenFactory
 
 ORG = "ong-lote"

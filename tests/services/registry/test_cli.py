@@ -21,7 +21,7 @@ from services.registry.models import Profile
 from services.registry.synthetic import CSV_COLUMNS, SyntheticPeople, as_csv_row
 from shared.db import Database
 from shared.settings import Settings
-from tests.services.registry.conftest import SENSITIVE, WRITTEN_SENSITIVE_CONSENT, create
+from tests.support.registry import SENSITIVE, WRITTEN_SENSITIVE_CONSENT, create
 from tests.support.tokens import TokenFactory
 
 ORG = "ong-csv"

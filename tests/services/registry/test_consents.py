@@ -12,13 +12,7 @@ from services.registry import usecases as service
 from services.registry.models import Consent
 from shared.db import Database
 from shared.identity import Identity, Role
-from tests.services.registry.conftest import (
-    SENSITIVE,
-    WRITTEN_SENSITIVE_CONSENT,
-    create,
-    events_of,
-    share,
-)
+from tests.support.registry import SENSITIVE, WRITTEN_SENSITIVE_CONSENT, create, events_of, share
 from tests.support.tokens import TokenFactory
 
 

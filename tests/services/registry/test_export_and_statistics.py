@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from shared.errors import ServiceUnavailable
-from tests.services.referrals.conftest import OUTCOMES, Route
-from tests.services.registry.conftest import SENSITIVE, WRITTEN_SENSITIVE_CONSENT, create
+from tests.support.referrals import OUTCOMES, Route
+from tests.support.registry import SENSITIVE, WRITTEN_SENSITIVE_CONSENT, create
 from tests.support.tokens import TokenFactory
 
 SENSITIVE_READ = ["sensitive:read"]

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from services.registry.models import AuditEntry
 from shared.db import Database
 from shared.errors import ServiceUnavailable
-from tests.services.registry.conftest import create, share
 from tests.support.databases import IS_POSTGRES
+from tests.support.registry import create, share
 from tests.support.tokens import TokenFactory
 
 

@@ -11,14 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from services.registry.models import AuditEntry, IdentityDocument, Profile
 from shared.db import Database
 from shared.tables import idempotency_records
-from tests.services.registry.conftest import (
-    SENSITIVE,
-    WRITTEN_SENSITIVE_CONSENT,
-    create,
-    events_of,
-    share,
-)
 from tests.support.payloads import profile_payload
+from tests.support.registry import SENSITIVE, WRITTEN_SENSITIVE_CONSENT, create, events_of, share
 from tests.support.tokens import TokenFactory
 
 CEDULA = {"type": "ve_cedula", "number": "V-14.567.890", "verification": "seen"}

@@ -19,7 +19,7 @@ from services.registry.usecases.registration import prepare
 from shared.clock import utcnow
 from shared.db import Database
 from shared.identity import Identity, Role
-from tests.services.registry.conftest import create, share
+from tests.support.registry import create, share
 from tests.support.tokens import TokenFactory
 
 ORG = "ong-busca"

@@ -15,7 +15,7 @@ import pytest
 from services.referrals.reports.queries import DIMENSIONS
 from services.referrals.reports.suppression import Table, equations
 from shared.db import Database
-from tests.services.reports.conftest import (
+from tests.support.reports import (
     Cells,
     expected_cells,
     generate,

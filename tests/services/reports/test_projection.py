@@ -13,8 +13,8 @@ from services.referrals.models import ReportPerson
 from services.referrals.reports.projection import rebuild
 from shared.db import Database
 from shared.identity import Role
-from tests.services.referrals.conftest import assertion
-from tests.services.reports.conftest import generate, report_client, settle
+from tests.support.referrals import assertion
+from tests.support.reports import generate, report_client, settle
 from tests.support.tokens import TokenFactory
 
 ATTRIBUTES = {"id", "organisation_id", "country", "region", "sex", "birth_year", "age_band",

@@ -23,13 +23,18 @@ from ruta.embedded import create_embedded_app
 from services.referrals.models import Referral, ReportPerson
 from shared.db import Database
 from shared.settings import Settings
-from tests.services.referrals.conftest import documents
+from tests.support.referrals import documents
 from tests.support.tokens import TokenFactory
 
 DIMENSIONS = ("sex", "age_band", "nationality", "population_type", "region")
+
+
 REGIONS = ("PE-LMA", "PE-CAL", "PE-CUS")
+
+
 ORG = "ong-lima"
-# programme → provider by region (None: the same for every region)
+
+
 PROGRAMMES: dict[str, dict[str | None, str]] = {
     "pe-empleo": {"PE-LMA": "mtpe-empleo", "PE-CAL": "mtpe-empleo",
                   "PE-CUS": "mtpe-empleo-regiones"},
@@ -40,20 +45,33 @@ PROGRAMMES: dict[str, dict[str | None, str]] = {
     "pe-colegio-medico": {None: "colegio-medico-peru"},
     "pe-emprende-segura": {None: "oit-emprende-pe"},
 }
+
+
 KIND = {"pe-empleo": "employment", "pe-certificacion-competencias": "certification",
         "pe-sunedu-reconocimiento": "recognition", "pe-enam": "exam",
         "pe-colegio-medico": "licensing", "pe-emprende-segura": "entrepreneurship"}
+
+
 PROVIDER_ORGS = sorted({p for m in PROGRAMMES.values() for p in m.values()})
-# final state → the provider's actions that reach it (cancel is the referrer's)
+
+
 WALKS: dict[str, list[str]] = {
     "requested": [], "accepted": ["accept"], "rejected": ["reject"],
     "in_progress": ["accept", "start"], "on_hold": ["accept", "start", "hold"],
     "completed": ["accept", "start", "complete"], "failed": ["accept", "start", "fail"],
     "cancelled": ["cancel"],
 }
+
+
 OPEN = {"requested", "accepted", "in_progress", "on_hold"}
+
+
 GIVEN = ("Ana", "Luis", "María José", "Carlos", "Rosa", "Pedro", "Yuleisi", "Andrés")
+
+
 SURNAMES = ("Gómez", "Pérez", "Rodríguez", "Hernández", "Blanco", "Díaz", "Rivas")
+
+
 BANDS = ((18, "0-17"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (60, "45-59"))
 
 
@@ -264,7 +282,6 @@ async def generate(c: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Data
     return pop
 
 
-# --- the expected figures, in plain Python -------------------------------------------------
 Cells = dict[tuple[str, str | None, str | None], float]
 
 
@@ -347,3 +364,4 @@ def report_cells(body: dict[str, Any]) -> Cells:
 
 
 Check = Callable[[Cells, Cells], None]
+

@@ -15,6 +15,8 @@ from tests.support.tokens import TokenFactory
 SENSITIVE = {"gender_based_violence": True, "health_conditions": ["hipertensión"],
              "disability_types": ["visual"], "protection_needs": ["single_caregiver"],
              "notes": "Sobreviviente de violencia; derivar con acompañamiento."}
+
+
 WRITTEN_SENSITIVE_CONSENT = {"purpose": "registration", "status": "granted",
                              "evidence": "written", "sensitive_data": True,
                              "evidence_reference": "FORM-001"}
@@ -46,3 +48,4 @@ async def events_of(db: Database, subject_id: str) -> list[tuple[str, dict[str, 
             .where(outbox_events.c.subject_id == subject_id)
             .order_by(outbox_events.c.position))).all()
     return [(r.type, r.data) for r in rows]
+
