@@ -25,6 +25,7 @@ from gateway.identity.keys import KeyStore, ensure_signing_key
 from gateway.identity.machine_clients import ensure_bootstrap_admin
 from gateway.identity.tokens import TokenVerifier
 from shared.db import Database
+from shared.docs import install_docs
 from shared.errors import install_error_handlers
 from shared.http import NO_NATIVE_TELEMETRY, install_openapi
 from shared.identity import AssertionSigner
@@ -139,6 +140,7 @@ def install_routes(app: FastAPI, parts: GatewayParts) -> None:
     app.include_router(events_router)
     install_openapi(app)
     install_merged_docs(app, parts.upstreams, parts.routes)
+    install_docs(app, "Ruta de Empleabilidad API")
 
 
 def install_middleware(app: FastAPI, parts: GatewayParts) -> None:

@@ -13,6 +13,7 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.responses import Response
 
 from shared.db import Database
+from shared.docs import install_docs
 from shared.errors import PROBLEM_SCHEMA, install_error_handlers
 from shared.idempotency import StoredResponse
 from shared.identity import AssertionSigner
@@ -53,7 +54,7 @@ def create_service_app(
             await database.dispose()
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None, telemetry=NO_NATIVE_TELEMETRY)
+                  docs_url=None, redoc_url=None, telemetry=NO_NATIVE_TELEMETRY)
     app.state.settings = settings
     app.state.db = database
     app.state.service_name = name
@@ -69,6 +70,7 @@ def create_service_app(
     app.include_router(outbox_router())
     app.add_middleware(RequestContextMiddleware, service=name)
     install_openapi(app)
+    install_docs(app, title)
     return app
 
 

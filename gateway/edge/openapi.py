@@ -6,8 +6,7 @@ import copy
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import JSONResponse
 
 from gateway.edge.policy import SCOPES_BY_ROLE
 from gateway.edge.routing import Route, RouteTable
@@ -20,8 +19,8 @@ ALL_SCOPES = set().union(*SCOPES_BY_ROLE.values())
 
 def install_merged_docs(app: FastAPI, upstreams: dict[str, Upstream], routes: RouteTable
                         ) -> None:
-    """Serve /openapi.json and /docs. Merged on the first request: the services' documents
-    are only reachable once their upstreams have started."""
+    """Serve /openapi.json (its pages: shared/docs.py). Merged on the first request:
+    the services' documents are only reachable once their upstreams have started."""
     merged: dict[str, Any] = {}
 
     @app.get("/openapi.json", include_in_schema=False)
@@ -30,10 +29,6 @@ def install_merged_docs(app: FastAPI, upstreams: dict[str, Upstream], routes: Ro
             docs = {name: await up.openapi() for name, up in upstreams.items()}
             merged.update(merge_openapi(app.openapi(), docs, routes))
         return JSONResponse(merged)
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Ruta de Empleabilidad")
 
 
 def route_of(routes: RouteTable, path: str) -> Route | None:
