@@ -8,7 +8,7 @@ export RUTA_HOST ?= 127.0.0.1
 export RUTA_PORT ?= 8000
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
 
-.PHONY: install run test test-fast test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry bench-reports bench fuzz fuzz-ci faults logcheck clean
+.PHONY: install run test test-fast test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry bench-reports bench fuzz fuzz-ci faults logcheck contract clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -91,6 +91,26 @@ faults: install
 ## The suite at DEBUG with production logging; no personal data may reach the logs.
 logcheck: install
 	@$(BIN)/python bench/logcheck.py $(PYTEST_ARGS)
+
+## The contract as integrators meet it (issue 15): a TypeScript client generated from the live
+## merged document (openapi-typescript) and compiled with tsc --strict, a Python client
+## (openapi-python-client, in .venv-contract) imported and called; /docs and /redoc rendered
+## offline in headless Chromium (Debian package, installed if missing). Each step timed.
+contract: install
+	@set -e; s=$$SECONDS; cd contract && npm ci --no-audit --no-fund --loglevel=error >/dev/null; \
+	  echo "[contract] npm ci: $$((SECONDS-s)) s"
+	@set -e; s=$$SECONDS; command -v chromium >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }; \
+	  echo "[contract] chromium ($$(chromium --version)): $$((SECONDS-s)) s"
+	@set -eo pipefail; s=$$SECONDS; test -x .venv-contract/bin/python || $(PYTHON) -m venv .venv-contract; \
+	  .venv-contract/bin/pip install --quiet --disable-pip-version-check \
+	    -r contract/python-requirements.txt 2>&1 | { grep -v '^WARNING: Location' || true; }; \
+	  echo "[contract] .venv-contract: $$((SECONDS-s)) s"
+	@$(BIN)/python contract/run.py
+	@set -e; s=$$SECONDS; RUTA_REQUIRE_CHROMIUM=1 RUTA_DOCS_SCREENSHOTS=contract/generated/screenshots \
+	  $(BIN)/python -m pytest -q -m chromium tests/contract; \
+	  echo "[contract] docs in Chromium: $$((SECONDS-s)) s (screenshots in contract/generated/screenshots)"
 
 clean:
 	rm -rf $(VENV) data
