@@ -9,13 +9,12 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.live import LiveServer, live_server
+from tests.support.live import LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.chromium]
 
@@ -40,12 +39,6 @@ def chromium(url: str, profile: Path, *output: str) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("live")) as live:
-        yield live
-
-
 def operations(server: LiveServer) -> tuple[set[str], set[str]]:
     doc = httpx.get(server.base_url + "/openapi.json", timeout=30).json()
     paths = set(doc["paths"])
@@ -64,17 +57,17 @@ def render(server: LiveServer, page: str, tmp_path: Path) -> str:
     return dom
 
 
-def test_swagger_ui_shows_every_operation_offline(server: LiveServer, tmp_path: Path) -> None:
-    dom = render(server, "docs", tmp_path)
-    paths, _ = operations(server)
+def test_swagger_ui_shows_every_operation_offline(live: LiveServer, tmp_path: Path) -> None:
+    dom = render(live, "docs", tmp_path)
+    paths, _ = operations(live)
     shown = set(re.findall(r'data-path="([^"]+)"', dom))
     assert "/v1/profiles" in shown
     assert shown == paths
 
 
-def test_redoc_shows_every_operation_offline(server: LiveServer, tmp_path: Path) -> None:
-    dom = render(server, "redoc", tmp_path)
-    _, ids = operations(server)
+def test_redoc_shows_every_operation_offline(live: LiveServer, tmp_path: Path) -> None:
+    dom = render(live, "redoc", tmp_path)
+    _, ids = operations(live)
     shown = set(re.findall(r'href="#(?:tag/[^"/]+/)?operation/([^"]+)"', dom))
     assert ids, "operations have ids"
     assert shown == ids
