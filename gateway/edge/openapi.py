@@ -17,6 +17,7 @@ from gateway.edge.openapi_merge import (
     namespace,
     shared_names,
 )
+from gateway.edge.openapi_metadata import describe
 from gateway.edge.policy import SCOPES_BY_ROLE
 from gateway.edge.routing import Route, RouteTable
 from gateway.edge.upstreams import Upstream
@@ -84,13 +85,8 @@ def merge_openapi(
     schemes["oauth2"] = {"type": "oauth2", "flows": {"clientCredentials": {
         "tokenUrl": "/oauth/token", "scopes": {s: s for s in sorted(ALL_SCOPES)}}}}
     doc["security"] = [{"bearerAuth": []}]
-    for path, item in paths.items():
-        route = route_of(routes, path)
-        if route is None or route.public:  # operational, auth and signature-checked paths
-            for operation in item.values():
-                if isinstance(operation, dict):
-                    operation["security"] = []
     complete_responses(doc, routes)
+    describe(doc, routes)  # security, roles, errors and headers of every operation
     add_links(doc)
     drop_unreferenced_defaults(doc)
     components["schemas"] = dict(sorted(components.get("schemas", {}).items()))
