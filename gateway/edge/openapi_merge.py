@@ -45,12 +45,30 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(value)
 
 
+def _mapping(obj: dict[str, Any]) -> dict[str, Any]:
+    """A discriminator's mapping: its values are references too."""
+    discriminator = obj.get("discriminator")
+    mapping = discriminator.get("mapping") if isinstance(discriminator, dict) else None
+    return mapping if isinstance(mapping, dict) else {}
+
+
+def refs_in(node: Any) -> Iterator[str]:
+    for obj in _walk(node):
+        if isinstance(obj.get("$ref"), str):
+            yield obj["$ref"]
+        yield from (v for v in _mapping(obj).values() if isinstance(v, str))
+
+
 def rewrite_refs(node: Any, rename: Callable[[str], str]) -> None:
-    """Every ``$ref`` string in ``node`` replaced by ``rename(ref)``, in place."""
+    """Every ``$ref`` (and discriminator mapping) in ``node`` replaced by ``rename(ref)``."""
     for obj in _walk(node):
         ref = obj.get("$ref")
         if isinstance(ref, str):
             obj["$ref"] = rename(ref)
+        mapping = _mapping(obj)
+        for key, value in mapping.items():
+            if isinstance(value, str):
+                mapping[key] = rename(value)
 
 
 def _place(target: dict[str, Any], owners: dict[str, str], section: str, name: str,
@@ -83,8 +101,8 @@ def prefixed(service: str, name: str) -> str:
 
 
 def _refs_of(schema: Any) -> set[str]:
-    return {obj["$ref"].removeprefix(SCHEMA_REF) for obj in _walk(schema)
-            if isinstance(obj.get("$ref"), str) and obj["$ref"].startswith(SCHEMA_REF)}
+    return {ref.removeprefix(SCHEMA_REF) for ref in refs_in(schema)
+            if ref.startswith(SCHEMA_REF)}
 
 
 def shared_names(docs: dict[str, dict[str, Any]]) -> set[str]:
@@ -112,6 +130,10 @@ def namespace(service: str, doc: dict[str, Any], shared: set[str]) -> dict[str, 
     rewrite_refs(doc, lambda ref: SCHEMA_REF + names.get(ref.removeprefix(SCHEMA_REF),
                                                          ref.removeprefix(SCHEMA_REF))
                  if ref.startswith(SCHEMA_REF) else ref)
+    for name, schema in schemas.items():
+        # generators name classes after the title: two services' "Status" would collide
+        if isinstance(schema, dict) and schema.get("title") == name != names[name]:
+            schema["title"] = names[name]
     if schemas:
         doc["components"]["schemas"] = {names[n]: s for n, s in schemas.items()}
     return doc
@@ -145,12 +167,10 @@ def drop_unreferenced_defaults(doc: dict[str, Any]) -> None:
 
 
 def unresolved_refs(doc: dict[str, Any]) -> list[str]:
-    """Every local ``$ref`` of the document that does not resolve (JSON pointer walk)."""
+    """Every local ``$ref`` (and discriminator mapping) of the document that does not
+    resolve (JSON pointer walk)."""
     missing = []
-    for obj in _walk(doc):
-        ref = obj.get("$ref")
-        if not isinstance(ref, str):
-            continue
+    for ref in refs_in(doc):
         if not ref.startswith("#/"):
             missing.append(ref)
             continue

@@ -90,6 +90,9 @@ async def test_each_service_documents_its_own_schemas(client: httpx.AsyncClient)
     assert "TransitionIn" not in schemas
     # what every service declares alike stays one shared component
     assert "Problem" in schemas and not any(n.endswith("_Problem") for n in schemas)
+    # client generators name classes after titles: two "Status" would collide
+    titles = [schema.get("title", name) for name, schema in schemas.items()]
+    assert len(titles) == len(set(titles))
 
 
 def test_two_different_schemas_under_one_name_fail_the_merge() -> None:
