@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from openapi_spec_validator import validate
 
 from gateway.edge.openapi import merge_openapi
@@ -115,3 +116,14 @@ def test_nested_definitions_that_disagree_fail_the_merge() -> None:
         "components": {"schemas": {"Kind": {"enum": ["b"]}}}}
     with pytest.raises(ComponentConflict, match="Kind"):
         merge_openapi(own, {}, RouteTable())
+
+
+async def test_the_merged_document_is_byte_for_byte_deterministic(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    served = (await client.get("/openapi.json")).content
+    services = {name: await up.openapi() for name, up in app.state.upstreams.items()}
+    reverse = dict(reversed(list(services.items())))
+    for order in (services, reverse):
+        again = merge_openapi(app.openapi(), order, RouteTable())
+        assert json.dumps(again) == json.dumps(json.loads(served))
