@@ -170,8 +170,11 @@ def describe(doc: dict[str, Any], routes: RouteTable) -> None:
             parts = [text.strip(), _who(method, path, route),
                      _errors(operation.get("responses", {}))]
             operation["description"] = "\n\n".join(p for p in parts if p)
-            operation.setdefault("parameters", []).extend(
-                {"$ref": "#/components/parameters/" + name} for name in PARAMETERS)
+            parameters = operation.setdefault("parameters", [])
+            for parameter in parameters:  # 428 without it: required, whatever FastAPI says
+                if parameter.get("name") == "If-Match" and "428" in operation["responses"]:
+                    parameter["required"] = True
+            parameters.extend({"$ref": "#/components/parameters/" + name} for name in PARAMETERS)
             limited = (route is not None) or path == "/oauth/token"
             _declare_response_headers(operation, limited)
 

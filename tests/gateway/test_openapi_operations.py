@@ -118,7 +118,10 @@ def test_request_headers_are_declared(doc: dict[str, Any]) -> None:
     for key in [("patch", "/v1/profiles/{profile_id}"), ("delete", "/v1/profiles/{profile_id}"),
                 ("post", "/v1/referrals/{referral_id}/transitions"),
                 ("post", "/v1/clients/{client_id}/disable")]:
-        assert "If-Match" in _header_params(doc, by_route[key]), key
+        assert _header_params(doc, by_route[key])["If-Match"]["required"], key
+    # withdrawing a consent is always honoured: If-Match is checked only when sent
+    withdraw = by_route[("post", "/v1/profiles/{profile_id}/consents/{consent_id}/withdraw")]
+    assert not _header_params(doc, withdraw)["If-Match"].get("required")
 
 
 def _declared(doc: dict[str, Any], method: str, path: str, status: int) -> set[str]:
