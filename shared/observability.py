@@ -110,12 +110,18 @@ _NOT_READY = Text("Una dependencia no responde.", "A dependency is not answering
 def install_health(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
     """``/healthz`` says the process lives; ``/readyz`` that its dependencies answer."""
 
-    @app.get("/healthz", tags=["operations"], include_in_schema=True)
+    @app.get("/healthz", operation_id="health_live",
+             summary="Liveness probe", tags=["operations"], include_in_schema=True)
     async def healthz() -> dict[str, str]:
+        """Liveness: the process answers. No dependency is checked."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], responses={503: {"description": "Not ready"}})
+    @app.get("/readyz", operation_id="health_ready",
+             summary="Readiness probe (databases and services answer)",
+             tags=["operations"], responses={503: {"description": "Not ready"}})
     async def readyz() -> Response:
+        """Readiness: every dependency (databases, services) answered within two seconds; 503
+        lists which did not."""
         results: dict[str, str] = {}
         for name, check in checks.items():
             try:
@@ -129,6 +135,8 @@ def install_health(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
             {"type": "/problems/not-ready", "title": status_title(503).render(), "status": 503,
              "detail": _NOT_READY.render(), "checks": results}, 503)
 
-    @app.get("/metrics", tags=["operations"], include_in_schema=True)
+    @app.get("/metrics", operation_id="metrics_read",
+             summary="Prometheus metrics", tags=["operations"], include_in_schema=True)
     async def metrics() -> Response:
+        """Prometheus metrics of this process (text exposition format)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

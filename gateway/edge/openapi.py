@@ -8,6 +8,15 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
+from gateway.edge.openapi_merge import (
+    OWN,
+    drop_unreferenced_defaults,
+    hoist_defs,
+    merge_components,
+    namespace,
+    shared_names,
+)
+from gateway.edge.openapi_metadata import describe
 from gateway.edge.policy import SCOPES_BY_ROLE
 from gateway.edge.routing import Route, RouteTable
 from gateway.edge.upstreams import Upstream
@@ -49,14 +58,21 @@ def merge_openapi(
     }
     paths = doc.setdefault("paths", {})
     components = doc.setdefault("components", {})
+    hoist_defs(doc, OWN)
+    services = {name: copy.deepcopy(service_doc) for name, service_doc in services.items()}
     for name, service_doc in services.items():
+        hoist_defs(service_doc, name)
+    shared = shared_names({OWN: doc, **services})
+    owners = {(section, entry): OWN for section, entries in components.items()
+              for entry in entries}
+    for name, service_doc in sorted(services.items()):
+        service_doc = namespace(name, service_doc, shared)
         for path, item in service_doc.get("paths", {}).items():
             route = route_of(routes, path)
             if route is None or route.upstream != name:
                 continue  # operational paths (/healthz...) belong to the gateway's own
             paths[path] = item
-        for section, entries in service_doc.get("components", {}).items():
-            components.setdefault(section, {}).update(entries)
+        merge_components(components, name, service_doc.get("components", {}), owners)
     schemes = components.setdefault("securitySchemes", {})
     schemes["bearerAuth"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                              "description": "Access token from /oauth/token or a trusted "
@@ -64,14 +80,11 @@ def merge_openapi(
     schemes["oauth2"] = {"type": "oauth2", "flows": {"clientCredentials": {
         "tokenUrl": "/oauth/token", "scopes": {s: s for s in sorted(ALL_SCOPES)}}}}
     doc["security"] = [{"bearerAuth": []}]
-    for path, item in paths.items():
-        route = route_of(routes, path)
-        if route is None or route.public:  # operational, auth and signature-checked paths
-            for operation in item.values():
-                if isinstance(operation, dict):
-                    operation["security"] = []
     complete_responses(doc, routes)
+    describe(doc, routes)  # security, roles, errors and headers of every operation
     add_links(doc)
+    drop_unreferenced_defaults(doc)
+    components["schemas"] = dict(sorted(components.get("schemas", {}).items()))
     return doc
 
 

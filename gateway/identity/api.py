@@ -67,7 +67,8 @@ OAUTH_ERROR = {"application/json": {"schema": {
 
 
 @oauth.post(
-    "/oauth/token", response_model=TokenResponse, summary="OAuth2 client credentials token",
+    "/oauth/token", operation_id="tokens_issue",
+    response_model=TokenResponse, summary="OAuth2 client credentials token",
     responses={400: {"description": "RFC 6749 error (invalid_request, invalid_scope, "
                      "unsupported_grant_type)", "content": OAUTH_ERROR},
                401: {"description": "RFC 6749 invalid_client", "content": OAUTH_ERROR},
@@ -82,6 +83,9 @@ OAUTH_ERROR = {"application/json": {"schema": {
 )
 async def token(request: Request, db: DbDep, keys: KeysDep, settings: SettingsDep
                 ) -> Response:
+    """Exchanges a machine client's id and secret (OAuth2 client credentials, form-encoded or HTTP
+    Basic) for a short-lived access token carrying the client's role and granted scopes. Errors
+    follow RFC 6749 (`error`, `error_description`), not problem details."""
     try:
         asked = await read_token_request(request)
         issued = await issue_token(db=db, keys=keys, settings=settings, request=asked)
@@ -90,15 +94,20 @@ async def token(request: Request, db: DbDep, keys: KeysDep, settings: SettingsDe
     return JSONResponse(issued.model_dump(), headers=NO_STORE)
 
 
-@oauth.get("/.well-known/jwks.json", summary="Public keys of the access tokens")
+@oauth.get("/.well-known/jwks.json", operation_id="token_keys_read",
+           summary="Public keys of the access tokens")
 async def jwks(keys: KeysDep) -> JSONResponse:
+    """The public keys (JWKS) that verify the gateway's access tokens; cacheable for five minutes.
+    Keys are rotated with an overlap, so refresh on an unknown `kid`."""
     await keys.maybe_refresh()
     return JSONResponse(keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
-@admin.get("/me", response_model=Me, responses=problem_responses(401, 429),
+@admin.get("/me", operation_id="me_read", response_model=Me, responses=problem_responses(401, 429),
            summary="Who the gateway takes the caller to be (role, organisation, regions)")
 async def me(identity: GatewayIdentity) -> Me:
+    """Returns the identity the gateway derived from the bearer token: subject, kind (person or
+    client), role, organisation, regions, permissions and, for machine clients, scopes."""
     return Me(subject=identity.subject, kind=identity.kind, role=identity.role.value,
               organisation_id=identity.organisation_id, regions=sorted(identity.regions),
               permissions=sorted(identity.permissions),
@@ -107,38 +116,52 @@ async def me(identity: GatewayIdentity) -> Me:
 
 # --- organisations ----------------------------------------------------------------------
 
-@admin.post("/organisations", status_code=201, response_model=OrganisationOut,
+@admin.post("/organisations", operation_id="organisations_create",
+            status_code=201, response_model=OrganisationOut,
             responses=problem_responses(401, 403, 409, 422, 429),
             summary="Register an organisation (admin)")
 async def create_organisation(data: OrganisationCreate, identity: GatewayIdentity,
                               db: DbDep, idempotency: Idempotency) -> Response:
+    """Registers a partner organisation and the regions it works in; people's accounts and machine
+    clients belong to one. Accepts Idempotency-Key."""
     return respond(await organisations.create_organisation(
         db=db, identity=identity, data=data, idempotency=idempotency))
 
 
-@admin.get("/organisations", response_model=Page[OrganisationOut],
+@admin.get("/organisations", operation_id="organisations_list",
+           summary="List organisations (admin)",
+           response_model=Page[OrganisationOut],
            responses=problem_responses(400, 401, 403, 422, 429))
 async def list_organisations(identity: GatewayIdentity, db: DbDep, cursors: CursorsDep,
                              limit: Limit = 50, cursor: Cursor = None) -> Page[OrganisationOut]:
+    """Lists the registered organisations, paginated with `limit` and `cursor` (`next_cursor` in
+    the page)."""
     return await organisations.list_organisations(db=db, identity=identity, cursors=cursors,
                                                   limit=limit, cursor=cursor)
 
 
-@admin.get("/organisations/{organisation_id}", response_model=OrganisationOut,
+@admin.get("/organisations/{organisation_id}", operation_id="organisations_read",
+           summary="Read an organisation (admin)",
+           response_model=OrganisationOut,
            responses=problem_responses(401, 403, 404, 429))
 async def get_organisation(organisation_id: OrgId, identity: GatewayIdentity, db: DbDep,
                            response: Response) -> OrganisationOut:
+    """Reads one organisation; its `ETag` is the version to send in If-Match when updating it."""
     org = await organisations.get_organisation(db=db, identity=identity,
                                                organisation_id=organisation_id)
     response.headers["ETag"] = etag(org.version)
     return org
 
 
-@admin.patch("/organisations/{organisation_id}", response_model=OrganisationOut,
+@admin.patch("/organisations/{organisation_id}", operation_id="organisations_update",
+             summary="Update an organisation (admin; If-Match required)",
+             response_model=OrganisationOut,
              responses=problem_responses(401, 403, 404, 412, 422, 428, 429))
 async def update_organisation(organisation_id: OrgId, data: OrganisationUpdate,
                               identity: GatewayIdentity, db: DbDep, expected: IfMatch,
                               response: Response) -> OrganisationOut:
+    """Changes an organisation's name, regions or status (`active`, `suspended`). Requires If-
+    Match with the version read."""
     org = await organisations.update_organisation(db=db, identity=identity,
                                                   organisation_id=organisation_id, data=data,
                                                   expected=expected)
@@ -148,11 +171,15 @@ async def update_organisation(organisation_id: OrgId, data: OrganisationUpdate,
 
 # --- clients ------------------------------------------------------------------------------
 
-@admin.post("/clients", status_code=201, response_model=ClientWithSecret,
+@admin.post("/clients", operation_id="clients_create",
+            status_code=201, response_model=ClientWithSecret,
             responses=problem_responses(401, 403, 422, 429),
             summary="Register a machine client (admin); the secret is shown once")
 async def create_client(data: ClientCreate, identity: GatewayIdentity, db: DbDep,
                         response: Response) -> ClientWithSecret:
+    """Registers a machine client (an NGO's or ministry's system) with a role, an organisation,
+    regions and scopes. The secret is in this response only, so this write is not replayed by
+    Idempotency-Key."""
     client = await machine_clients.create_client(db=db, identity=identity, data=data)
     response.headers["ETag"] = etag(client.version)
     response.headers["Location"] = f"/v1/clients/{client.client_id}"
@@ -160,31 +187,39 @@ async def create_client(data: ClientCreate, identity: GatewayIdentity, db: DbDep
     return client
 
 
-@admin.get("/clients", response_model=Page[ClientOut],
+@admin.get("/clients", operation_id="clients_list",
+           summary="List machine clients (admin)", response_model=Page[ClientOut],
            responses=problem_responses(400, 401, 403, 422, 429))
 async def list_clients(identity: GatewayIdentity, db: DbDep, cursors: CursorsDep,
                        organisation_id: str | None = None, limit: Limit = 50,
                        cursor: Cursor = None) -> Page[ClientOut]:
+    """Lists machine clients, optionally of one organisation, paginated with `limit` and `cursor`.
+    Secrets are never returned."""
     return await machine_clients.list_clients(db=db, identity=identity, cursors=cursors,
                                               organisation_id=organisation_id, limit=limit,
                                               cursor=cursor)
 
 
-@admin.get("/clients/{client_id}", response_model=ClientOut,
+@admin.get("/clients/{client_id}", operation_id="clients_read",
+           summary="Read a machine client (admin)", response_model=ClientOut,
            responses=problem_responses(401, 403, 404, 429))
 async def get_client(client_id: ClientId, identity: GatewayIdentity, db: DbDep,
                      response: Response) -> ClientOut:
+    """Reads one machine client (without its secret); its `ETag` is the version for If-Match."""
     client = await machine_clients.get_client(db=db, identity=identity, client_id=client_id)
     response.headers["ETag"] = etag(client.version)
     return client
 
 
-@admin.post("/clients/{client_id}/rotate-secret", response_model=ClientWithSecret,
+@admin.post("/clients/{client_id}/rotate-secret", operation_id="clients_rotate_secret",
+            response_model=ClientWithSecret,
             responses=problem_responses(401, 403, 404, 412, 428, 429),
             summary="New secret; the previous one keeps working during the overlap period")
 async def rotate_secret(client_id: ClientId, identity: GatewayIdentity, db: DbDep,
                         settings: SettingsDep, expected: IfMatch, response: Response
                         ) -> ClientWithSecret:
+    """Issues a new secret (shown once in this response); the previous one keeps working during
+    the configured overlap. Requires If-Match."""
     client = await machine_clients.rotate_client_secret(
         db=db, identity=identity, settings=settings, client_id=client_id, expected=expected)
     response.headers["ETag"] = etag(client.version)
@@ -192,11 +227,14 @@ async def rotate_secret(client_id: ClientId, identity: GatewayIdentity, db: DbDe
     return client
 
 
-@admin.post("/clients/{client_id}/disable", response_model=ClientOut,
+@admin.post("/clients/{client_id}/disable", operation_id="clients_disable",
+            response_model=ClientOut,
             responses=problem_responses(401, 403, 404, 412, 428, 429),
             summary="Disable a client: its tokens stop working at once")
 async def disable_client(client_id: ClientId, identity: GatewayIdentity, db: DbDep,
                          keys: KeysDep, expected: IfMatch, response: Response) -> ClientOut:
+    """Disables a machine client: its tokens are refused from the next request and no new token is
+    issued. Requires If-Match."""
     client = await machine_clients.set_client_status(db=db, identity=identity, keys=keys,
                                                      client_id=client_id, status="disabled",
                                                      expected=expected)
@@ -204,10 +242,12 @@ async def disable_client(client_id: ClientId, identity: GatewayIdentity, db: DbD
     return client
 
 
-@admin.post("/clients/{client_id}/enable", response_model=ClientOut,
+@admin.post("/clients/{client_id}/enable", operation_id="clients_enable",
+            summary="Enable a disabled client (admin; If-Match required)", response_model=ClientOut,
             responses=problem_responses(401, 403, 404, 412, 428, 429))
 async def enable_client(client_id: ClientId, identity: GatewayIdentity, db: DbDep,
                         keys: KeysDep, expected: IfMatch, response: Response) -> ClientOut:
+    """Enables a disabled machine client again. Requires If-Match."""
     client = await machine_clients.set_client_status(db=db, identity=identity, keys=keys,
                                                      client_id=client_id, status="active",
                                                      expected=expected)

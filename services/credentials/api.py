@@ -43,7 +43,7 @@ VC_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 # --- authenticated ------------------------------------------------------------------------
 
-@router.post("", status_code=201, response_model=CredentialOut,
+@router.post("", operation_id="credentials_create", status_code=201, response_model=CredentialOut,
              responses=problem_responses(401, 403, 409, 422, 503),
              summary="Add a credential to a person (self-declared)")
 async def create_credential(
@@ -56,7 +56,7 @@ async def create_credential(
         db=db, peers=peers, identity=identity, data=data, idempotency=idempotency))
 
 
-@router.get("", response_model=Page[CredentialOut],
+@router.get("", operation_id="credentials_list", response_model=Page[CredentialOut],
             responses=problem_responses(400, 401, 403, 422, 503),
             summary="List credentials (a person's, by kind and state)")
 async def list_credentials(
@@ -74,29 +74,33 @@ async def list_credentials(
         limit=limit, cursor=cursor)
 
 
-@router.get("/{credential_id}", response_model=CredentialOut,
+@router.get("/{credential_id}", operation_id="credentials_read", response_model=CredentialOut,
             responses=problem_responses(401, 403, 404, 503), summary="Read a credential")
 async def get_credential(
     credential_id: CredentialId, identity: CurrentIdentity, db: DbDep, peers: PeersDep,
     response: Response,
 ) -> CredentialOut:
+    """Reads a credential with its verification state; its `ETag` is the version for If-Match."""
     credential = await credentials.get_credential(db=db, peers=peers, identity=identity,
                                                   credential_id=credential_id)
     response.headers["ETag"] = etag(credential.version)
     return credential
 
 
-@router.get("/{credential_id}/history", response_model=HistoryOut,
+@router.get("/{credential_id}/history", operation_id="credentials_history",
+            response_model=HistoryOut,
             responses=problem_responses(401, 403, 404, 503),
             summary="Verification history: every transition with who, when and why")
 async def credential_history(
     credential_id: CredentialId, identity: CurrentIdentity, db: DbDep, peers: PeersDep,
 ) -> HistoryOut:
+    """Lists every verification transition of the credential: who, when, which action and why."""
     return await credentials.credential_history(db=db, peers=peers, identity=identity,
                                                 credential_id=credential_id)
 
 
-@router.post("/{credential_id}/transitions", response_model=CredentialOut,
+@router.post("/{credential_id}/transitions", operation_id="credentials_transition",
+             response_model=CredentialOut,
              responses=problem_responses(401, 403, 404, 409, 412, 422, 428, 503),
              summary="Change the verification state (If-Match required; Idempotency-Key "
                      "accepted)")
@@ -113,7 +117,7 @@ async def transition_credential(
         expected=expected, idempotency=idempotency))
 
 
-@router.get("/{credential_id}/vc", response_class=Response,
+@router.get("/{credential_id}/vc", operation_id="credentials_export_vc", response_class=Response,
             responses={**VC_RESPONSE, **problem_responses(401, 403, 404, 409, 503)},
             summary="Export as a W3C verifiable credential (application/vc+jwt)")
 async def export_vc(
@@ -132,7 +136,8 @@ async def export_vc(
 
 # --- public -------------------------------------------------------------------------------
 
-@public_router.post("/verify", response_model=VerifyOut, responses=problem_responses(422),
+@public_router.post("/verify", operation_id="credentials_verify",
+                    response_model=VerifyOut, responses=problem_responses(422),
                     summary="Verify a credential (public, no token)", openapi_extra={
                         "security": []})
 async def verify(data: VerifyIn, db: DbDep) -> VerifyOut:
@@ -142,22 +147,26 @@ async def verify(data: VerifyIn, db: DbDep) -> VerifyOut:
     return await verification.verify_vc(db=db, token=data.credential)
 
 
-@public_router.get("/issuer/jwks.json", response_model=JwksOut,
+@public_router.get("/issuer/jwks.json", operation_id="issuer_keys_read", response_model=JwksOut,
                    summary="The issuer's public keys (JWKS)", openapi_extra={"security": []})
 async def jwks(db: DbDep, response: Response) -> dict[str, list[dict[str, Any]]]:
+    """The issuer's public keys (JWKS) that verify exported credentials and status lists;
+    cacheable for five minutes."""
     response.headers["Cache-Control"] = "public, max-age=300"
     return await issuance.issuer_jwks(db=db)
 
 
-@public_router.get("/issuer/profile", summary="The issuer (Open Badges Profile)",
+@public_router.get("/issuer/profile", operation_id="issuer_profile_read",
+                   summary="The issuer (Open Badges Profile)",
                    openapi_extra={"security": []})
 async def issuer(db: DbDep, settings: SettingsDep, response: Response) -> dict[str, Any]:
+    """The issuer's Open Badges profile (name, URL, keys); cacheable for five minutes."""
     response.headers["Cache-Control"] = "public, max-age=300"
     return await issuance.issuer_profile(db=db, settings=settings)
 
 
 @public_router.get(
-    "/issuer/status/{list_id}/{purpose}", response_class=Response,
+    "/issuer/status/{list_id}/{purpose}", operation_id="status_lists_read", response_class=Response,
     responses={200: {"description": "BitstringStatusListCredential, signed as vc+jwt (or "
                                     "unsecured JSON with `Accept: application/vc`).",
                      "content": {MEDIA_TYPE: {"schema": {"type": "string"}},
@@ -168,6 +177,8 @@ async def status_list(
     list_id: ListId, purpose: Purpose, db: DbDep, settings: SettingsDep,
     accept: Annotated[str | None, Header(max_length=512)] = None,
 ) -> Response:
+    """A W3C Bitstring Status List credential (revocation or suspension), signed as vc+jwt, or
+    unsecured JSON with `Accept: application/vc`; cacheable for one minute."""
     unsecured = accept is not None and "application/vc" in accept \
         and MEDIA_TYPE not in accept
     body = await issuance.status_list(db=db, settings=settings, list_id=list_id,

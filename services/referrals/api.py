@@ -71,7 +71,8 @@ def _templates(request: Request) -> TemplateSet:
 
 # --- programmes ------------------------------------------------------------------------------
 @programmes_router.get(
-    "", response_model=Page[ProgrammeOut], responses=problem_responses(400, 401, 403, 422),
+    "", operation_id="programs_list",
+    response_model=Page[ProgrammeOut], responses=problem_responses(400, 401, 403, 422),
     summary="List the route catalogue",
     description="Filters: `country`, `route_type`, `region` (served by the programme); "
                 "`include_inactive` lists withdrawn programmes too.")
@@ -87,31 +88,35 @@ async def list_programmes(
 
 
 @programmes_router.post(
-    "", status_code=201, response_model=ProgrammeOut,
+    "", operation_id="programs_create", status_code=201, response_model=ProgrammeOut,
     responses=problem_responses(401, 403, 409, 422), summary="Add a programme (admin)")
 async def create_programme(data: ProgrammeCreate, identity: CurrentIdentity, db: DbDep,
                            idempotency: Idempotency) -> Response:
+    """Adds a programme to the route catalogue (admin only): its route type, countries, regions,
+    requirements and modules."""
     return respond(await catalogue.create_programme(db=db, identity=identity, data=data,
                                                     idempotency=idempotency))
 
 
-@programmes_router.get("/{programme_id}", response_model=ProgrammeOut,
+@programmes_router.get("/{programme_id}", operation_id="programs_read", response_model=ProgrammeOut,
                        responses=problem_responses(401, 403, 404, 422),
                        summary="Read a programme")
 async def get_programme(programme_id: SlugPath, identity: CurrentIdentity, db: DbDep,
                         response: Response) -> ProgrammeOut:
+    """Reads one programme of the catalogue; its `ETag` is the version for If-Match."""
     out = await catalogue.get_programme(db=db, programme_id=programme_id)
     response.headers["ETag"] = etag(out.version)
     return out
 
 
 @programmes_router.patch(
-    "/{programme_id}", response_model=ProgrammeOut,
+    "/{programme_id}", operation_id="programs_update", response_model=ProgrammeOut,
     responses=problem_responses(401, 403, 404, 412, 422, 428),
     summary="Edit a programme (admin; If-Match required)")
 async def update_programme(programme_id: SlugPath, data: ProgrammeUpdate,
                            identity: CurrentIdentity, db: DbDep, expected: IfMatch,
                            response: Response) -> ProgrammeOut:
+    """Edits a programme of the catalogue (admin only). Requires If-Match with the version read."""
     out = await catalogue.update_programme(
         db=db, identity=identity, programme_id=programme_id, data=data, expected=expected)
     response.headers["ETag"] = etag(out.version)
@@ -120,7 +125,8 @@ async def update_programme(programme_id: SlugPath, data: ProgrammeUpdate,
 
 # --- providers -------------------------------------------------------------------------------
 @providers_router.get(
-    "", response_model=Page[ProviderOut], responses=problem_responses(400, 401, 403, 422),
+    "", operation_id="providers_list",
+    response_model=Page[ProviderOut], responses=problem_responses(400, 401, 403, 422),
     summary="List providers",
     description="Filters: `country`, `programme_id` (delivers it), `region` (serves it), "
                 "`organisation_id`; `include_inactive` lists withdrawn providers too.")
@@ -137,26 +143,29 @@ async def list_providers(
 
 
 @providers_router.post(
-    "", status_code=201, response_model=ProviderOut,
+    "", operation_id="providers_create", status_code=201, response_model=ProviderOut,
     responses=problem_responses(401, 403, 409, 422), summary="Add a provider (admin)")
 async def create_provider(data: ProviderCreate, identity: CurrentIdentity, db: DbDep,
                           idempotency: Idempotency) -> Response:
+    """Adds a provider (admin only): the programmes it delivers, the regions it serves and its
+    response time (SLA)."""
     return respond(await catalogue.create_provider(db=db, identity=identity, data=data,
                                                    idempotency=idempotency))
 
 
-@providers_router.get("/{provider_id}", response_model=ProviderOut,
+@providers_router.get("/{provider_id}", operation_id="providers_read", response_model=ProviderOut,
                       responses=problem_responses(401, 403, 404, 422),
                       summary="Read a provider")
 async def get_provider(provider_id: SlugPath, identity: CurrentIdentity, db: DbDep,
                        response: Response) -> ProviderOut:
+    """Reads one provider; its `ETag` is the version for If-Match."""
     out = await catalogue.get_provider(db=db, provider_id=provider_id)
     response.headers["ETag"] = etag(out.version)
     return out
 
 
 @providers_router.patch(
-    "/{provider_id}", response_model=ProviderOut,
+    "/{provider_id}", operation_id="providers_update", response_model=ProviderOut,
     responses=problem_responses(401, 403, 404, 412, 422, 428),
     summary="Edit a provider (admin; If-Match required)",
     description="SLA changes apply to referrals made afterwards.")
@@ -171,7 +180,8 @@ async def update_provider(provider_id: SlugPath, data: ProviderUpdate,
 
 # --- recommendations -------------------------------------------------------------------------
 @recommendations_router.get(
-    "/{profile_id}/recommendations", response_model=RecommendationsOut,
+    "/{profile_id}/recommendations", operation_id="recommendations_list",
+    response_model=RecommendationsOut,
     responses=problem_responses(401, 403, 404, 410, 503, 504),
     summary="Routes that fit this person, in order, with reasons and missing requirements",
     description="Applies the recommendation rules (data, versioned: `rules_version`) to "
@@ -190,7 +200,7 @@ async def recommendations(profile_id: IdPath, identity: CurrentIdentity, db: DbD
 
 # --- referrals -------------------------------------------------------------------------------
 @referrals_router.post(
-    "", status_code=201, response_model=ReferralOut,
+    "", operation_id="referrals_create", status_code=201, response_model=ReferralOut,
     responses=problem_responses(401, 403, 409, 422, 503, 504),
     summary="Refer a person to a provider's programme (idempotent)",
     description="Only with the person's consent to share their data with the provider's "
@@ -206,7 +216,8 @@ async def create_referral(data: ReferralCreate, identity: CurrentIdentity, db: D
 
 
 @referrals_router.get(
-    "", response_model=Page[ReferralOut], responses=problem_responses(400, 401, 403, 422),
+    "", operation_id="referrals_list",
+    response_model=Page[ReferralOut], responses=problem_responses(400, 401, 403, 422),
     summary="List the referrals you may see",
     description="Referring organisations see the referrals they made (in their regions), "
                 "providers and their ministry systems those addressed to them. Newest "
@@ -234,28 +245,33 @@ def _start(day: date | None) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=UTC) if day else None
 
 
-@referrals_router.get("/{referral_id}", response_model=ReferralOut,
+@referrals_router.get("/{referral_id}", operation_id="referrals_read", response_model=ReferralOut,
                       responses=problem_responses(401, 403, 404, 422),
                       summary="Read a referral")
 async def get_referral(referral_id: IdPath, identity: CurrentIdentity, db: DbDep,
                        response: Response) -> ReferralOut:
+    """Reads a referral: person, programme, provider, state, due date of the provider's answer and
+    outcome. Its `ETag` is the version for If-Match."""
     out = await referrals.get_referral(db=db, identity=identity, referral_id=referral_id)
     response.headers["ETag"] = etag(out.version)
     response.headers["Cache-Control"] = "no-store"
     return out
 
 
-@referrals_router.get("/{referral_id}/history", response_model=HistoryOut,
+@referrals_router.get("/{referral_id}/history", operation_id="referrals_history",
+                      response_model=HistoryOut,
                       responses=problem_responses(401, 403, 404, 422),
                       summary="Every transition: who, when, from where to where, and why")
 async def referral_history(referral_id: IdPath, identity: CurrentIdentity, db: DbDep,
                            response: Response) -> HistoryOut:
+    """Lists every transition of the referral in order: who, when, from which state to which, and
+    the reason."""
     response.headers["Cache-Control"] = "no-store"
     return await referrals.referral_history(db=db, identity=identity, referral_id=referral_id)
 
 
 @referrals_router.post(
-    "/{referral_id}/transitions", response_model=ReferralOut,
+    "/{referral_id}/transitions", operation_id="referrals_transition", response_model=ReferralOut,
     responses=problem_responses(401, 403, 404, 409, 412, 422, 428, 503, 504),
     summary="Move a referral along its lifecycle (If-Match required)",
     description="Actions: `accept`, `reject` (reason and `reason_code`), `start`, `hold` "
@@ -274,15 +290,18 @@ async def transition_referral(referral_id: IdPath, data: TransitionIn,
 
 
 # --- pathways --------------------------------------------------------------------------------
-@pathways_router.get("/templates", response_model=TemplatesOut,
+@pathways_router.get("/templates", operation_id="pathway_templates_list",
+                     response_model=TemplatesOut,
                      responses=problem_responses(401, 403),
                      summary="The pathway templates (multi-step routes)")
 async def templates(identity: CurrentIdentity, request: Request) -> TemplatesOut:
+    """Lists the pathway templates: multi-step routes and their steps, to start a person's pathway
+    from."""
     return pathways.templates_out(_templates(request))
 
 
 @pathways_router.post(
-    "", status_code=201, response_model=PathwayOut,
+    "", operation_id="pathways_create", status_code=201, response_model=PathwayOut,
     responses=problem_responses(401, 403, 409, 422, 503, 504),
     summary="Start a person's multi-step pathway from a template (idempotent)",
     description="Opens the first step as a referral (the person's consent to share with "
@@ -298,24 +317,29 @@ async def create_pathway(data: PathwayCreate, identity: CurrentIdentity, db: DbD
 
 
 @pathways_router.get(
-    "", response_model=Page[PathwayOut], responses=problem_responses(400, 401, 403, 422),
+    "", operation_id="pathways_list",
+    response_model=Page[PathwayOut], responses=problem_responses(400, 401, 403, 422),
     summary="List pathways (e.g. a person's)")
 async def list_pathways(
     identity: CurrentIdentity, db: DbDep, cursors: CursorsDep, profile_id: IdQuery = None,
     status: PathwayStatus | None = None, template: SlugQuery = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[PathwayOut]:
+    """Lists the pathways the caller may see, e.g. a person's with `profile_id`, paginated with
+    `limit` and `cursor`."""
     return await pathways.list_pathways(
         db=db, identity=identity, cursors=cursors, profile_id=profile_id,
         status=status.value if status else None, template=template, limit=limit,
         cursor=cursor)
 
 
-@pathways_router.get("/{pathway_id}", response_model=PathwayOut,
+@pathways_router.get("/{pathway_id}", operation_id="pathways_read", response_model=PathwayOut,
                      responses=problem_responses(401, 403, 404, 422),
                      summary="A pathway's whole state: steps, their referrals, why it waits")
 async def get_pathway(pathway_id: IdPath, identity: CurrentIdentity, db: DbDep,
                       response: Response) -> PathwayOut:
+    """Reads a pathway's whole state: its steps, the referral of each, and why it waits if it is
+    on hold. Its `ETag` is the version for If-Match."""
     out = await pathways.get_pathway(db=db, identity=identity, pathway_id=pathway_id)
     response.headers["ETag"] = etag(out.version)
     response.headers["Cache-Control"] = "no-store"
@@ -323,7 +347,7 @@ async def get_pathway(pathway_id: IdPath, identity: CurrentIdentity, db: DbDep,
 
 
 @pathways_router.post(
-    "/{pathway_id}/transitions", response_model=PathwayOut,
+    "/{pathway_id}/transitions", operation_id="pathways_transition", response_model=PathwayOut,
     responses=problem_responses(401, 403, 404, 409, 412, 422, 428, 503, 504),
     summary="Resume a pathway on hold, or cancel it (If-Match required)",
     description="`resume` opens a new referral for the held step (optionally to another "

@@ -83,7 +83,7 @@ async def optional_if_match(
 
 # --- collection ----------------------------------------------------------------------------
 @router.post(
-    "", status_code=201, response_model=ProfileCreated,
+    "", operation_id="profiles_create", status_code=201, response_model=ProfileCreated,
     responses=problem_responses(401, 403, 409, 422),
     summary="Register a person",
     description="Registers a person for the caller's organisation. A document already "
@@ -98,7 +98,8 @@ async def create_profile(data: ProfileCreate, identity: CurrentIdentity, db: DbD
 
 
 @router.get(
-    "", response_model=Page[ProfileSummary], responses=problem_responses(400, 401, 403, 422),
+    "", operation_id="profiles_search",
+    response_model=Page[ProfileSummary], responses=problem_responses(400, 401, 403, 422),
     summary="Search the profiles you may see",
     description="`q`: name search, accent-insensitive, typo-tolerant and in any surname "
                 "order, best matches first (at most 500). `document`: exact number, "
@@ -129,7 +130,8 @@ async def search_profiles(
 
 
 @router.post(
-    "/bulk", response_model=BulkOut, responses=problem_responses(400, 401, 403, 409, 422),
+    "/bulk", operation_id="profiles_bulk_create",
+    response_model=BulkOut, responses=problem_responses(400, 401, 403, 409, 422),
     summary="Register up to 1,000 people at once (NGO batches)",
     description="Each item is judged on its own: `created`, `duplicate` (document already "
                 "registered — `existing_profile_id` only when you may see it — or repeated "
@@ -143,7 +145,8 @@ async def bulk_create(data: BulkIn, identity: CurrentIdentity, db: DbDep,
 
 
 @router.get(
-    "/statistics", response_model=StatisticsOut, responses=problem_responses(401, 403, 422),
+    "/statistics", operation_id="profiles_statistics",
+    response_model=StatisticsOut, responses=problem_responses(401, 403, 422),
     summary="Non-identifying counts for reporting",
     description="Counts by sex, age band (0-17, 18-24, 25-34, 35-44, 45-59, 60+), "
                 "nationality, population type, region and status; no ids, no cross-tabs. "
@@ -168,24 +171,29 @@ async def statistics(
 
 # --- one profile ---------------------------------------------------------------------------
 @router.get(
-    "/{profile_id}", response_model=ProfileOut,
+    "/{profile_id}", operation_id="profiles_read", response_model=ProfileOut,
     responses=on_profile(401, 403, 404, 410, 503),
     summary="Read a profile (audited)",
 )
 async def get_profile(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
                       cipher: CipherDep) -> Response:
+    """Reads a person's profile (every read is written to the profile's audit trail). Its `ETag`
+    is the version for If-Match. A merged profile answers 410 with the profile it was merged
+    into."""
     body, version = await usecases.read_profile(db=db, identity=identity, cipher=cipher,
                                                 profile_id=profile_id)
     return _json(body, headers={"ETag": etag(version)})
 
 
 @router.patch(
-    "/{profile_id}", response_model=ProfileOut,
+    "/{profile_id}", operation_id="profiles_update", response_model=ProfileOut,
     responses=on_profile(401, 403, 404, 409, 410, 412, 422, 428),
     summary="Rectify a profile (ARCO; If-Match required)",
 )
 async def update_profile(profile_id: ProfileId, data: ProfileUpdate, identity: CurrentIdentity,
                          db: DbDep, expected: IfMatch, cipher: CipherDep) -> Response:
+    """Rectifies a profile (ARCO rectification): only the fields sent change. Requires If-Match
+    with the version read; 412 if someone changed it since."""
     body, version = await usecases.update_profile(db=db, identity=identity,
                                                   profile_id=profile_id, data=data,
                                                   expected=expected, cipher=cipher)
@@ -193,7 +201,7 @@ async def update_profile(profile_id: ProfileId, data: ProfileUpdate, identity: C
 
 
 @router.delete(
-    "/{profile_id}", status_code=204, response_class=Response,
+    "/{profile_id}", operation_id="profiles_erase", status_code=204, response_class=Response,
     responses=on_profile(401, 403, 404, 410, 412, 428),
     summary="Cancel a person's data (ARCO; If-Match required)",
     description="Pseudonymises: names, birth date, contact, documents' numbers and sensitive "
@@ -209,17 +217,19 @@ async def erase_profile(profile_id: ProfileId, identity: CurrentIdentity, db: Db
 
 
 @router.get(
-    "/{profile_id}/duplicates", response_model=DuplicatesOut,
+    "/{profile_id}/duplicates", operation_id="profiles_duplicates", response_model=DuplicatesOut,
     responses=on_profile(401, 403, 404, 410),
     summary="Near matches of this person (name, birth date, nationality)",
 )
 async def duplicates(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep) -> Response:
+    """Lists the profiles the caller may see that are likely the same person (similar name, birth
+    date, nationality), to merge them."""
     return _json(await usecases.find_duplicates(db=db, identity=identity,
                                                 profile_id=profile_id))
 
 
 @router.post(
-    "/{profile_id}/merge", response_model=ProfileOut,
+    "/{profile_id}/merge", operation_id="profiles_merge", response_model=ProfileOut,
     responses=on_profile(401, 403, 404, 409, 410, 412, 422, 428),
     summary="Merge a duplicate into this profile (If-Match of this profile)",
     description="Keeps this profile, moves the duplicate's documents, consents and history "
@@ -235,7 +245,7 @@ async def merge(profile_id: ProfileId, data: MergeIn, identity: CurrentIdentity,
 
 
 @router.get(
-    "/{profile_id}/export", response_model=ExportOut,
+    "/{profile_id}/export", operation_id="profiles_export", response_model=ExportOut,
     responses=on_profile(401, 403, 404, 410, 502, 503),
     summary="ARCO access: everything held on the person, machine-readable",
     description="The registry's data (profile, documents, consents, who accessed it, merged "
@@ -261,7 +271,7 @@ async def export(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
 
 
 @router.get(
-    "/{profile_id}/audit", response_model=Page[AuditEntryOut],
+    "/{profile_id}/audit", operation_id="profiles_audit", response_model=Page[AuditEntryOut],
     responses=on_profile(400, 401, 403, 404, 422),
     summary="Who read or changed this profile (coordinators of its organisation)",
     description="Append-only, newest first, including profiles merged into this one. A "
@@ -277,7 +287,7 @@ async def audit(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
 
 # --- consents ------------------------------------------------------------------------------
 @router.get(
-    "/{profile_id}/consent-check", response_model=ConsentCheckOut,
+    "/{profile_id}/consent-check", operation_id="consents_check", response_model=ConsentCheckOut,
     responses=on_profile(401, 403, 404, 422),
     summary="May this organisation receive the person's data for this purpose?",
     description="For other services before they share: `granted` with the deciding "
@@ -302,17 +312,20 @@ async def consent_check(
 
 
 @router.get(
-    "/{profile_id}/consents", response_model=Page[ConsentOut],
+    "/{profile_id}/consents", operation_id="consents_list", response_model=Page[ConsentOut],
     responses=on_profile(401, 403, 404, 410),
     summary="The person's consent decisions",
 )
 async def list_consents(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep
                         ) -> Response:
+    """Lists the person's consent decisions (granted, refused, withdrawn) by purpose and
+    recipient, newest first."""
     return _json(await usecases.list_consents(db=db, identity=identity, profile_id=profile_id))
 
 
 @router.post(
-    "/{profile_id}/consents", status_code=201, response_model=ConsentOut,
+    "/{profile_id}/consents", operation_id="consents_record",
+    status_code=201, response_model=ConsentOut,
     responses=on_profile(401, 403, 404, 409, 410, 422),
     summary="Record a consent decision (grant or refusal)",
     description="A refused or withdrawn `statistics` or `contact` consent is the person's "
@@ -328,7 +341,8 @@ async def record_consent(profile_id: ProfileId, identity: CurrentIdentity, db: D
 
 
 @router.post(
-    "/{profile_id}/consents/{consent_id}/withdraw", response_model=ConsentOut,
+    "/{profile_id}/consents/{consent_id}/withdraw", operation_id="consents_withdraw",
+    response_model=ConsentOut,
     responses=on_profile(401, 403, 404, 409, 410, 412),
     summary="Withdraw a granted consent",
     description="Always honoured (If-Match optional, checked when sent). Withdrawing the "

@@ -87,7 +87,7 @@ async def test_bulk_items_are_documented_as_validated_one_by_one(
     # was: the schema said every item is a valid ProfileCreate, but an invalid item is (by
     # contract) a per-item "invalid" result in a 200, so the document contradicted the API
     doc = (await client.get("/openapi.json")).json()
-    schema = doc["components"]["schemas"]["BulkIn"]["properties"]["items"]["items"]
+    schema = doc["components"]["schemas"]["Registry_BulkIn"]["properties"]["items"]["items"]
     assert {"type": "object"} in schema["anyOf"]
     resp = await client.post("/v1/profiles/bulk", json={"items": [{"given_names": "x"}]},
                              headers=auth())

@@ -25,7 +25,7 @@ Slug = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
 @router.get(
-    "/indicators",
+    "/indicators", operation_id="reports_indicators",
     responses={**problem_responses(401, 403, 422),
                200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
     summary="Indicators for programme coordinators (JSON, or CSV with Accept: text/csv)",
