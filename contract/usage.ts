@@ -34,9 +34,9 @@ export async function registerAna(api: ReturnType<typeof client>): Promise<strin
   return id;
 }
 
-export async function pendingReferrals(api: ReturnType<typeof client>): Promise<string[]> {
+export async function requestedReferrals(api: ReturnType<typeof client>): Promise<string[]> {
   const { data, error } = await api.GET("/v1/referrals", {
-    params: { query: { status: "pending", limit: 20 } },
+    params: { query: { status: "requested", limit: 20 } },
   });
   if (error !== undefined) {
     throw new Error(error.title);
