@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from gateway.edge.policy import SCOPES_BY_ROLE
 from gateway.edge.routing import Route, RouteTable
 from gateway.edge.upstreams import Upstream
+from gateway.events.catalogue_api import webhooks_section
 from shared.errors import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
 from shared.i18n import status_title
 
@@ -77,6 +78,7 @@ def merge_openapi(
                     operation["security"] = []
     complete_responses(doc, routes)
     add_links(doc)
+    doc["webhooks"] = webhooks_section()
     return doc
 
 

@@ -164,9 +164,13 @@ def worker_nothing_due(leased: int) -> bool:
 
 
 def _event(kind: str, org: str = "ong-lima") -> EventEnvelope:
+    """A registry event as its schema describes it (consents name theirs)."""
+    data = {} if kind == "profile.erased" else {
+        "consent_id": str(uuid.uuid4()), "purpose": "referral",
+        "recipient_organisation_id": None, "programme_id": None}
     return EventEnvelope(event_id=str(uuid.uuid4()), type=kind, occurred_at=utcnow(),
                          subject_type="profile", subject_id=str(uuid.uuid4()),
-                         organisation_id=org, regions=["PE-LMA"], data={})
+                         organisation_id=org, regions=["PE-LMA"], data=data)
 
 
 async def test_gone_disables_and_tells_the_owner_retry_after_is_honoured(
