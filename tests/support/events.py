@@ -20,6 +20,7 @@ VIOLATIONS: list[str] = []
 NOT_YET_EMITTED: frozenset[str] = frozenset()
 # internal to the relay (who may see the event), stripped from the feed and deliveries
 INTERNAL_DATA = {"organisations"}
+FORMATS = jsonschema.Draft202012Validator.FORMAT_CHECKER  # date-time is checked too
 
 
 @functools.cache
@@ -33,9 +34,9 @@ def _check(name: str, instance: dict[str, Any], schema: dict[str, Any], where: s
            ) -> list[str]:
     """Problems of ``instance`` against ``schema``, including fields its ``data`` carries
     that the schema does not declare (the catalogue must grow with the code)."""
+    validator = jsonschema.Draft202012Validator(schema, format_checker=FORMATS)
     problems = [f"{where} {name}: {'/'.join(map(str, e.absolute_path)) or '(root)'}: "
-                f"{e.message}" for e in jsonschema.Draft202012Validator(schema)
-                .iter_errors(instance)]
+                f"{e.message}" for e in validator.iter_errors(instance)]
     declared = set(schema["properties"]["data"].get("properties", {}))
     data = instance.get("data")
     if isinstance(data, dict):
