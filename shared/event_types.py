@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -175,6 +175,11 @@ BY_NAME: dict[str, EventType] = {t.name: t for t in CATALOGUE}
 FEED_TYPES: frozenset[str] = frozenset(t.name for t in CATALOGUE if t.in_feed)
 
 
+def _const(value: str) -> Any:
+    """``Literal[value]`` for a value known at run time (JSON Schema ``const``)."""
+    return cast(Any, Literal)[value]
+
+
 def _pascal(name: str) -> str:
     return "".join(p.capitalize() for p in name.replace(".", "_").split("_"))
 
@@ -183,8 +188,8 @@ def feed_item_model(t: EventType) -> type[BaseModel]:
     """The event as ``GET /v1/events`` lists it."""
     return create_model(
         f"{_pascal(t.name)}Event", position=(int, ...), event_id=(str, ...),
-        type=(Literal[t.name], ...), occurred_at=(datetime, ...),
-        subject_type=(Literal[t.subject_type], ...), subject_id=(str, ...),
+        type=(_const(t.name), ...), occurred_at=(datetime, ...),
+        subject_type=(_const(t.subject_type), ...), subject_id=(str, ...),
         subject_version=(int | None, ...), organisation_id=(str | None, ...),
         regions=(list[str], ...), data=(t.data, ...))
 
@@ -196,10 +201,10 @@ def delivery_model(t: EventType) -> type[BaseModel]:
     if t.in_feed:
         data = create_model(
             f"{_pascal(t.name)}DeliveryData", __base__=t.data, event_id=(str, ...),
-            position=(int | None, ...), subject_type=(Literal[t.subject_type], ...),
+            position=(int | None, ...), subject_type=(_const(t.subject_type), ...),
             subject_id=(str, ...), subject_version=(int | None, ...),
             organisation_id=(str | None, ...), regions=(list[str], ...))
-    return create_model(f"{_pascal(t.name)}Delivery", type=(Literal[t.name], ...),
+    return create_model(f"{_pascal(t.name)}Delivery", type=(_const(t.name), ...),
                         timestamp=(datetime, ...), data=(data, ...))
 
 
@@ -219,7 +224,8 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
             return [walk(v) for v in node]
         return node
 
-    return walk(schema)  # type: ignore[no-any-return]
+    result: dict[str, Any] = walk(schema)
+    return result
 
 
 def describe(t: EventType) -> dict[str, Any]:
