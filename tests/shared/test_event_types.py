@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import jsonschema
 
 from shared.event_types import BY_NAME, CATALOGUE, FEED_TYPES, describe
-from tests.support.events import delivery_problems, feed_item_problems
+from tests.support.events import delivery_problems, feed_item_problems, finish
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,15 +26,15 @@ def _emitted_in(tree: ast.AST) -> set[str]:
             func = node.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
             if name in {"Event", "EventEnvelope"}:
-                found |= {k.value.value for k in node.keywords if k.arg == "type"
+                found |= {str(k.value.value) for k in node.keywords if k.arg == "type"
                           and isinstance(k.value, ast.Constant)}
             elif name.endswith("_event") and node.args \
                     and isinstance(node.args[0], ast.Constant):
-                found.add(node.args[0].value)
+                found.add(str(node.args[0].value))
         elif isinstance(node, ast.Dict):
             keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
             if {"type", "timestamp"} <= keys:
-                found |= {v.value for k, v in zip(node.keys, node.values, strict=True)
+                found |= {str(v.value) for k, v in zip(node.keys, node.values, strict=True)
                           if isinstance(k, ast.Constant) and k.value == "type"
                           and isinstance(v, ast.Constant)}
     return found
@@ -61,7 +63,7 @@ def test_each_type_is_versioned_described_and_its_schemas_are_valid_json_schema(
 
 
 def test_a_feed_item_or_delivery_off_its_schema_is_named_with_its_path() -> None:
-    item = {"position": 3, "event_id": "e1", "type": "referral.status_changed",
+    item: dict[str, Any] = {"position": 3, "event_id": "e1", "type": "referral.status_changed",
             "occurred_at": "2026-11-20T10:00:00Z", "subject_type": "referral",
             "subject_id": "r1", "subject_version": 2, "organisation_id": "ong-lima",
             "regions": ["PE-LMA"], "data": {
@@ -80,3 +82,35 @@ def test_a_feed_item_or_delivery_off_its_schema_is_named_with_its_path() -> None
     assert delivery_problems(ping) == []
     assert "data: 'subscription_id' is a required property" in "\n".join(
         delivery_problems({**ping, "data": {}}))
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write_line(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def _session(args: list[str], reporter: _Lines) -> SimpleNamespace:
+    return SimpleNamespace(
+        config=SimpleNamespace(args=args, option=SimpleNamespace(keyword="", markexpr=""),
+                               pluginmanager=SimpleNamespace(get_plugin=lambda _: reporter)),
+        testsfailed=0, shouldstop=False, exitstatus=0)
+
+
+def test_the_run_fails_when_emitted_and_catalogued_types_differ() -> None:
+    all_but_one = set(BY_NAME) - {"referral.overdue"}
+    reporter = _Lines()
+    whole = _session([str(ROOT / "tests")], reporter)
+    finish(whole, all_but_one)
+    assert whole.exitstatus == 1
+    assert "catalogued but never emitted by the suite: referral.overdue" in reporter.lines
+    part = _session([str(ROOT / "tests" / "gateway")], _Lines())
+    finish(part, all_but_one)
+    assert part.exitstatus == 0  # a partial run cannot tell
+    finish(part, set(BY_NAME) | {"vacancy.created"})
+    assert part.exitstatus == 1  # emitted but not catalogued: always
+    complete = _session([str(ROOT / "tests")], _Lines())
+    finish(complete, set(BY_NAME))
+    assert complete.exitstatus == 0

@@ -109,9 +109,9 @@ def install() -> None:
             VIOLATIONS.extend(feed_item_problems(item.model_dump(mode="json")))
         return page
 
-    db.insert_events = recording_insert  # type: ignore[assignment]
-    subscriptions.append_events = recording_append  # type: ignore[assignment]
-    feed.list_events = checked_list  # type: ignore[assignment]
+    db.insert_events = recording_insert
+    subscriptions.append_events = recording_append
+    feed.list_events = checked_list
 
 
 def coverage_report(seen: set[str]) -> tuple[list[str], list[str]]:
@@ -132,12 +132,13 @@ def _whole_suite(session: Any) -> bool:
             and all(a == tests_root or a == tests_root.parent for a in args))
 
 
-def finish(session: Any) -> None:
+def finish(session: Any, seen: set[str] | None = None) -> None:
     """At the end of the run: a type emitted but not catalogued fails it; a catalogued type
     never emitted is reported, and fails a run of the whole suite."""
-    unknown, never = coverage_report(SEEN)
+    seen = SEEN if seen is None else seen
+    unknown, never = coverage_report(seen)
     whole = _whole_suite(session)
-    lines = [f"event types emitted by the suite: {len(SEEN & set(BY_NAME))} of "
+    lines = [f"event types emitted by the suite: {len(seen & set(BY_NAME))} of "
              f"{len(BY_NAME)} catalogued"]
     if unknown:
         lines.append(f"emitted but not in the event catalogue: {', '.join(unknown)}")
