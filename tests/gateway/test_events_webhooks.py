@@ -331,14 +331,16 @@ async def test_feed_never_skips_with_concurrent_out_of_order_writers(
             # ...so hold a transaction open across others' commits: take a position early
             async with registry.uow() as uow:
                 uow.emit(Event(type="profile.updated", subject_type="profile",
-                               subject_id=f"{marker}-{i}", organisation_id="ong-feed"))
+                               subject_id=f"{marker}-{i}", organisation_id="ong-feed",
+                               data={"changed_fields": ["region"]}))
                 await uow.session.flush()
                 from shared.tables import outbox_events
 
                 await uow.session.execute(outbox_events.insert().values(
                     event_id=str(uuid.uuid4()), type="profile.updated", occurred_at=utcnow(),
                     subject_type="profile", subject_id=f"{marker}-{i}-early",
-                    organisation_id="ong-feed", regions=[], data={}))
+                    organisation_id="ong-feed", regions=[],
+                    data={"changed_fields": ["region"]}))
                 await asyncio.sleep(random.uniform(0.05, 0.3))
                 await uow.commit()
             expected.extend([f"{marker}-{i}-early", f"{marker}-{i}"])
