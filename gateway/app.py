@@ -17,6 +17,7 @@ from gateway.edge.ratelimit import Limiter, make_limiter, parse_quotas
 from gateway.edge.routing import RouteTable
 from gateway.edge.upstreams import ASGIUpstream, Upstream, http_upstreams
 from gateway.events.api import router as events_router
+from gateway.events.catalogue_api import router as event_types_router
 from gateway.events.delivery_worker import DeliveryWorker, start_event_tasks
 from gateway.events.hub import EventHub
 from gateway.events.subscriptions import endpoint_disabled_event
@@ -138,6 +139,7 @@ def install_routes(app: FastAPI, parts: GatewayParts) -> None:
     app.include_router(oauth)
     app.include_router(admin)
     app.include_router(events_router)
+    app.include_router(event_types_router)
     install_openapi(app)
     install_merged_docs(app, parts.upstreams, parts.routes)
     install_docs(app, "Ruta de Empleabilidad API")

@@ -4,9 +4,10 @@ migrated once per session; each test runs inside an outer transaction rolled bac
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,12 +17,42 @@ from gateway.identity.keys import KeyStore, ensure_signing_key
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
+from tests.support import events as event_contract
 from tests.support.databases import BACKEND, IS_POSTGRES, PG_URL, TempDatabases
 from tests.support.tokens import TokenFactory, make_token_factory
 
 
 def pytest_report_header() -> str:
     return f"ruta test database: {BACKEND}" + (f" ({PG_URL})" if IS_POSTGRES else "")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    event_contract.install()
+
+
+@pytest.fixture(autouse=True)
+def events_follow_their_schemas() -> Iterator[None]:
+    """Every event a test produces, reads from the feed or receives by webhook matches its
+    published schema (tests/support/events.py)."""
+    before = len(event_contract.VIOLATIONS)
+    yield
+    new = event_contract.VIOLATIONS[before:]
+    assert not new, "events off their published schema:\n" + "\n".join(new)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The catalogue covers exactly the types the suite saw emitted (see
+    tests/support/events.py); under xdist each worker hands its set to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["event_types_seen"] = sorted(event_contract.SEEN)
+        return
+    event_contract.finish(session)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    event_contract.SEEN.update(node.workeroutput.get("event_types_seen", []))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -20,6 +20,7 @@ from gateway.edge.openapi_metadata import describe
 from gateway.edge.policy import SCOPES_BY_ROLE
 from gateway.edge.routing import Route, RouteTable
 from gateway.edge.upstreams import Upstream
+from gateway.events.catalogue_api import webhooks_section
 from shared.errors import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
 from shared.i18n import status_title
 
@@ -85,6 +86,7 @@ def merge_openapi(
     add_links(doc)
     drop_unreferenced_defaults(doc)
     components["schemas"] = dict(sorted(components.get("schemas", {}).items()))
+    doc["webhooks"] = webhooks_section()
     return doc
 
 

@@ -91,6 +91,7 @@ POLICY: tuple[Rule, ...] = _rules(
     # gateway: who am I, events, webhooks, administration
     (READ, "/v1/me", EVERYONE, None),
     (READ, "/v1/events", INTEGRATORS, "events:read"),
+    (READ, "/v1/event-types", EVERYONE, None),
     (ANY, "/v1/webhook-subscriptions", INTEGRATORS, "webhooks:manage"),
     (ANY, "/v1/webhook-subscriptions/{rest:path}", INTEGRATORS, "webhooks:manage"),
     (ANY, "/v1/organisations", frozenset({AD}), "admin"),

@@ -49,6 +49,7 @@ ROUTE_TABLE: tuple[tuple[str, str, bool], ...] = (
     ("/v1/reports/{rest:path}", "referrals", False),
     ("/v1/me", "gateway", False),
     ("/v1/events", "gateway", False),
+    ("/v1/event-types", "gateway", False),
     ("/v1/webhook-subscriptions", "gateway", False),
     ("/v1/webhook-subscriptions/{rest:path}", "gateway", False),
     ("/v1/organisations", "gateway", False),

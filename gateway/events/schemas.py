@@ -10,14 +10,11 @@ from typing import Annotated, Any
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.clock import UtcDateTime
+from shared.event_types import FEED_TYPES
 
-EVENT_TYPES = {
-    "profile.created", "profile.updated", "profile.merged", "profile.erased",
-    "consent.granted", "consent.withdrawn", "referral.created", "referral.status_changed",
-    "referral.overdue", "pathway.advanced", "pathway.completed", "credential.created",
-    "credential.status_changed", "credential.revoked", "webhook.endpoint_disabled",
-}
-EventType = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+\.[a-z_]+)$", max_length=64)]
+EVENT_TYPES = FEED_TYPES  # what a subscription may name (the catalogue, less the test ping)
+EventType = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+\.[a-z_]+(\.v[0-9]+)?)$",
+                                             max_length=64)]
 
 
 class FeedItem(BaseModel):

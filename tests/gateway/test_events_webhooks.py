@@ -164,9 +164,13 @@ def worker_nothing_due(leased: int) -> bool:
 
 
 def _event(kind: str, org: str = "ong-lima") -> EventEnvelope:
+    """A registry event as its schema describes it (consents name theirs)."""
+    data = {} if kind == "profile.erased" else {
+        "consent_id": str(uuid.uuid4()), "purpose": "referral",
+        "recipient_organisation_id": None, "programme_id": None}
     return EventEnvelope(event_id=str(uuid.uuid4()), type=kind, occurred_at=utcnow(),
                          subject_type="profile", subject_id=str(uuid.uuid4()),
-                         organisation_id=org, regions=["PE-LMA"], data={})
+                         organisation_id=org, regions=["PE-LMA"], data=data)
 
 
 async def test_gone_disables_and_tells_the_owner_retry_after_is_honoured(
@@ -327,14 +331,16 @@ async def test_feed_never_skips_with_concurrent_out_of_order_writers(
             # ...so hold a transaction open across others' commits: take a position early
             async with registry.uow() as uow:
                 uow.emit(Event(type="profile.updated", subject_type="profile",
-                               subject_id=f"{marker}-{i}", organisation_id="ong-feed"))
+                               subject_id=f"{marker}-{i}", organisation_id="ong-feed",
+                               data={"changed_fields": ["region"]}))
                 await uow.session.flush()
                 from shared.tables import outbox_events
 
                 await uow.session.execute(outbox_events.insert().values(
                     event_id=str(uuid.uuid4()), type="profile.updated", occurred_at=utcnow(),
                     subject_type="profile", subject_id=f"{marker}-{i}-early",
-                    organisation_id="ong-feed", regions=[], data={}))
+                    organisation_id="ong-feed", regions=[],
+                    data={"changed_fields": ["region"]}))
                 await asyncio.sleep(random.uniform(0.05, 0.3))
                 await uow.commit()
             expected.extend([f"{marker}-{i}-early", f"{marker}-{i}"])

@@ -6,6 +6,8 @@ import http.server
 import threading
 from typing import Any
 
+from tests.support.events import check_delivery
+
 
 class Receiver:
     """A ministry's endpoint on loopback: answers with a scripted list of statuses."""
@@ -21,6 +23,7 @@ class Receiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                check_delivery(body)  # against the event type's published schema
                 with outer.lock:
                     outer.received.append({"headers": dict(self.headers.items()),
                                            "body": body})
