@@ -40,11 +40,13 @@ def chromium(url: str, profile: Path, *output: str) -> str:
 
 
 def operations(server: LiveServer) -> tuple[set[str], set[str]]:
+    """What the pages must show: every path and every webhook (event type), and every
+    operation id of both."""
     doc = httpx.get(server.base_url + "/openapi.json", timeout=30).json()
-    paths = set(doc["paths"])
-    ids = {op["operationId"] for item in doc["paths"].values() for op in item.values()
+    items = {**doc["paths"], **doc.get("webhooks", {})}
+    ids = {op["operationId"] for item in items.values() for op in item.values()
            if isinstance(op, dict) and "operationId" in op}
-    return paths, ids
+    return set(items), ids
 
 
 def render(server: LiveServer, page: str, tmp_path: Path) -> str:
