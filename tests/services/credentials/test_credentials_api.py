@@ -93,6 +93,7 @@ async def test_every_kind_keeps_its_own_fields(flow: Flow, body: dict[str, objec
     ({"kind": "language", "level": "B2"}, {"language"}),
     ({"kind": "language", "language": "es", "level": "fluent"}, {"level"}),
     ({"issuer": {"name": "UCV", "country": "Venezuela"}}, {"issuer.country"}),
+    ({"issuer": {"name": "UCV", "country": "ZZ"}}, {"issuer.country"}),
     ({"title": "Médico\u0000Cirujano"}, {"title"}),
     ({"issuer": {"name": "UCV\nInjected: line"}}, {"issuer.name"}),
     ({"level": "\u0007"}, {"level"}),
