@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from services.referrals.models import Referral
@@ -280,6 +281,7 @@ async def test_hold_stops_the_completion_clock(route: Route) -> None:
 
 
 # --- validation of the request -------------------------------------------------------------
+@pytest.mark.invalid_request
 async def test_bad_referral_requests_are_422_and_write_nothing(
     route: Route, auth: TokenFactory, dbs: dict[str, Database]
 ) -> None:

@@ -79,6 +79,7 @@ async def test_full_registration_round_trip(
 @pytest.mark.parametrize("extra", [{"organisation_id": "x"}, {"status": "erased"},
                                    {"search_key": "x"}, {"opt_out_statistics": True},
                                    {"sensitive_ciphertext": "x"}])
+@pytest.mark.invalid_request
 async def test_mass_assignment_is_refused(
     client: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Database],
     extra: dict[str, object],
