@@ -11,6 +11,7 @@ their responses still are. The spec is fetched from the first app of the session
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,7 +207,7 @@ class ContractState:
 
     contract: Contract | None = None
     check_requests: bool = True
-    enabled: bool = True
+    enabled: bool = os.environ.get("RUTA_TEST_CONTRACT", "on") != "off"  # off: to measure
 
 
 class ContractTransport(httpx.AsyncBaseTransport):
