@@ -1,25 +1,18 @@
-"""Programme regions as ISO 3166-2 subdivision codes (PRODUCT.md section 4)."""
+"""Programme regions as ISO 3166-2 subdivision codes (PRODUCT.md section 4), from pycountry."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+import pycountry
+from pydantic import AfterValidator, WithJsonSchema
 
-from shared.errors import InvalidValue
 from shared.i18n import Text
+from shared.refdata import member_of
 
 # Every first-level subdivision of Peru and Ecuador, so finer programmes can grow into them.
-PERU = {
-    "PE-AMA", "PE-ANC", "PE-APU", "PE-ARE", "PE-AYA", "PE-CAJ", "PE-CAL", "PE-CUS", "PE-HUV",
-    "PE-HUC", "PE-ICA", "PE-JUN", "PE-LAL", "PE-LAM", "PE-LIM", "PE-LMA", "PE-LOR", "PE-MDD",
-    "PE-MOQ", "PE-PAS", "PE-PIU", "PE-PUN", "PE-SAM", "PE-TAC", "PE-TUM", "PE-UCA",
-}
-ECUADOR = {
-    "EC-A", "EC-B", "EC-C", "EC-D", "EC-E", "EC-F", "EC-G", "EC-H", "EC-I", "EC-L", "EC-M",
-    "EC-N", "EC-O", "EC-P", "EC-R", "EC-S", "EC-SD", "EC-SE", "EC-T", "EC-U", "EC-W", "EC-X",
-    "EC-Y", "EC-Z",
-}
+PERU = frozenset(s.code for s in pycountry.subdivisions.get(country_code="PE"))
+ECUADOR = frozenset(s.code for s in pycountry.subdivisions.get(country_code="EC"))
 REGIONS = PERU | ECUADOR
 
 
@@ -27,13 +20,10 @@ def country_of(region: str) -> str:
     return region.split("-", 1)[0]
 
 
-def _check(value: str) -> str:
-    if value not in REGIONS:
-        raise InvalidValue(Text("Región desconocida: use un código ISO 3166-2 de Perú o Ecuador "
-                                "(p. ej. PE-LMA, EC-P)",
-                                "Unknown region: use an ISO 3166-2 code of Peru or Ecuador "
-                                "(e.g. PE-LMA, EC-P)"))
-    return value
+_UNKNOWN = Text("Región desconocida: use un código ISO 3166-2 de Perú o Ecuador (p. ej. PE-LMA, "
+                "EC-P)",
+                "Unknown region: use an ISO 3166-2 code of Peru or Ecuador (e.g. PE-LMA, EC-P)")
 
-
-RegionCode = Annotated[str, AfterValidator(_check)]
+RegionCode = Annotated[str, AfterValidator(member_of(REGIONS, _UNKNOWN)), WithJsonSchema({
+    "type": "string", "enum": sorted(REGIONS),
+    "description": "ISO 3166-2 subdivision of Peru or Ecuador, e.g. PE-LMA, EC-P."})]

@@ -18,6 +18,7 @@ from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
 from tests.support import events as event_contract
+from tests.support.contract import ContractState, contract_client
 from tests.support.databases import BACKEND, IS_POSTGRES, PG_URL, TempDatabases
 from tests.support.tokens import TokenFactory, make_token_factory
 
@@ -62,6 +63,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Requests of tests marked ``invalid_request`` are bad on purpose: only their responses
+    are held to the contract (tests/support/contract.py)."""
+    ContractState.check_requests = item.get_closest_marker("invalid_request") is None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    calls = [r for key in ("passed", "failed", "skipped")
+             for r in terminalreporter.stats.get(key, [])
+             if getattr(r, "when", "") == "call" and "invalid_request" in r.keywords]
+    terminalreporter.write_line(
+        f"contract: requests not validated in {len(calls)} tests marked invalid_request")
 
 
 @pytest.fixture(scope="session")
@@ -112,8 +127,8 @@ async def app(settings: Settings, dbs: dict[str, Database]) -> AsyncIterator[Fas
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ruta.test") as c:
+    """The gateway app over ASGI; every exchange is checked against its /openapi.json."""
+    async with contract_client(app) as c:
         yield c
 
 

@@ -13,6 +13,7 @@ from gateway.identity.keys import KeyStore, ensure_signing_key
 from ruta.distributed import DistributedSystem, prepare_databases
 from shared.db import Database
 from shared.settings import Settings
+from tests.support.contract import contract_client
 from tests.support.databases import TempDatabases
 from tests.support.payloads import profile_payload
 from tests.support.tokens import TokenFactory, make_token_factory
@@ -57,7 +58,7 @@ def system(distributed_urls: dict[str, str], dist_keys: KeyStore,
 async def test_requests_reach_every_service_through_the_gateway(
     system: DistributedSystem, auth: TokenFactory
 ) -> None:
-    async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=10) as c:
+    async with contract_client(base_url=system.url("gateway"), timeout=10) as c:
         created = await c.post("/v1/profiles", json=profile_payload(), headers=auth())
         assert created.status_code == 201, created.text
         profile_id = created.json()["id"]
@@ -96,7 +97,7 @@ async def test_stopped_service_gives_503_problem_fast_then_recovers(
 ) -> None:
     system.stop_one("registry")
     try:
-        async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=10) as c:
+        async with contract_client(base_url=system.url("gateway"), timeout=10) as c:
             started = time.monotonic()
             down = await c.get("/v1/profiles", headers=auth())
             elapsed = time.monotonic() - started
@@ -108,5 +109,5 @@ async def test_stopped_service_gives_503_problem_fast_then_recovers(
             assert (await c.get("/v1/programs", headers=auth())).status_code == 200
     finally:
         system.start_one("registry")
-    async with httpx.AsyncClient(base_url=system.url("gateway"), timeout=10) as c:
+    async with contract_client(base_url=system.url("gateway"), timeout=10) as c:
         assert (await c.get("/v1/profiles", headers=auth())).status_code == 200

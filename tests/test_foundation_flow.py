@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from services.registry.models import Profile
@@ -53,6 +54,7 @@ async def test_other_organisation_gets_404(client: httpx.AsyncClient, auth: Toke
     assert out_of_region.status_code == 404
 
 
+@pytest.mark.invalid_request
 async def test_bad_input_answers_problems_in_spanish_and_writes_nothing(
     client: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Database]
 ) -> None:
@@ -82,6 +84,7 @@ async def test_bad_input_answers_problems_in_spanish_and_writes_nothing(
     assert await count_profiles(dbs["registry"]) == before
 
 
+@pytest.mark.invalid_request
 async def test_validation_errors_name_fields_without_echoing_input(
     client: httpx.AsyncClient, auth: TokenFactory
 ) -> None:
@@ -99,6 +102,7 @@ async def test_validation_errors_name_fields_without_echoing_input(
     assert "venezuela" not in resp.text and "XX-123" not in resp.text
 
 
+@pytest.mark.invalid_request
 async def test_update_requires_if_match_and_rejects_stale(
     client: httpx.AsyncClient, auth: TokenFactory
 ) -> None:
@@ -189,6 +193,7 @@ async def test_operational_endpoints(client: httpx.AsyncClient) -> None:
     assert "Problem" in doc["components"]["schemas"]
 
 
+@pytest.mark.invalid_request
 async def test_caller_cannot_forge_the_gateway_identity(
     client: httpx.AsyncClient, auth: TokenFactory, settings: object
 ) -> None:

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -18,6 +17,7 @@ from gateway.events.signing import sign
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
+from tests.support.contract import contract_client
 from tests.support.payloads import profile_payload
 from tests.support.tokens import TokenFactory
 
@@ -40,8 +40,7 @@ def signed(secret: str, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
 async def test_sunedu_recognition_moves_the_credential_and_the_pathway(
     hub_app: FastAPI, auth: TokenFactory
 ) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=hub_app),
-                                 base_url="http://ruta.test") as c:
+    async with contract_client(hub_app) as c:
         admin = auth("admin", org=None, regions=[])
         await c.post("/v1/organisations", headers=admin, json={
             "id": "sunedu", "name": "SUNEDU", "kind": "ministry", "country": "PE",

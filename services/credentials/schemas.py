@@ -22,6 +22,7 @@ from services.credentials.lifecycle import ACTION_RULES, Action
 from services.credentials.vc import MAX_VC_CHARS
 from shared.errors import InvalidValue
 from shared.i18n import Text
+from shared.refdata import CountryAlpha2
 
 
 class CredentialKind(StrEnum):
@@ -69,7 +70,6 @@ Code60 = Annotated[str, _text(1, 60)]
 Text100 = Annotated[str, _text(1, 100)]
 Text200 = Annotated[str, _text(1, 200)]
 ProfileId = Annotated[str, Str(pattern=r"^[A-Za-z0-9-]{1,36}$")]
-CountryCode = Annotated[str, Str(pattern=r"^[A-Z]{2}$")]
 DocumentId = Annotated[str, Str(pattern=r"^[A-Za-z0-9._:-]{1,100}$")]
 Reason = Annotated[str, _text(3, 1000, MULTI_LINE)]
 AuthorityCode = Annotated[str, Str(pattern=r"^[A-Z][A-Z0-9_-]{1,39}$")]
@@ -87,7 +87,7 @@ class IssuerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: ShortText = Field(description="Institution that issued the credential, as written.")
-    country: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2, e.g. VE")
+    country: CountryAlpha2 | None = Field(None, description="ISO 3166-1 alpha-2, e.g. VE")
     identifier: Text200 | None = Field(
         None, description="The institution's code or URL (e.g. a university code).")
 

@@ -37,13 +37,13 @@ from pydantic import (
 
 from services.referrals.catalogue import PROGRAMMES
 from shared.i18n import Text
+from shared.refdata import NATIONALITY_DOC, NationalityCode
 
 RULES_FILE = Path(__file__).with_name("recommendation_rules.json")
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Isced = Annotated[str, StringConstraints(pattern=r"^\d{2,4}$")]
 Isco = Annotated[str, StringConstraints(pattern=r"^\d{1,4}$")]
-Alpha3 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Sentence = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 
 POPULATION_TYPES = ("migrant", "refugee", "asylum_seeker", "host_community", "returnee")
@@ -118,7 +118,7 @@ class PopulationType(_Cond):
 
 class Nationality(_Cond):
     type: Literal["nationality"]
-    values: list[Alpha3] = Field(min_length=1)
+    values: list[NationalityCode] = Field(min_length=1, description=NATIONALITY_DOC)
 
 
 class IdentityDocument(_Cond):

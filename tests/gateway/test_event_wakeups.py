@@ -19,6 +19,7 @@ from ruta.distributed import prepare_databases
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
+from tests.support.contract import contract_client
 from tests.support.databases import TempDatabases
 from tests.support.payloads import profile_payload
 from tests.support.receivers import Receiver
@@ -59,9 +60,7 @@ async def live(wake_dbs: dict[str, Database], tmp_path: Path
                         allow_private_webhook_targets=True)
     assert settings.event_wait_seconds == IDLE_SECONDS
     app = create_embedded_app(settings, wake_dbs)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), \
-            httpx.AsyncClient(transport=transport, base_url="http://ruta.test") as c:
+    async with app.router.lifespan_context(app), contract_client(app) as c:
         await asyncio.sleep(0.5)  # let the loops go idle: relay waiting, dispatcher asleep
         yield c
 

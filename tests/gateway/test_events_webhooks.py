@@ -27,6 +27,7 @@ from shared.clock import as_utc, utcnow
 from shared.db import Database
 from shared.outbox import Event, EventEnvelope
 from shared.settings import Settings
+from tests.support.contract import contract_client
 from tests.support.credentials import degree_payload
 from tests.support.payloads import profile_payload
 from tests.support.receivers import Receiver
@@ -43,8 +44,7 @@ async def hub_app(dbs: dict[str, Database]) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def hc(hub_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=hub_app),
-                                 base_url="http://ruta.test") as c:
+    async with contract_client(hub_app) as c:
         yield c
 
 

@@ -74,6 +74,7 @@ async def test_client_credentials_flow(client: httpx.AsyncClient, auth: TokenFac
         assert made.json()["organisation_id"] == "ong-tumbes"
 
 
+@pytest.mark.invalid_request
 async def test_oauth_errors_use_rfc6749_shape(client: httpx.AsyncClient,
                                               auth: TokenFactory) -> None:
     await make_org(client, auth)
@@ -99,6 +100,7 @@ async def test_oauth_errors_use_rfc6749_shape(client: httpx.AsyncClient,
     assert write.status_code == 403  # the token's scope does not cover writes
 
 
+@pytest.mark.invalid_request
 async def test_secret_rotation_keeps_old_secret_during_overlap_and_disable_is_immediate(
     client: httpx.AsyncClient, auth: TokenFactory
 ) -> None:
@@ -132,6 +134,7 @@ async def test_secret_rotation_keeps_old_secret_during_overlap_and_disable_is_im
     assert (await token(client, c["client_id"], new_secret)).status_code == 200
 
 
+@pytest.mark.invalid_request
 async def test_admin_api_validates_and_refuses_others(client: httpx.AsyncClient,
                                                       auth: TokenFactory) -> None:
     bad = await client.post("/v1/organisations", headers=admin(auth), json={

@@ -19,6 +19,7 @@ from jose import jwk, jwt
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
+from tests.support.contract import contract_client
 from tests.support.payloads import profile_payload
 
 ISSUER = "https://idp.ruta.test/realms/caseworkers"
@@ -80,10 +81,8 @@ async def oidc_client(idp: tuple[IdP, str], dbs: dict[str, Database]
                    "regions": "https://ruta/regions",
                    "permissions": "https://ruta/permissions"}}]))
     app: FastAPI = create_embedded_app(settings, dbs)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ruta.test") as c:
-            yield c
+    async with app.router.lifespan_context(app), contract_client(app) as c:
+        yield c
 
 
 def bearer(token: str) -> dict[str, str]:

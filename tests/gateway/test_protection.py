@@ -19,6 +19,7 @@ from ruta.distributed import ROOT, free_port, wait_healthy
 from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
+from tests.support.contract import contract_client
 from tests.support.tokens import TokenFactory
 
 REDIS_URL = os.environ.get("RUTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -32,8 +33,7 @@ async def tight_client(dbs: dict[str, Database]) -> AsyncIterator[httpx.AsyncCli
     app: FastAPI = create_embedded_app(settings, dbs)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                          base_url="http://ruta.test") as c,
+        contract_client(app) as c,
     ):
         yield c
 
@@ -57,6 +57,7 @@ async def test_rate_limit_in_memory_answers_429_with_headers(
     assert other.headers["ratelimit"].startswith('"read";r=2;')
 
 
+@pytest.mark.invalid_request
 async def test_size_limits_and_security_headers(tight_client: httpx.AsyncClient,
                                                 auth: TokenFactory) -> None:
     big = await tight_client.post("/v1/profiles", content=b"{" + b" " * 4000 + b"}",

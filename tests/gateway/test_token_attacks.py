@@ -155,6 +155,7 @@ async def test_attack_is_401(name: str, client: httpx.AsyncClient, token_keys: K
 
 
 @pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "bearer  ", "Token abc"])
+@pytest.mark.invalid_request
 async def test_malformed_authorization_is_401(header: str, client: httpx.AsyncClient) -> None:
     resp = await client.get("/v1/profiles", headers={"Authorization": header})
     assert resp.status_code == 401

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.payloads import profile_payload
 from tests.support.tokens import TokenFactory
@@ -45,6 +46,7 @@ async def test_front_door_statuses_are_declared(client: httpx.AsyncClient) -> No
     assert list(metrics) == ["text/plain"]
 
 
+@pytest.mark.invalid_request
 async def test_unreadable_body_is_a_declared_400_problem(
     client: httpx.AsyncClient, auth: TokenFactory
 ) -> None:
@@ -95,6 +97,7 @@ async def test_bulk_items_are_documented_as_validated_one_by_one(
     assert resp.json()["results"][0]["status"] == "invalid"
 
 
+@pytest.mark.invalid_request
 async def test_date_filters_take_iso_dates_only(
     client: httpx.AsyncClient, auth: TokenFactory
 ) -> None:

@@ -18,6 +18,7 @@ from shared.db import Database
 from shared.idempotency import IdempotencyInFlight, IdempotencyKey, IdempotencyKeyReused
 from shared.settings import Settings
 from shared.tables import idempotency_records
+from tests.support.contract import contract_client
 from tests.support.payloads import profile_payload
 from tests.support.tokens import TokenFactory
 
@@ -123,8 +124,7 @@ async def test_concurrent_duplicates_create_exactly_one(
 ) -> None:
     org = "ong-race"
     headers = auth(org=org, **{"Idempotency-Key": "race-1"})
-    transport = httpx.ASGITransport(app=committing_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ruta.test") as c:
+    async with contract_client(committing_app) as c:
         answers = await asyncio.gather(*[
             c.post("/v1/profiles", json=profile_payload(), headers=headers) for _ in range(30)])
     statuses = [a.status_code for a in answers]

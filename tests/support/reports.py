@@ -23,6 +23,7 @@ from ruta.embedded import create_embedded_app
 from services.referrals.models import Referral, ReportPerson
 from shared.db import Database
 from shared.settings import Settings
+from tests.support.contract import contract_client
 from tests.support.referrals import documents
 from tests.support.tokens import TokenFactory
 
@@ -125,9 +126,7 @@ class Population:
 async def report_client(dbs: dict[str, Database], tmp: Path, min_cell: int
                         ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     app = create_embedded_app(Settings(data_dir=tmp, report_min_cell=min_cell), dbs)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://ruta.test",
-            timeout=60) as c:
+    async with app.router.lifespan_context(app), contract_client(app, timeout=60) as c:
         yield app, c
 
 

@@ -12,12 +12,13 @@ from pydantic import StringConstraints
 
 from shared.errors import InvalidValue
 from shared.i18n import Text
+from shared.refdata import CountryAlpha3
 from shared.regions import country_of
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 GivenNames = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                               max_length=200)]
-Alpha3 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Alpha3 = CountryAlpha3  # ISO 3166-1 alpha-3, checked against pycountry
 IscoCode = Annotated[str, StringConstraints(pattern=r"^\d{1,4}$")]
 OrgId = Annotated[str, StringConstraints(min_length=1, max_length=64,
                                          pattern=r"^[A-Za-z0-9._:-]+$")]

@@ -18,7 +18,6 @@ from pydantic import (
 )
 
 from services.registry.schemas.common import (
-    Alpha3,
     DisabilityType,
     GenderIdentity,
     GivenNames,
@@ -37,6 +36,7 @@ from services.registry.schemas.consents import ConsentIn
 from services.registry.schemas.documents import DocumentIn, DocumentOut
 from shared.errors import InvalidValue
 from shared.i18n import Text
+from shared.refdata import LANGUAGES_DOC, NATIONALITY_DOC, LanguageCode, NationalityCode
 from shared.regions import RegionCode
 
 
@@ -75,8 +75,8 @@ class _ProfileFields(BaseModel):
         default=None, description="Stored as E.164; national numbers are read in the "
                                   "region's country.")
     email: Annotated[str, StringConstraints(min_length=3, max_length=254)] | None = None
-    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]] | None = Field(
-        default=None, max_length=10, description="ISO 639 codes, e.g. [\"es\", \"en\"].")
+    languages: list[LanguageCode] | None = Field(default=None, max_length=10,
+                                                 description=LANGUAGES_DOC)
     education_level: int | None = Field(default=None, ge=0, le=8,
                                         description="ISCED 2011 level (0-8).")
     education_field: Annotated[str, StringConstraints(pattern=r"^\d{2,4}$")] | None = Field(
@@ -157,7 +157,7 @@ class _CreateCore(BaseModel):
     second_surname: Name | None = None
     birth_date: date
     sex: Sex
-    nationality: Alpha3 = Field(description="ISO 3166-1 alpha-3, e.g. VEN")
+    nationality: NationalityCode = Field(description=NATIONALITY_DOC)
     population_type: PopulationType
     region: RegionCode = Field(description="ISO 3166-2 subdivision, e.g. PE-LMA, EC-P")
 
@@ -186,7 +186,7 @@ class _UpdateCore(BaseModel):
     second_surname: Name | None = None
     birth_date: date | None = None
     sex: Sex | None = None
-    nationality: Alpha3 | None = None
+    nationality: NationalityCode | None = Field(None, description=NATIONALITY_DOC)
     population_type: PopulationType | None = None
     region: RegionCode | None = None
 

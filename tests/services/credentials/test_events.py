@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from services.credentials.app import consumer
@@ -84,6 +85,7 @@ async def test_events_need_a_system_assertion(internal: httpx.AsyncClient) -> No
                                 headers=caseworker)).status_code == 403
 
 
+@pytest.mark.invalid_request
 async def test_internal_routes_are_not_reachable_through_the_gateway(
     client: httpx.AsyncClient, auth: TokenFactory
 ) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from services.credentials import status_list, vc
@@ -184,6 +185,7 @@ async def test_export_needs_a_vouched_credential_and_the_sharing_consent(flow: F
     assert (await flow.export(cid)).status_code == 200
 
 
+@pytest.mark.invalid_request
 async def test_verification_is_public_bounded_and_never_a_500(
     flow: Flow, client: httpx.AsyncClient
 ) -> None:
@@ -225,6 +227,7 @@ async def test_expired_and_not_yet_valid_vcs(
     assert out.reason == "not_yet_valid"
 
 
+@pytest.mark.invalid_request
 async def test_issuer_documents_are_public_and_hold_no_secrets(
     flow: Flow, client: httpx.AsyncClient
 ) -> None:

@@ -71,6 +71,7 @@ async def test_provider_filters_and_pagination(client: httpx.AsyncClient,
         "ec-setec-certificacion"}
 
 
+@pytest.mark.invalid_request
 async def test_admin_adds_and_edits_a_programme(client: httpx.AsyncClient,
                                                admin: dict[str, str], auth: TokenFactory
                                                ) -> None:
@@ -107,6 +108,7 @@ async def test_admin_adds_and_edits_a_programme(client: httpx.AsyncClient,
     ({**PROGRAMME, "regions": []}, "regions"),
     ({k: v for k, v in PROGRAMME.items() if k != "name"}, "name"),
 ])
+@pytest.mark.invalid_request
 async def test_invalid_programmes_are_422(client: httpx.AsyncClient, admin: dict[str, str],
                                           body: dict[str, object], field: str) -> None:
     resp = await client.post("/v1/programs", json=body, headers=admin)
@@ -114,6 +116,7 @@ async def test_invalid_programmes_are_422(client: httpx.AsyncClient, admin: dict
     assert field in {e["field"].split("[")[0] for e in resp.json()["errors"]}
 
 
+@pytest.mark.invalid_request
 async def test_programme_edits_are_validated(client: httpx.AsyncClient,
                                             admin: dict[str, str]) -> None:
     url = "/v1/programs/pe-empleo"
@@ -135,6 +138,7 @@ async def test_only_admins_edit_the_catalogue(client: httpx.AsyncClient,
                                    headers={**h, "If-Match": '"v1"'})).status_code == 403
 
 
+@pytest.mark.invalid_request
 async def test_admin_adds_and_edits_a_provider(client: httpx.AsyncClient,
                                               admin: dict[str, str]) -> None:
     bad = await client.post("/v1/providers", headers=admin, json={

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, func, select
@@ -24,6 +23,7 @@ from shared.clock import utcnow
 from shared.db import Database
 from shared.settings import Settings
 from shared.tables import idempotency_records, outbox_events
+from tests.support.contract import contract_client
 from tests.support.referrals import documents
 from tests.support.tokens import TokenFactory
 
@@ -57,8 +57,7 @@ async def test_fifty_concurrent_duplicates_create_exactly_one_referral(
     org = f"ong-race-{uuid.uuid4().hex[:6]}"
     key = f"race-ref-{uuid.uuid4().hex[:8]}"
     caseworker = auth(org=org, subject=f"{org}-client")
-    transport = httpx.ASGITransport(app=committing_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ruta.test") as c:
+    async with contract_client(committing_app) as c:
         people = []
         for name in ("Ana", "Berta"):
             made = await c.post("/v1/profiles", headers=caseworker, json={

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from services.referrals.models import Pathway, Referral
@@ -143,6 +144,7 @@ async def test_failing_a_step_holds_and_cancelling_the_pathway_cancels_its_refer
     assert (await _pathway(route, pid)).status_code == 201
 
 
+@pytest.mark.invalid_request
 async def test_pathway_creation_is_validated_and_writes_nothing_when_refused(
     route: Route, auth: TokenFactory, dbs: dict[str, Database]
 ) -> None:

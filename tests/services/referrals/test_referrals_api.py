@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from services.referrals.models import Referral
@@ -144,6 +145,7 @@ async def test_ministry_system_of_the_provider_acts_with_if_match_star(
 
 
 # --- the lifecycle over HTTP -------------------------------------------------------------
+@pytest.mark.invalid_request
 async def test_transitions_need_if_match_and_a_fresh_etag(route: Route) -> None:
     pid = await route.person(consents_for=("mtpe-empleo",))
     r = await route.referral(pid, *EMPLEO)
@@ -191,6 +193,7 @@ async def test_who_may_take_which_action(route: Route, auth: TokenFactory) -> No
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
 
 
+@pytest.mark.invalid_request
 async def test_bodies_are_validated_per_action(route: Route) -> None:
     pid = await route.person(consents_for=("mtpe-empleo",))
     r = await route.referral(pid, *EMPLEO)
@@ -280,6 +283,7 @@ async def test_hold_stops_the_completion_clock(route: Route) -> None:
 
 
 # --- validation of the request -------------------------------------------------------------
+@pytest.mark.invalid_request
 async def test_bad_referral_requests_are_422_and_write_nothing(
     route: Route, auth: TokenFactory, dbs: dict[str, Database]
 ) -> None:
@@ -348,6 +352,7 @@ async def test_one_open_referral_per_programme_and_provider_capacity(
 
 
 # --- lists -----------------------------------------------------------------------------------
+@pytest.mark.invalid_request
 async def test_list_filters_and_cursor_pagination(route: Route, auth: TokenFactory) -> None:
     h = auth(org="ong-listas", regions=["PE-LMA", "PE-CAL"])
     made = []

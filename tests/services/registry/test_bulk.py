@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from services.registry.models import Profile
@@ -115,6 +116,7 @@ async def test_thousand_items_with_ten_invalid_and_five_duplicates(
     assert await _count(dbs["registry"], ORG) == after
 
 
+@pytest.mark.invalid_request
 async def test_batch_shape_is_validated_as_a_whole(
     client: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Database]
 ) -> None:

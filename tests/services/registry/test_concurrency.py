@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -15,6 +14,7 @@ from ruta.embedded import create_embedded_app
 from services.registry.models import Profile
 from shared.db import Database
 from shared.settings import Settings
+from tests.support.contract import contract_client
 from tests.support.payloads import profile_payload
 from tests.support.tokens import TokenFactory
 
@@ -32,8 +32,7 @@ async def test_same_document_registered_concurrently_once(
     org = f"ong-race-{uuid.uuid4().hex[:8]}"
     number = f"{uuid.uuid4().int % 90_000_000 + 10_000_000:08d}"
     body = profile_payload(documents=[{"type": "pe_dni", "number": number}])
-    transport = httpx.ASGITransport(app=committing_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ruta.test") as c:
+    async with contract_client(committing_app) as c:
         answers = await asyncio.gather(*[
             c.post("/v1/profiles", json=body, headers=auth(org=org)) for _ in range(12)])
     statuses = sorted(a.status_code for a in answers)

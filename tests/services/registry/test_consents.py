@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import update
 
 from services.registry import usecases as service
@@ -68,6 +69,7 @@ async def test_grant_refuse_list_and_withdraw(
     assert profile["opt_out_contact"] is True
 
 
+@pytest.mark.invalid_request
 async def test_bad_consents_are_422_and_only_the_owner_records(
     client: httpx.AsyncClient, auth: TokenFactory
 ) -> None:
@@ -93,6 +95,7 @@ async def test_bad_consents_are_422_and_only_the_owner_records(
     assert [c["recipient_organisation_id"] for c in seen] == ["ong-otra"]
 
 
+@pytest.mark.invalid_request
 async def test_consent_check_contract(
     client: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Database]
 ) -> None:

@@ -79,6 +79,7 @@ async def test_full_registration_round_trip(
 @pytest.mark.parametrize("extra", [{"organisation_id": "x"}, {"status": "erased"},
                                    {"search_key": "x"}, {"opt_out_statistics": True},
                                    {"sensitive_ciphertext": "x"}])
+@pytest.mark.invalid_request
 async def test_mass_assignment_is_refused(
     client: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Database],
     extra: dict[str, object],
@@ -291,6 +292,7 @@ async def test_rectification_of_fields_documents_and_sensitive_data(
     assert len((await client.get(url, headers=auth())).json()["documents"]) == 2
 
 
+@pytest.mark.invalid_request
 async def test_cancellation_pseudonymises_and_keeps_statistics(
     client: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Database]
 ) -> None:
@@ -350,6 +352,7 @@ async def test_cancellation_pseudonymises_and_keeps_statistics(
     assert again.status_code == 201
 
 
+@pytest.mark.invalid_request
 async def test_merge_moves_documents_consents_and_history(
     client: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Database]
 ) -> None:

@@ -171,6 +171,7 @@ async def test_name_search_pages_and_respects_scope(
     assert bad.status_code == 400
 
 
+@pytest.mark.invalid_request
 async def test_document_search_and_filters(client: httpx.AsyncClient, auth: TokenFactory
                                            ) -> None:
     a = await create(client, auth(), documents=[{"type": "ve_cedula", "number": "V-9.876.543"}])

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import delete, func, select
 
 from services.referrals.models import ReportPerson
@@ -52,6 +53,7 @@ async def test_rebuild_gives_the_same_report(dbs: dict[str, Database], auth: Tok
         assert (b["name"], b["total"], b["by"]) == (a["name"], a["total"], a["by"])
 
 
+@pytest.mark.invalid_request
 async def test_attributes_are_for_services_only_and_never_identify(
     dbs: dict[str, Database], auth: TokenFactory, tmp_path: Path
 ) -> None:
