@@ -13,7 +13,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from shared.db import Database
 from shared.idempotency import IdempotencyKey
@@ -33,8 +33,25 @@ def _iso_date_only(value: Any) -> Any:
     return value
 
 
-# A date in a query string: YYYY-MM-DD only.
-IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+# The dates a filter may name: the route's records start long after the first and end long
+# before the last; outside them a period overflows date arithmetic (to + 1 day) instead of
+# meaning anything.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+
+def _within_bounds(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"date outside {EARLIEST_DATE.isoformat()}..{LATEST_DATE.isoformat()}")
+    return value
+
+
+# A date in a query string: YYYY-MM-DD only, between EARLIEST_DATE and LATEST_DATE (a 422
+# naming the parameter otherwise, never a 500).
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only), AfterValidator(_within_bounds),
+                    WithJsonSchema({"type": "string", "format": "date",
+                                    "formatMinimum": EARLIEST_DATE.isoformat(),
+                                    "formatMaximum": LATEST_DATE.isoformat()})]
 
 
 async def get_db(request: Request) -> Database:
