@@ -139,11 +139,12 @@ async def enable(sub_id: SubId, identity: GatewayIdentity, db: DbDep, expected: 
 
 @router.post("/webhook-subscriptions/{sub_id}/test", operation_id="webhook_subscriptions_test",
              status_code=202,
-             response_model=DeliveryOut, responses=problem_responses(401, 403, 404, 429),
+             response_model=DeliveryOut, responses=problem_responses(401, 403, 404, 409, 429),
              summary="Queue a signed test ping")
 async def test(sub_id: SubId, identity: GatewayIdentity, db: DbDep, request: Request
                ) -> DeliveryOut:
-    """Queues a signed `ping` delivery to the endpoint, to check its signature verification."""
+    """Queues a signed `ping` delivery to the endpoint, to check its signature verification.
+    A disabled subscription takes no ping (409): enable it first."""
     out = await webhook_deliveries.queue_test(db=db, identity=identity, sub_id=sub_id)
     _wake_worker(request)
     return out

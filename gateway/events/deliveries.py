@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 
 from gateway.events.audience import audience_of, delivery_payload, may_see, subscribed
-from gateway.events.errors import DeliveryNotFound
+from gateway.events.errors import DeliveryNotFound, SubscriptionDisabled
 from gateway.events.models import WebhookDelivery, WebhookSubscription
 from gateway.events.repository import EventsRepository
 from gateway.events.schemas import DeliveryOut, ReplayIn
@@ -29,6 +29,8 @@ async def queue_test(*, db: Database, identity: Identity, sub_id: str) -> Delive
     async with db.uow() as uow:
         repo = EventsRepository(uow.session)
         sub = await load_owned_subscription(repo, identity, sub_id)
+        if sub.status != "active":
+            raise SubscriptionDisabled()
         now = utcnow()
         event_id = str(uuid.uuid4())
         payload = {"type": "webhook.test", "timestamp": now.isoformat().replace("+00:00", "Z"),

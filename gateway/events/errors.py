@@ -38,3 +38,12 @@ class InboundInvalid(AppError):
 class InboundInFlight(Conflict):
     code = "inbound-in-flight"
     detail_text = Text("Ese mensaje se está procesando.", "That message is being processed.")
+
+
+class SubscriptionDisabled(Conflict):
+    """A test ping to an endpoint its owner (or the delivery worker) switched off would be
+    delivered all the same; enable the subscription first."""
+
+    code = "subscription-disabled"
+    detail_text = Text("La suscripción está desactivada; actívela antes de probarla.",
+                       "The subscription is disabled; enable it before testing it.")

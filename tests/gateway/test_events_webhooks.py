@@ -378,3 +378,23 @@ async def test_feed_never_skips_with_concurrent_out_of_order_writers(
     assert [p for p, _ in seen] == sorted(p for p, _ in seen)  # in a stable order
 
 
+
+
+async def test_a_disabled_subscription_takes_no_test_ping(
+    hub_app: FastAPI, hc: httpx.AsyncClient, auth: TokenFactory,
+    receiver: tuple[Receiver, str], dbs: dict[str, Database],
+) -> None:
+    """A ping to an endpoint its owner switched off would be delivered all the same: 409."""
+    _, url = receiver
+    sub = await subscribe(hc, auth, url)
+    off = await hc.post(f"/v1/webhook-subscriptions/{sub['id']}/disable",
+                        headers=auth("ngo_partner", **{"If-Match": '"v1"'}))
+    assert off.status_code == 200, off.text
+    ping = await hc.post(f"/v1/webhook-subscriptions/{sub['id']}/test",
+                         headers=auth("ngo_partner"))
+    assert ping.status_code == 409, ping.text
+    assert ping.json()["type"].endswith("/subscription-disabled")
+    async with dbs["gateway"].uow() as uow:
+        queued = (await uow.session.scalars(select(WebhookDelivery).where(
+            WebhookDelivery.subscription_id == sub["id"]))).all()
+    assert queued == []
