@@ -96,7 +96,8 @@ def serve(
     """Serve one process of the system (``all``: gateway and services in one process)."""
     import uvicorn
 
-    settings = load_settings_or_exit()
+    settings = load_settings_or_exit(
+        DATABASES if service is ProcessKind.ALL else (service.value,))
     factory = "embedded" if service is ProcessKind.ALL else service.value
     uvicorn.run(f"ruta.asgi:{factory}", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=workers, loop="uvloop", http="httptools",

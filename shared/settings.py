@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -164,19 +166,50 @@ class Settings(BaseSettings):
         return not any(self.upstream_url(s) for s in SERVICES)
 
 
-def load_settings_or_exit() -> Settings:
-    """The settings for a command or a process that starts: when they are invalid, say which
-    settings and why on stderr — never their values, which may be secrets — and exit 2."""
+def load_settings_or_exit(databases: Iterable[str] = ()) -> Settings:
+    """The settings for a command or a process that starts, with the ``databases`` it opens.
+
+    When anything is missing or invalid, one message on stderr lists every problem at once —
+    the invalid settings and, in production, each of those databases whose URL is not set —
+    naming the settings, never echoing their values (which may be secrets); then exit 2.
+    """
+    problems: list[str] = []
+    settings: Settings | None
     try:
-        return Settings()
+        settings = Settings()
+        production = settings.is_production
     except ValidationError as exc:
-        problems = [f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
-                    for e in exc.errors(include_url=False, include_input=False)]
-    except ValueError as exc:
-        problems = [f"  {exc}"]
-    print("configuración no válida / invalid configuration:", *problems, sep="\n",
-          file=sys.stderr)
+        for e in exc.errors(include_url=False, include_input=False):
+            where = ".".join(str(p) for p in e["loc"])
+            message = str(e["msg"]).removeprefix("Value error, ")
+            problems += [f"{where}: {m}" if where else m for m in message.split("; ")]
+        settings, production = _configured_anyway(), _production_asked()
+    if production:
+        problems += [f"RUTA_{name.upper()}_DATABASE_URL must be set in production"
+                     for name in databases if not _database_url_set(settings, name)]
+    if settings is not None and not problems:
+        return settings
+    print("configuración no válida / invalid configuration:",
+          *(f"  - {p}" for p in problems), sep="\n", file=sys.stderr)
     raise SystemExit(2)
+
+
+def _database_url_set(settings: Settings | None, name: str) -> bool:
+    if settings is not None:
+        return bool(getattr(settings, f"{name}_database_url"))
+    return bool(os.environ.get(f"RUTA_{name.upper()}_DATABASE_URL"))
+
+
+def _production_asked() -> bool:
+    return os.environ.get("RUTA_ENV", "").strip().lower() == "production"
+
+
+def _configured_anyway() -> Settings | None:
+    """What is configured, read as development would, to report the rest of the problems."""
+    try:
+        return Settings(env="development")
+    except (ValidationError, ValueError):
+        return None
 
 
 def load_settings(**overrides: object) -> Settings:
