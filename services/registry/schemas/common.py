@@ -14,16 +14,19 @@ from shared.errors import InvalidValue
 from shared.i18n import Text
 from shared.refdata import CountryAlpha3
 from shared.regions import country_of
+from shared.text import IdentityText
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Identity text: controls, bidi and zero-width characters refused, stored in NFC (shared.text).
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                 IdentityText]
 GivenNames = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                              max_length=200)]
+                                              max_length=200), IdentityText]
 Alpha3 = CountryAlpha3  # ISO 3166-1 alpha-3, checked against pycountry
 IscoCode = Annotated[str, StringConstraints(pattern=r"^\d{1,4}$")]
 OrgId = Annotated[str, StringConstraints(min_length=1, max_length=64,
                                          pattern=r"^[A-Za-z0-9._:-]+$")]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=100)]
+                                             max_length=100), IdentityText]
 
 
 class Sex(StrEnum):
