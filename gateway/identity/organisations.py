@@ -47,13 +47,18 @@ async def create_organisation(*, db: Database, identity: Identity, data: Organis
         return stored
 
 
+async def _load(repo: IdentityRepository, organisation_id: str) -> Organisation:
+    org = await repo.organisation(organisation_id)
+    if org is None:
+        raise OrganisationNotFound()
+    return org
+
+
 async def get_organisation(*, db: Database, identity: Identity, organisation_id: str
                            ) -> OrganisationOut:
     require_admin(identity)
     async with db.uow() as uow:
-        org = await IdentityRepository(uow.session).organisation(organisation_id)
-        if org is None:
-            raise OrganisationNotFound()
+        org = await _load(IdentityRepository(uow.session), organisation_id)
         return OrganisationOut.model_validate(org)
 
 
@@ -73,9 +78,7 @@ async def update_organisation(*, db: Database, identity: Identity, organisation_
                               ) -> OrganisationOut:
     require_admin(identity)
     async with db.uow() as uow:
-        org = await IdentityRepository(uow.session).organisation(organisation_id)
-        if org is None:
-            raise OrganisationNotFound()
+        org = await _load(IdentityRepository(uow.session), organisation_id)
         expected.check(org.version)
         changes = data.model_dump(exclude_unset=True, exclude_none=True)
         if "regions" in changes and not regions_fit_country(changes["regions"], org.country):

@@ -4,6 +4,7 @@ by administrators) and the seeding of the reference catalogue."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 
@@ -82,11 +83,7 @@ async def create_programme(*, db: Database, identity: Identity, data: ProgrammeC
             active=data.active, created_at=now, updated_at=now)
         repo.add(p)
         await uow.session.flush()
-        out = _programme_out(p)
-        stored = await uow.remember(idempotency, status_code=201, body=dumps(out), headers={
-            "ETag": etag(out.version), "Location": f"/v1/programs/{p.id}"})
-        await commit_or_conflict(uow)
-        return stored
+        return await _created(uow, idempotency, _programme_out(p), f"/v1/programs/{p.id}")
 
 
 async def update_programme(*, db: Database, identity: Identity, programme_id: str,
@@ -98,10 +95,9 @@ async def update_programme(*, db: Database, identity: Identity, programme_id: st
             raise ProgrammeNotFound()
         expected.check(p.version)
         changes = data.model_dump(exclude_unset=True, mode="json")
-        if "regions" in changes and any(country_of(r) != p.country for r in changes["regions"]):
-            raise ValidationFailed([("regions", Text(
-                "Todas las regiones deben ser del país del programa",
-                "Every region must be in the programme's country"))])
+        _check_regions(changes, p.country, Text(
+            "Todas las regiones deben ser del país del programa",
+            "Every region must be in the programme's country"))
         for name, value in changes.items():
             setattr(p, name, value)
         p.updated_at = utcnow()
@@ -109,6 +105,21 @@ async def update_programme(*, db: Database, identity: Identity, programme_id: st
         out = _programme_out(p)
         await commit_or_conflict(uow)
         return out
+
+
+def _check_regions(changes: dict[str, Any], country: str, message: Text) -> None:
+    """An update's regions stay in the country the programme or provider belongs to."""
+    if "regions" in changes and any(country_of(r) != country for r in changes["regions"]):
+        raise ValidationFailed([("regions", message)])
+
+
+async def _created(uow: UnitOfWork, idempotency: IdempotencyKey | None,
+                   out: ProgrammeOut | ProviderOut, location: str) -> StoredResponse:
+    """The 201 of a catalogue write, remembered for its retries, and the commit."""
+    stored = await uow.remember(idempotency, status_code=201, body=dumps(out), headers={
+        "ETag": etag(out.version), "Location": location})
+    await commit_or_conflict(uow)
+    return stored
 
 
 # --- catalogue: providers ----------------------------------------------------------------------
@@ -188,11 +199,9 @@ async def create_provider(*, db: Database, identity: Identity, data: ProviderCre
         await uow.session.flush()
         await repo.set_programmes(p.id, data.programme_ids)
         await uow.session.flush()
-        out = _provider_out(ProviderRow(p, sorted(data.programme_ids)))
-        stored = await uow.remember(idempotency, status_code=201, body=dumps(out), headers={
-            "ETag": etag(out.version), "Location": f"/v1/providers/{p.id}"})
-        await commit_or_conflict(uow)
-        return stored
+        return await _created(uow, idempotency,
+                              _provider_out(ProviderRow(p, sorted(data.programme_ids))),
+                              f"/v1/providers/{p.id}")
 
 
 async def update_provider(*, db: Database, identity: Identity, provider_id: str,
@@ -205,10 +214,9 @@ async def update_provider(*, db: Database, identity: Identity, provider_id: str,
             raise ProviderNotFound()
         expected.check(p.version)
         changes = data.model_dump(exclude_unset=True, mode="json")
-        if "regions" in changes and any(country_of(r) != p.country for r in changes["regions"]):
-            raise ValidationFailed([("regions", Text(
-                "Todas las regiones deben ser del país del proveedor",
-                "Every region must be in the provider's country"))])
+        _check_regions(changes, p.country, Text(
+            "Todas las regiones deben ser del país del proveedor",
+            "Every region must be in the provider's country"))
         programme_ids = changes.pop("programme_ids", None)
         if programme_ids is not None:
             await _check_programmes(uow, p.country, programme_ids)
