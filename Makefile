@@ -8,7 +8,7 @@ export RUTA_HOST ?= 127.0.0.1
 export RUTA_PORT ?= 8000
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
 
-.PHONY: install run test test-fast test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry bench-reports bench fuzz fuzz-ci faults logcheck contract clean
+.PHONY: deploy-check metrics-check install run test test-fast test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry bench-reports bench-watch bench-matching bench fuzz fuzz-ci faults logcheck contract clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,16 +63,25 @@ bench-smoke: install
 bench-registry: install
 	@$(BIN)/python bench/registry.py $(BENCH_ARGS)
 
+## Document-expiry watch over 1,000,000 profiles' documents (1% due): EXPLAIN, watch vs raw.
+bench-watch: install
+	@$(BIN)/python bench/document_watch.py $(BENCH_ARGS)
+
 ## Reports on 1,000,000 people and 2,000,000 referrals (COPY): full report via the API vs raw SQL.
 bench-reports: install
 	@$(BIN)/python bench/reports.py $(BENCH_ARGS)
+
+## Matching on 100,000 vacancies (bulk API) and 1,000,000 consenting people (COPY): API vs raw SQL.
+bench-matching: install
+	@$(BIN)/python bench/matching.py $(BENCH_ARGS)
 
 ## Webhook deliveries/s with 1 and 2 workers, and commit-to-delivery latency (PostgreSQL).
 bench-webhooks: install
 	@$(BIN)/python bench/webhooks.py
 
-## Proof (issue 9). Load: embedded and distributed on PostgreSQL vs bare FastAPI and raw
-## asyncpg, a realistic mix, targets PASS/FAIL (BENCH_ARGS=--strict to fail the exit code).
+## Proof (issues 9, 22). Load: embedded and distributed on PostgreSQL vs bare FastAPI and raw
+## asyncpg, a realistic mix vs its floor (refapps:mix_floor), 3 runs judged on medians, targets
+## PASS/FAIL (BENCH_ARGS=--strict to fail the exit code; --runs N; results in bench/results/).
 bench: install
 	@$(BIN)/python bench/load.py $(BENCH_ARGS)
 
@@ -88,7 +97,8 @@ fuzz-ci: install
 faults: install
 	@$(BIN)/python bench/faults.py $(FAULTS_ARGS)
 
-## The suite at DEBUG with production logging; no personal data may reach the logs.
+## The suite at DEBUG with production logging; no personal data may reach the logs, also when
+## writes fail in PostgreSQL (injected first; PYTEST_ARGS=--failures-only runs just that).
 logcheck: install
 	@$(BIN)/python bench/logcheck.py $(PYTEST_ARGS)
 
@@ -116,3 +126,17 @@ contract: install
 
 clean:
 	rm -rf $(VENV) data
+
+## Kubernetes manifests: every overlay renders, kubernetes-validate --strict (1.32), checkov
+## (pinned in deploy/requirements-check.txt, in their own .venv-deploy).
+## Alerting rules (promtool check rules, promtool test rules: Debian package prometheus,
+## installed if missing) and every metric the rules and the dashboard name is exported.
+metrics-check: install
+	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@promtool check rules deploy/prometheus/ruta-alerts.yml
+	@cd deploy/prometheus && promtool test rules ruta-alerts.test.yml
+	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/operations/test_metrics_names.py
+
+deploy-check:
+	@test -x .venv-deploy/bin/checkov || { $(PYTHON) -m venv .venv-deploy && .venv-deploy/bin/pip install --quiet --disable-pip-version-check -r deploy/requirements-check.txt; }
+	@deploy/check.sh

@@ -43,18 +43,34 @@ CLIENT_TIMEOUT = 40.0       # seconds a client waits: above every server-side ti
 REQUEST_BOUND = 32.0        # pool wait 10 s, statement 30 s: nothing may take longer
 
 
+# --pg-data: a private cluster (its data directory, owned by postgres) is restarted instead
+# of the machine's, so the fault can be rehearsed without touching anyone else's server.
+PRIVATE = {"data": "", "port": "5432"}
+
+
+def _pg_ctl(action: str) -> list[str]:
+    versions = sorted(os.listdir("/usr/lib/postgresql"))
+    pg_ctl = f"/usr/lib/postgresql/{versions[-1]}/bin/pg_ctl"
+    cmd = [pg_ctl, "-D", PRIVATE["data"], "-m", "fast", "-w", action]
+    return (["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd)
+
+
 def pg_restart_command() -> list[str]:
+    if PRIVATE["data"]:
+        return _pg_ctl("restart")
     versions = sorted(os.listdir("/etc/postgresql"))
     return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "restart"]
 
 
 def pg_start_command() -> list[str]:
+    if PRIVATE["data"]:
+        return _pg_ctl("start")
     versions = sorted(os.listdir("/etc/postgresql"))
     return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"]
 
 
 def pg_is_ready() -> bool:
-    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"],
+    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", PRIVATE["port"], "-q"],
                           check=False).returncode == 0
 
 
@@ -339,8 +355,15 @@ def main() -> None:
     p.add_argument("--after", type=float, default=8.0,
                    help="seconds of load after PostgreSQL is back")
     add_pg_url_option(p)
+    p.add_argument("--pg-data", default="",
+                   help="restart this private cluster's data directory (pg_ctl, as postgres) "
+                        "instead of the machine's server; --pg-url must point at it")
     args = p.parse_args()
     pg_url = args.pg_url
+    if args.pg_data:
+        from sqlalchemy.engine import make_url
+
+        PRIVATE.update(data=args.pg_data, port=str(make_url(pg_url).port or 5432))
     clean_environ()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not pg_is_ready():

@@ -14,8 +14,14 @@ from starlette.middleware.cors import CORSMiddleware
 from gateway.edge.frontdoor import FrontDoor
 from gateway.edge.openapi import install_merged_docs
 from gateway.edge.ratelimit import Limiter, make_limiter, parse_quotas
+from gateway.edge.readiness import OPTIONAL, readiness_checks
 from gateway.edge.routing import RouteTable
-from gateway.edge.upstreams import ASGIUpstream, Upstream, http_upstreams
+from gateway.edge.upstreams import (
+    ASGIUpstream,
+    Upstream,
+    http_upstreams,
+    in_process_databases,
+)
 from gateway.events.api import router as events_router
 from gateway.events.catalogue_api import router as event_types_router
 from gateway.events.delivery_worker import DeliveryWorker, start_event_tasks
@@ -25,6 +31,7 @@ from gateway.identity.api import admin, oauth
 from gateway.identity.keys import KeyStore, ensure_signing_key
 from gateway.identity.machine_clients import ensure_bootstrap_admin
 from gateway.identity.tokens import TokenVerifier
+from gateway.retention import purge_task
 from shared.db import Database
 from shared.docs import install_docs
 from shared.errors import install_error_handlers
@@ -34,6 +41,7 @@ from shared.observability import RequestContextMiddleware, install_health
 from shared.pagination import CursorCodec
 from shared.peers import Peers
 from shared.settings import Settings
+from shared.tracing import instrument_app
 
 
 @dataclass
@@ -100,7 +108,8 @@ async def start_gateway(parts: GatewayParts, started: list[Upstream]
         await upstream.startup()
         started.append(upstream)
     if settings.background_tasks:
-        return start_event_tasks(settings, parts.worker, parts.hub)
+        return [*start_event_tasks(settings, parts.worker, parts.hub),
+                *purge_task(settings, {"gateway": db, **in_process_databases(parts.upstreams)})]
     return []
 
 
@@ -135,7 +144,8 @@ def publish_state(app: FastAPI, parts: GatewayParts) -> None:
 
 def install_routes(app: FastAPI, parts: GatewayParts) -> None:
     install_error_handlers(app)
-    install_health(app, {"database": parts.db.ping})
+    install_health(app, readiness_checks(parts.db, parts.upstreams, parts.limiter),
+                   optional=OPTIONAL)
     app.include_router(oauth)
     app.include_router(admin)
     app.include_router(events_router)
@@ -186,4 +196,5 @@ def create_app(
     publish_state(app, parts)
     install_routes(app, parts)
     install_middleware(app, parts)
+    instrument_app(app, parts.db)
     return app

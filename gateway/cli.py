@@ -93,8 +93,10 @@ def worker(
     from gateway.events.delivery_worker import DeliveryWorker, start_event_tasks
     from gateway.events.hub import EventHub
     from gateway.events.subscriptions import endpoint_disabled_event
+    from gateway.retention import purge_task
     from shared.logging import configure_logging
     from shared.peers import Peers
+    from shared.settings import DATABASES
 
     settings = load_settings_or_exit()
     configure_logging(settings.log_level, settings.log_json)
@@ -105,10 +107,15 @@ def worker(
         w = DeliveryWorker(db, settings, worker_id=worker_id or None, batch_size=batch_size,
                            lease_seconds=lease_seconds, emit_disabled=endpoint_disabled_event)
         hub = EventHub(db, peers, http_upstreams(settings).keys()) if relay else None
+        # the scheduled retention purge reaches every database (README, "Retention")
+        others = {n: Database(settings.database_url(n)) for n in DATABASES if n != "gateway"}
+        tasks = start_event_tasks(settings, w, hub, concurrency=concurrency)
         try:
-            await asyncio.gather(*start_event_tasks(settings, w, hub, concurrency=concurrency))
+            await asyncio.gather(*tasks, *purge_task(settings, {"gateway": db, **others}))
         finally:
             await peers.close()
+            for other in others.values():
+                await other.dispose()
             await db.dispose()
 
     asyncio.run(run())

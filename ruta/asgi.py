@@ -8,11 +8,13 @@ from fastapi import FastAPI
 
 from shared.logging import configure_logging
 from shared.settings import Settings
+from shared.tracing import configure_tracing
 
 
-def _settings() -> Settings:
+def _settings(process: str) -> Settings:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
+    configure_tracing(f"ruta-{process}")  # only when OTEL_* variables ask for it
     return settings
 
 
@@ -34,28 +36,28 @@ def _built(app: FastAPI) -> FastAPI:
 def embedded() -> FastAPI:
     from ruta.embedded import create_embedded_app
 
-    return _built(create_embedded_app(_settings()))
+    return _built(create_embedded_app(_settings("embedded")))
 
 
 def gateway() -> FastAPI:
     from gateway.app import create_app
 
-    return _built(create_app(_settings()))
+    return _built(create_app(_settings("gateway")))
 
 
 def registry() -> FastAPI:
     from services.registry.app import create_app
 
-    return _built(create_app(_settings()))
+    return _built(create_app(_settings("registry")))
 
 
 def referrals() -> FastAPI:
     from services.referrals.app import create_app
 
-    return _built(create_app(_settings()))
+    return _built(create_app(_settings("referrals")))
 
 
 def credentials() -> FastAPI:
     from services.credentials.app import create_app
 
-    return _built(create_app(_settings()))
+    return _built(create_app(_settings("credentials")))

@@ -96,19 +96,28 @@ def serve(
     """Serve one process of the system (``all``: gateway and services in one process)."""
     import uvicorn
 
+    from shared.logging import configure_logging
+    from shared.metrics import prepare_multiprocess
+
     settings = load_settings_or_exit(
         DATABASES if service is ProcessKind.ALL else (service.value,))
+    prepare_multiprocess(workers)  # /metrics sums every worker's samples
     factory = "embedded" if service is ProcessKind.ALL else service.value
+    # uvicorn's own lines (start-up, shutdown, a worker's death) as JSON too: ours from the
+    # start, and uvicorn told not to install its plain-text configuration
+    configure_logging(settings.log_level, settings.log_json)
     uvicorn.run(f"ruta.asgi:{factory}", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=workers, loop="uvloop", http="httptools",
-                access_log=False, log_level=settings.log_level.lower(), proxy_headers=False)
+                access_log=False, log_level=settings.log_level.lower(), proxy_headers=False,
+                log_config=None)
 
 
 # Each room may contribute its own commands (``COMMANDS`` in ``<room>/cli.py``), so domain
 # commands such as ``ruta seed-synthetic`` live next to the use cases they drive; commands
 # that need several rooms are the composition root's (ruta/commands.py).
 COMMAND_MODULES = ("gateway.cli", "services.registry.cli", "services.referrals.cli",
-                   "services.credentials.cli", "ruta.commands")
+                   "services.credentials.cli", "ruta.commands", "ruta.text_audit",
+                   "ruta.purge")
 
 
 def _register_room_commands() -> None:

@@ -1,9 +1,9 @@
 """The ``ruta`` commands that need several rooms, so they live in the composition root:
 a service never imports another service or the gateway.
 
-* ``ruta import-profiles FILE.csv`` — an NGO's spreadsheet through the bulk API of a running
-  gateway, resumable, with a per-row result file (a development token comes from the
-  gateway's keys);
+* ``ruta import-profiles FILE.csv|FILE.xlsx`` — an NGO's spreadsheet through the bulk API of
+  a running gateway, resumable, with a per-row result file (a development token comes from
+  the gateway's keys; the run itself is ruta/importing.py);
 * ``ruta rebuild-report-people`` — the referrals reports' projection of people, rebuilt from
   the registry (in process in the embedded shape).
 """
@@ -19,27 +19,30 @@ import typer
 from shared.settings import load_settings_or_exit
 
 if TYPE_CHECKING:
-    import httpx
-
     from shared.settings import Settings
 
 
 def import_profiles(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
-                                help="CSV export of the spreadsheet (comma or semicolon)."),
+                                help="The spreadsheet: .xlsx, or CSV (comma or semicolon)."),
     org: str | None = typer.Option(
         None, "--org", help="Development: register for this organisation with a dev token "
                             "(production: pass --token from POST /oauth/token)."),
-    url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The gateway."),
+    url: str | None = typer.Option(None, "--url",
+                                   help="The gateway (default http://RUTA_HOST:RUTA_PORT)."),
     token: str | None = typer.Option(None, "--token", envvar="RUTA_TOKEN",
                                      help="Bearer token (ngo_partner or caseworker)."),
     batch_size: int = typer.Option(500, "--batch-size", min=1, max=1000),
     results: Path | None = typer.Option(None, "--results",
                                         help="Per-row results CSV (default FILE.results.csv)."),
     language: str = typer.Option("es", "--lang", help="Language of the error messages."),
+    ignore_unknown_columns: bool = typer.Option(
+        False, "--ignore-unknown-columns",
+        help="Leave out the columns the import does not know (refused otherwise)."),
 ) -> None:
-    """Import people from a CSV through the bulk API; rerun the same command to resume."""
-    from services.registry.importer import ImportAborted, run_import
+    """Import people from a spreadsheet through the bulk API; rerun the same command to
+    resume (docs/import-profiles.md)."""
+    from ruta.importing import ImportRun
 
     settings = load_settings_or_exit()
     if token is None:
@@ -48,35 +51,47 @@ def import_profiles(
                        "development)", err=True)
             raise typer.Exit(2)
         token = _dev_token(settings, org)
-    results = results or file.with_name(file.stem + ".results.csv")
-    state = results.with_name(results.name + ".state.json")
-
-    async def run() -> None:
-        from services.registry.importer import read_rows
-
-        total = len(read_rows(file)[0])
-        async with _http(url) as client:
-            with typer.progressbar(length=total, label="importando") as bar:
-                summary = await run_import(file, client, token=token, results=results,
-                                           state_path=state, batch_size=batch_size,
-                                           on_batch=bar.update, language=language)
-        typer.echo(f"{summary.rows} filas: {summary.created} creadas, {summary.duplicate} "
-                   f"duplicadas, {summary.invalid} no válidas "
-                   f"({summary.batches_sent} lotes enviados, {summary.batches_skipped} ya "
-                   f"hechos) → {results}")
-
-    try:
-        asyncio.run(run())
-    except ImportAborted as exc:
-        typer.echo(f"importación detenida / import stopped: {exc}. Vuelva a ejecutar el mismo "
-                   f"comando para reanudar / rerun the same command to resume.", err=True)
-        raise typer.Exit(1) from None
+    ImportRun(file=file, url=url or gateway_url(settings), token=token,
+              batch_size=batch_size, results=results, language=language,
+              ignore_unknown_columns=ignore_unknown_columns,
+              resume=resume_command(file, org=org, url=url, token_given=_token_argument(),
+                                    batch_size=batch_size, results=results, language=language,
+                                    ignore=ignore_unknown_columns)).run()
 
 
-def _http(url: str) -> httpx.AsyncClient:
-    import httpx
+def gateway_url(settings: Settings) -> str:
+    """The gateway this machine serves (``RUTA_HOST``/``RUTA_PORT``, as ``ruta serve``)."""
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
 
-    return httpx.AsyncClient(base_url=url.rstrip("/"), timeout=httpx.Timeout(120, connect=5))
+
+def _token_argument() -> bool:
+    import sys
+
+    return any(a == "--token" or a.startswith("--token=") for a in sys.argv[1:])
+
+
+def resume_command(file: Path, *, org: str | None, url: str | None, token_given: bool,
+                   batch_size: int, results: Path | None, language: str, ignore: bool) -> str:
+    """The command that resumes this import: the same file and options (never the token
+    itself)."""
+    import shlex
+
+    parts = ["ruta", "import-profiles", str(file)]
+    if org is not None:
+        parts += ["--org", org]
+    if url is not None:
+        parts += ["--url", url]
+    if batch_size != 500:
+        parts += ["--batch-size", str(batch_size)]
+    if results is not None:
+        parts += ["--results", str(results)]
+    if language != "es":
+        parts += ["--lang", language]
+    if ignore:
+        parts.append("--ignore-unknown-columns")
+    command = shlex.join(parts)
+    return command + (' --token "$RUTA_TOKEN"' if token_given else "")
 
 
 def _dev_token(settings: Settings, org: str) -> str:

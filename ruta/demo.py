@@ -19,6 +19,7 @@ from services.registry.schemas import PopulationType, ProfileCreate, Sex
 from shared.db import Database
 from shared.idempotency import IdempotencyKey
 from shared.identity import Identity, Role
+from shared.peers import Peers
 from shared.settings import Settings
 
 ORGANISATIONS: list[dict[str, Any]] = [
@@ -85,7 +86,8 @@ async def seed_demo(settings: Settings) -> dict[str, int]:
     try:
         for i, (given, first, second, born, sex, pop, region) in enumerate(PROFILES):
             stored = await registry.create_profile(
-                db=registry_db, identity=caseworker,
+                # the peers are never asked: no demo consent names a programme
+                db=registry_db, identity=caseworker, peers=Peers(settings),
                 data=ProfileCreate(given_names=given, first_surname=first,
                                    second_surname=second, birth_date=born, sex=sex,
                                    nationality="VEN", population_type=pop, region=region),

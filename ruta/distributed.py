@@ -50,10 +50,12 @@ class DistributedSystem:
 
     def __init__(self, database_urls: dict[str, str], *, env: dict[str, str] | None = None,
                  ports: dict[str, int] | None = None, workers: int = 1,
-                 log_dir: Path | None = None) -> None:
+                 log_dir: Path | None = None, inherit_settings: bool = False) -> None:
         self.database_urls = database_urls
         self.ports = ports or {name: free_port() for name in DATABASES}
         self.extra_env = env or {}
+        # the launcher passes the operator's RUTA_* settings on; tests start from none
+        self.inherit_settings = inherit_settings
         self.workers = workers
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -62,7 +64,8 @@ class DistributedSystem:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def env_for(self, name: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RUTA_")}
+        env = {k: v for k, v in os.environ.items()
+               if self.inherit_settings or not k.startswith("RUTA_")}
         env.update(self.extra_env)
         env.update({f"RUTA_{db.upper()}_DATABASE_URL": url
                     for db, url in self.database_urls.items()})
@@ -82,7 +85,8 @@ class DistributedSystem:
                 # the child inherits its own descriptor; the parent's copy closes here
                 out = stack.enter_context((self.log_dir / f"{name}.log").open("ab"))
             proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env_for(name), stdout=out,
-                                    stderr=out, start_new_session=True)
+                                    stderr=out, start_new_session=True,
+                                    preexec_fn=_die_with_parent)
         self.procs[name] = proc
         wait_healthy(self.url(name), proc=proc)
 
@@ -104,8 +108,20 @@ class DistributedSystem:
         self.start_one("gateway")
 
     def stop(self) -> None:
-        for name in list(self.procs):
-            self.stop_one(name)
+        """Every child at once: SIGTERM to each process group, then wait (SIGKILL after
+        10 s), so a slow child does not keep the others running."""
+        procs, self.procs = self.procs, {}
+        for proc in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[DistributedSystem]:
@@ -114,6 +130,38 @@ class DistributedSystem:
             yield self
         finally:
             self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the launcher dies, even by SIGKILL,
+    so no server outlives it."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT reached the launcher."""
+
+
+def _stop_on_signals() -> None:
+    def stop(signum: int, frame: object) -> None:
+        # once stopping, further signals (a second Ctrl-C) must not interrupt the cleanup
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, stop)
+
+
+def token_command(system: DistributedSystem) -> str:
+    """How to mint a development token this gateway accepts: ``ruta token`` signs with the
+    key in the gateway's database, so it must be pointed at that database."""
+    ruta = Path(sys.executable).with_name("ruta")
+    return (f"RUTA_GATEWAY_DATABASE_URL={system.database_urls['gateway']} "
+            f"{ruta} token --as caseworker")
 
 
 async def prepare_databases(database_urls: dict[str, str]) -> None:
@@ -136,19 +184,23 @@ def main() -> None:
     parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432")
     parser.add_argument("--prefix", default="ruta")
     parser.add_argument("--port", type=int, default=int(os.environ.get("RUTA_PORT", "8000")))
+    parser.add_argument("--log-dir", type=Path, default=ROOT / "data" / "logs")
     args = parser.parse_args()
+    _stop_on_signals()
     urls = {name: f"{args.pg_url.rstrip('/')}/{args.prefix}_{name}" for name in DATABASES}
-    asyncio.run(prepare_databases(urls))
     ports = {name: free_port() for name in SERVICES}
     ports["gateway"] = args.port
-    system = DistributedSystem(urls, ports=ports, log_dir=ROOT / "data" / "logs")
-    with system.running():
-        print(f"gateway on {system.url('gateway')}; services: "
-              + ", ".join(f"{s} {system.url(s)}" for s in SERVICES), flush=True)
-        print("logs in data/logs/; Ctrl-C to stop", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
+    # RUTA_* settings of the environment reach every process (the URLs set here win)
+    system = DistributedSystem(urls, ports=ports, log_dir=args.log_dir, inherit_settings=True)
+    with contextlib.suppress(Stopped, KeyboardInterrupt):
+        asyncio.run(prepare_databases(urls))
+        with system.running():
+            print(f"gateway on {system.url('gateway')}; services: "
+                  + ", ".join(f"{s} {system.url(s)}" for s in SERVICES), flush=True)
+            print(f"token: {token_command(system)}", flush=True)
+            print(f"logs in {args.log_dir}/; Ctrl-C to stop", flush=True)
             while all(p.poll() is None for p in system.procs.values()):
-                time.sleep(1)
+                time.sleep(0.5)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from gateway.app import create_app as create_gateway
 from gateway.edge.upstreams import ASGIUpstream, Upstream
+from ruta.purge import install as install_retention
 from services.credentials.app import create_app as create_credentials
 from services.referrals.app import create_app as create_referrals
 from services.registry.app import create_app as create_registry
@@ -30,6 +31,7 @@ def create_service(name: str, settings: Settings, database: Database | None = No
 def create_embedded_app(
     settings: Settings, databases: dict[str, Database] | None = None
 ) -> FastAPI:
+    install_retention()  # the registry's audit log in the background purge
     dbs = databases or {}
     apps = {name: factory(settings, dbs.get(name)) for name, factory in SERVICE_FACTORIES.items()}
     for app in apps.values():

@@ -28,7 +28,14 @@ from sqlalchemy.pool import NullPool
 from shared import idempotency
 from shared.errors import ServiceUnavailable, is_database_outage
 from shared.idempotency import IdempotencyKey, StoredResponse
+from shared.metrics import POOLS
 from shared.outbox import Event, OutboxSignal, insert_events
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Every engine the project opens: SQLAlchemy never puts a statement's parameters (names,
+    document numbers, e-mails) in an error's text or an echoed statement."""
+    return create_async_engine(url, hide_parameters=True, **kwargs)
 
 
 async def driver_connection(session: AsyncSession) -> Any:
@@ -88,6 +95,13 @@ class UnitOfWork:
         return await idempotency.claim(self.session, idem, is_postgres=self._db.is_postgres,
                                        local=self._local_claims)
 
+    async def stored(self, idem: IdempotencyKey | None) -> StoredResponse | None:
+        """The answer stored for this key, if any, without taking it
+        (:func:`shared.idempotency.stored`); no statement without a key."""
+        if idem is None:
+            return None
+        return await idempotency.stored(self.session, idem)
+
     async def remember(
         self, idem: IdempotencyKey | None, *, status_code: int, body: Any,
         headers: dict[str, str] | None = None,
@@ -121,9 +135,12 @@ class Database:
         self._direct: Any = None
         self._direct_lock = asyncio.Lock()
         self.outbox_signal = OutboxSignal()
+        own_engine = engine is None
         if engine is None:
             engine = self._make_engine(url, pool_size)
         self.engine = engine
+        if own_engine:
+            POOLS.track(self)  # /metrics reads its pool (shared/metrics.py)
         self.sessionmaker = async_sessionmaker(
             bind=bind if bind is not None else engine,
             expire_on_commit=False,
@@ -137,19 +154,19 @@ class Database:
             # One connection: SQLite has one writer anyway, and queueing in the pool beats
             # SQLITE_BUSY retries. Transactions begin IMMEDIATE so a read-then-write never
             # fails on lock upgrade.
-            engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+            engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
             install_sqlite_pragmas(engine)
             return engine
         if self.is_postgres:
             # No overflow: overflow connections are closed when returned, so a steady load
             # above pool_size would open a new PostgreSQL session for every other request.
-            return create_async_engine(
+            return create_engine(
                 url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False,
                 pool_recycle=1800, pool_timeout=10,
                 connect_args={"server_settings": {"application_name": "ruta"},
                               "command_timeout": 30},
             )
-        return create_async_engine(url, poolclass=NullPool)
+        return create_engine(url, poolclass=NullPool)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
@@ -186,7 +203,15 @@ class Database:
                     await uow.commit()
                 return
             async with (await self.root._direct_pool()).acquire(timeout=10) as conn:
-                yield conn
+                try:
+                    yield conn
+                except Exception as exc:
+                    if _is_broken_connection(exc):
+                        # Its protocol state is unknown (seen during a PostgreSQL restart:
+                        # the next statement on it failed "another operation in progress"):
+                        # never hand it out again; the caller gets the retryable 503.
+                        conn.terminate()
+                    raise
         except (OSError, TimeoutError) as exc:
             raise ServiceUnavailable(headers={"Retry-After": "2"}) from exc
         except Exception as exc:
@@ -229,7 +254,16 @@ def _is_driver_outage(exc: BaseException) -> bool:
 
     return isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
                             asyncpg.exceptions.OperatorInterventionError,
-                            asyncpg.TooManyConnectionsError)) or is_database_outage(exc)
+                            asyncpg.TooManyConnectionsError)) or is_database_outage(exc) \
+        or _is_broken_connection(exc)
+
+
+def _is_broken_connection(exc: BaseException) -> bool:
+    """The driver lost track of the connection's protocol (asyncpg's InternalClientError,
+    ProtocolError): not the request's fault, and the connection is not reusable."""
+    import asyncpg
+
+    return isinstance(exc, asyncpg.exceptions.InternalClientError)
 
 
 def ensure_sqlite_folder(url: str) -> None:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from shared.i18n import VALIDATION_MESSAGES, Lang, Text, current_language, status_title
+from shared.logging import exception_fields
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
@@ -121,8 +122,11 @@ class BadRequest(AppError):
 class InvalidCursor(AppError):
     status = 400
     code = "invalid-cursor"
-    detail_text = Text("El cursor de paginación no es válido para esta lista.",
-                       "The pagination cursor is not valid for this list.")
+    detail_text = Text(
+        "El cursor de paginación no es válido para esta lista, estos filtros o quien llama "
+        "(cada cursor sirve solo a quien lo recibió).",
+        "The pagination cursor is not valid for this list, these filters or this caller "
+        "(a cursor works only for whoever received it).")
 
 
 _INVALID_DATA = Text("Los datos enviados no son válidos.", "The submitted data is not valid.")
@@ -255,7 +259,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def database_unavailable(request: Request, exc: Exception) -> Response:
         # Pool exhausted, server restarting, connection lost: a retryable outage, not a bug.
-        log.warning("database_unavailable", exc_type=type(exc).__name__, path=request.url.path)
+        log.warning("database_unavailable", path=request.url.path, **exception_fields(exc))
         return render_error(ServiceUnavailable(headers={"Retry-After": "2"}))
 
     async def dbapi_error(request: Request, exc: Exception) -> Response:
@@ -265,9 +269,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return await unhandled(request, exc)
 
     async def unhandled(request: Request, exc: Exception) -> Response:
-        # The exception type and traceback go to the log; the request body never does.
-        log.error("unhandled_error", exc_type=type(exc).__name__, path=request.url.path,
-                  exc_info=exc)
+        # Classes, SQLSTATE, constraint and code locations go to the log (the request id is
+        # bound by the middleware); never the exception's text or a rendered traceback: a
+        # driver's message carries the row ("DETAIL: Key (email)=(...)") and SQLAlchemy's the
+        # statement's parameters.
+        log.error("unhandled_error", path=request.url.path, **exception_fields(exc))
         return problem_response(http_problem(500, current_language()), 500)
 
     app.add_exception_handler(AppError, app_error)

@@ -14,7 +14,7 @@ types they named). The test suite holds producers to the catalogue instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -56,6 +56,22 @@ class ConsentChange(EventData):
     programme_id: str | None
 
 
+class TransferPrepared(EventData):
+    bundle_id: str = Field(description="The portable record's id (the VP's `jti`).")
+    destination: str = Field(description="The deployment it was prepared for.")
+    consent_id: str = Field(description="The person's `transfer` consent it travels under.")
+    expires_at: datetime
+
+
+class TransferredIn(EventData):
+    bundle_id: str
+    origin_deployment: str = Field(description="The deployment it came from.")
+    origin_profile_id: str = Field(description="The person's id there.")
+    linked: bool = Field(description="Linked to a profile already registered here.")
+    flagged_credentials: int = Field(description="Credentials not valid at the origin now "
+                                                 "(revoked, suspended, status unavailable).")
+
+
 class ReferralIds(EventData):
     profile_id: str
     programme_id: str
@@ -81,6 +97,13 @@ class ReferralOverdue(ReferralIds):
     status: ReferralStatus
     phase: Literal["accept", "complete"] = Field(description="Which deadline passed.")
     due_at: datetime
+
+
+class ReferralAtRisk(ReferralIds):
+    status: ReferralStatus
+    at_risk: bool = Field(description="True when flagged, false when the flag cleared.")
+    reason_code: str = Field(description="Why, e.g. `work_authorisation_lapsed`.")
+    document_type: str | None = Field(description="The lapsed document's type.")
 
 
 class PathwayIds(EventData):
@@ -109,6 +132,42 @@ class CredentialStatusChanged(CredentialCreated):
     action: CredentialAction
     kind: str = Field(description="The credential kind, e.g. `academic_degree`.")
     field_isced: str | None = Field(description="ISCED-F 2013 field code.")
+
+
+VacancyStatus = Literal["open", "filled", "closed"]
+
+
+class VacancyData(EventData):
+    external_id: str | None = Field(description="The employment service's own id.")
+    occupation_isco: str = Field(description="ISCO-08 unit group (4 digits).")
+    country: str
+    region: str
+    status: VacancyStatus
+    openings: int
+    openings_remaining: int
+    valid_until: str = Field(description="Last day it is open (ISO date, the country's day).")
+
+
+class VacancyUpdated(VacancyData):
+    changed_fields: list[str]
+
+
+class VacancyClosed(VacancyData):
+    reason: Literal["withdrawn", "expired"] = Field(
+        description="Withdrawn by its employment service, or past `valid_until`.")
+
+
+class DocumentRecorded(EventData):
+    profile_id: str
+    document_type: str = Field(description="The document type, e.g. `pe_cpp`.")
+    expiry_date: date | None
+    authorises_work: bool = Field(description="Whether the work-authorisation rules say this type authorises work in the deployment's country (not the caseworker's recorded flag).")  # noqa: E501
+
+
+class DocumentExpiry(DocumentRecorded):
+    days_left: int = Field(description="Days from the country's today to the expiry date (negative once expired).")  # noqa: E501
+    horizon_days: int | None = Field(description="The horizon reached (60, 30, 7 by default); null for `document.expired`.")  # noqa: E501
+    country: Literal["PE", "EC"] = Field(description="Whose day boundaries count.")
 
 
 class EndpointDisabled(EventData):
@@ -145,6 +204,12 @@ CATALOGUE: tuple[EventType, ...] = (
        ProfileMerged),
     _t("profile.erased", "profile",
        "The person cancelled their data (ARCO): every service pseudonymises them."),
+    _t("profile.transfer_prepared", "profile",
+       "A portable record was prepared for another country's deployment (issue 21).",
+       TransferPrepared),
+    _t("profile.transferred_in", "profile",
+       "A person's portable record from another country's deployment was imported.",
+       TransferredIn),
     _t("consent.granted", "profile", "The person granted a consent.", ConsentChange),
     _t("consent.withdrawn", "profile", "The person withdrew a consent.", ConsentChange),
     _t("referral.created", "referral", "A referral was made to a provider.", ReferralCreated),
@@ -153,6 +218,10 @@ CATALOGUE: tuple[EventType, ...] = (
     _t("referral.overdue", "referral",
        "A referral passed its acceptance or completion deadline (once per deadline).",
        ReferralOverdue),
+    _t("referral.at_risk", "referral",
+       "An open referral that needs a valid work authorisation was flagged at risk (the "
+       "person's lapsed), or the flag cleared (a new work-authorising document recorded).",
+       ReferralAtRisk),
     _t("pathway.advanced", "pathway", "A pathway started or moved to its next step.",
        PathwayAdvanced),
     _t("pathway.completed", "pathway", "Every step of a pathway was completed.",
@@ -164,6 +233,24 @@ CATALOGUE: tuple[EventType, ...] = (
     _t("credential.revoked", "credential",
        "A credential was revoked (also announced as credential.status_changed).",
        CredentialStatusChanged),
+    _t("vacancy.created", "vacancy", "A public employment service posted a vacancy.",
+       VacancyData),
+    _t("vacancy.updated", "vacancy",
+       "A vacancy changed (edited, synced, or an opening filled by a placement).",
+       VacancyUpdated),
+    _t("vacancy.filled", "vacancy", "Placements took every opening of a vacancy.",
+       VacancyData),
+    _t("vacancy.closed", "vacancy", "A vacancy was withdrawn or passed its last day.",
+       VacancyClosed),
+    _t("document.recorded", "document",
+       "A document was added to an existing profile, or its expiry date changed.",
+       DocumentRecorded),
+    _t("document.expiring", "document",
+       "A work-authorising document reached an expiry horizon (once per document, expiry "
+       "date and horizon).", DocumentExpiry),
+    _t("document.expired", "document",
+       "A work-authorising document lapsed (once per document and expiry date).",
+       DocumentExpiry),
     _t("webhook.endpoint_disabled", "webhook_subscription",
        "An endpoint kept failing and was disabled; its owner can re-enable it.",
        EndpointDisabled),

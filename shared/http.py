@@ -3,7 +3,9 @@ idempotent write. The dependencies routes take are in :mod:`shared.deps`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +24,7 @@ from shared.outbox import outbox_router
 from shared.pagination import CursorCodec
 from shared.peers import Peers
 from shared.settings import Settings
+from shared.tracing import instrument_app
 
 # FastAPI's native OpenTelemetry hooks look up three global providers on every request of every
 # app (two apps per request in the embedded shape). Metrics and the access log are ours
@@ -71,6 +74,7 @@ def create_service_app(
     app.add_middleware(RequestContextMiddleware, service=name)
     install_openapi(app)
     install_docs(app, title)
+    instrument_app(app, database)
     return app
 
 
@@ -91,3 +95,23 @@ def install_openapi(app: FastAPI) -> None:
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def run_during_lifespan(app: FastAPI, job: Callable[[], Coroutine[Any, Any, None]],
+                        name: str) -> None:
+    """Run ``job()`` as a task while the app lives: started inside the app's own lifespan,
+    cancelled and awaited when it ends (the services' periodic jobs)."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            task = asyncio.create_task(job(), name=name)
+            try:
+                yield state
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app.router.lifespan_context = lifespan

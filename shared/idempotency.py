@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.clock import as_utc, utcnow
 from shared.errors import AppError
 from shared.i18n import Text
+from shared.metrics import IDEMPOTENCY
 from shared.tables import idempotency_records
 
 
@@ -124,6 +125,16 @@ async def claim(session: AsyncSession, idem: IdempotencyKey, *, is_postgres: boo
     return _replay(row, idem)
 
 
+async def stored(session: AsyncSession, idem: IdempotencyKey) -> StoredResponse | None:
+    """The answer already stored for this key (422 when it was for another body), without
+    taking the key: a write that reads elsewhere first (a sibling service) answers a retry
+    before that work, and takes the key (:func:`claim`) only for its own writes."""
+    row = await _record(session, idem)
+    if row is None or as_utc(row.expires_at) <= utcnow():
+        return None
+    return _replay(row, idem)
+
+
 async def remember(session: AsyncSession, idem: IdempotencyKey | None, *, status_code: int,
                    body: Any, headers: dict[str, str] | None, ttl_hours: int
                    ) -> StoredResponse:
@@ -162,7 +173,10 @@ async def _record(session: AsyncSession, idem: IdempotencyKey) -> Any:
 
 def _replay(row: Any, idem: IdempotencyKey, *, in_flight: bool = False) -> StoredResponse:
     if row is None or (in_flight and as_utc(row.expires_at) <= utcnow()):
+        IDEMPOTENCY.labels("in_flight").inc()
         raise IdempotencyInFlight()
     if row.fingerprint != idem.fingerprint:
+        IDEMPOTENCY.labels("key_reused").inc()
         raise IdempotencyKeyReused()
+    IDEMPOTENCY.labels("replayed").inc()
     return StoredResponse(row.status_code, dict(row.headers), bytes(row.body))

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
+import structlog
 from fastapi import Depends, Request
 
 from shared.errors import Unauthenticated
@@ -131,7 +132,22 @@ _BAD_ASSERTION = Text(
 
 async def current_identity(request: Request) -> Identity:
     signer: AssertionSigner = request.app.state.assertion_signer
-    return signer.verify(request.headers.get(ASSERTION_HEADER))
+    identity = signer.verify(request.headers.get(ASSERTION_HEADER))
+    bind_log_ids(identity)
+    return identity
+
+
+def bind_log_ids(identity: Identity) -> None:
+    """The caller's ids on every log line of the request from here on: the organisation and,
+    for a machine client, its client id. A person's subject is not logged: an identity
+    provider may use an e-mail address as the subject."""
+    ids: dict[str, str] = {}
+    if identity.organisation_id:
+        ids["organisation_id"] = identity.organisation_id
+    if identity.kind == "client":
+        ids["client_id"] = identity.subject
+    if ids:
+        structlog.contextvars.bind_contextvars(**ids)
 
 
 CurrentIdentity = Annotated[Identity, Depends(current_identity)]

@@ -21,6 +21,7 @@ from shared.deps import DbDep
 from shared.identity import CurrentIdentity
 from shared.outbox import EventEnvelope, require_system
 from shared.tables import inbox_events
+from shared.tracing import continued
 
 Handler = Callable[[UnitOfWork, EventEnvelope], Awaitable[Any]]
 
@@ -48,6 +49,11 @@ class EventConsumer:
         handlers = self._handlers.get(event.type)
         if not handlers:
             return False
+        with continued(event.traceparent, f"consume {event.type}", event_type=event.type):
+            return await self._consume(db, event, handlers)
+
+    async def _consume(self, db: Database, event: EventEnvelope, handlers: list[Handler]
+                       ) -> bool:
         async with db.uow() as uow:
             seen = await uow.session.scalar(
                 select(inbox_events.c.event_id).where(inbox_events.c.event_id == event.event_id))

@@ -15,9 +15,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.db import ensure_sqlite_folder
+from shared.db import create_engine, ensure_sqlite_folder
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -56,7 +56,7 @@ def run_env(context: Any, metadata: list[MetaData]) -> None:
         url = Settings().database_url(context.config.config_ini_section)
 
     async def run() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        engine = create_engine(url, poolclass=pool.NullPool)
         async with engine.begin() as conn:
             await conn.run_sync(lambda c: _offline_free(context, c, metadata))
         await engine.dispose()
@@ -81,7 +81,7 @@ async def _run(conn: AsyncConnection, name: str, url: str, action: str, revision
 
 async def upgrade(name: str, url: str, revision: str = "head") -> None:
     ensure_sqlite_folder(url)
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(url, poolclass=pool.NullPool)
     try:
         async with engine.begin() as conn:
             await _run(conn, name, url, "upgrade", revision)
@@ -90,7 +90,7 @@ async def upgrade(name: str, url: str, revision: str = "head") -> None:
 
 
 async def downgrade(name: str, url: str, revision: str = "base") -> None:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(url, poolclass=pool.NullPool)
     try:
         async with engine.begin() as conn:
             await _run(conn, name, url, "downgrade", revision)
@@ -102,7 +102,7 @@ async def schema_drift(url: str, metadata: list[MetaData]) -> list[Any]:
     """Differences between the models and the migrated database (empty when they agree)."""
     from alembic.autogenerate import compare_metadata
 
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(url, poolclass=pool.NullPool)
     try:
         async with engine.connect() as conn:
 

@@ -15,12 +15,13 @@ from contextvars import ContextVar
 
 import structlog
 from fastapi import FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import problem_response
 from shared.i18n import Text, negotiate, set_language, status_title
+from shared.metrics import ROUTE_HEADER, exposition, note_route, open_route_slot, route_label
 
 REQUEST_ID_HEADER = b"x-request-id"
 CONTEXT_SCOPE_KEY = "ruta.context"
@@ -34,6 +35,9 @@ LATENCY = Histogram("ruta_http_request_duration_seconds", "HTTP request latency"
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 access_log = structlog.get_logger("ruta.access")
+# What the access log and metrics record for a request cancelled before it was answered
+# (nginx's "client closed request").
+CANCELLED = 499
 
 
 def current_request_id() -> str | None:
@@ -53,14 +57,21 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        # a service tells the gateway in front of it which template it matched; the
+        # gateway reads that and removes it (ROUTE_HEADER, shared/metrics.py)
+        self.edge = service == "gateway"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or CONTEXT_SCOPE_KEY in scope:
             # in the embedded shape the gateway's layer already did all of this for the
             # request it hands to a service in-process: once is enough
-            await self.app(scope, receive, send)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                note_route(scope)
             return
         scope[CONTEXT_SCOPE_KEY] = self.service
+        slot = open_route_slot(scope)
         raw = header(scope, REQUEST_ID_HEADER)
         if raw is not None and _SAFE_ID.match(raw):
             rid = raw.decode()
@@ -80,24 +91,36 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [h for h in message.get("headers", []) if h[0] != REQUEST_ID_HEADER]
+                headers = []
+                for h in message.get("headers", []):
+                    if h[0] == ROUTE_HEADER:
+                        note_route(scope, h[1].decode("latin-1"))
+                    elif h[0] != REQUEST_ID_HEADER:
+                        headers.append(h)
                 headers.append((REQUEST_ID_HEADER, rid_b))
+                if not self.edge and (template := route_label(scope, slot)) != "unmatched":
+                    headers.append((ROUTE_HEADER, template.encode()))
                 message["headers"] = headers
             await send(message)
 
         start = time.perf_counter()
         try:
             await self.app(scope, receive, send_wrapper)
+        except asyncio.CancelledError:
+            # cancelled before answering (the relay's long poll when the server stops, a
+            # caller gone): nobody is answered, so no 500 is counted or logged
+            if status == 500:
+                status = CANCELLED
+            raise
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            template = getattr(route, "path", None) or scope.get("ruta_route") or "unmatched"
+            template = route_label(scope, slot)
             method = scope["method"]
             REQUESTS.labels(self.service, method, template, str(status)).inc()
             LATENCY.labels(self.service, method, template).observe(elapsed)
             # the relay's polling of /internal/* would drown the access log at INFO
-            emit = access_log.debug if scope["path"].startswith("/internal/") and status < 400 \
-                else access_log.info
+            emit = access_log.debug if scope["path"].startswith("/internal/") and (
+                status < 400 or status == CANCELLED) else access_log.info
             emit("request", service=self.service, method=method, route=template,
                  status=status, duration_ms=round(elapsed * 1000, 2))
 
@@ -107,8 +130,28 @@ ReadinessCheck = Callable[[], Awaitable[None]]
 _NOT_READY = Text("Una dependencia no responde.", "A dependency is not answering.")
 
 
-def install_health(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
-    """``/healthz`` says the process lives; ``/readyz`` that its dependencies answer."""
+async def _run_check(check: ReadinessCheck) -> dict[str, object]:
+    """One readiness check, timed; its failure named by kind only (a driver's message may
+    hold a host name or a value)."""
+    start = time.perf_counter()
+    try:
+        await asyncio.wait_for(check(), timeout=2.0)
+        out: dict[str, object] = {"status": "ok"}
+    except TimeoutError:
+        out = {"status": "unavailable", "error": "timeout"}
+    except Exception as exc:
+        out = {"status": "unavailable", "error": type(exc).__name__}
+    out["duration_ms"] = round((time.perf_counter() - start) * 1000, 2)
+    return out
+
+
+def install_health(app: FastAPI, checks: dict[str, ReadinessCheck],
+                   optional: frozenset[str] = frozenset()) -> None:
+    """``/healthz`` says the process lives; ``/readyz`` that its dependencies answer.
+
+    A check named in ``optional`` is one the process works without, degraded (Redis: the
+    rate limiter falls back to per-process buckets): it is reported, and the answer is 200
+    ``"degraded"``, so an outage of it does not take every replica out of rotation."""
 
     @app.get("/healthz", operation_id="health_live",
              summary="Liveness probe", tags=["operations"], include_in_schema=True)
@@ -120,17 +163,16 @@ def install_health(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
              summary="Readiness probe (databases and services answer)",
              tags=["operations"], responses={503: {"description": "Not ready"}})
     async def readyz() -> Response:
-        """Readiness: every dependency (databases, services) answered within two seconds; 503
-        lists which did not."""
-        results: dict[str, str] = {}
-        for name, check in checks.items():
-            try:
-                await asyncio.wait_for(check(), timeout=2.0)
-                results[name] = "ok"
-            except Exception:
-                results[name] = "unavailable"
-        if all(v == "ok" for v in results.values()):
-            return JSONResponse({"status": "ready", "checks": results})
+        """Readiness: every dependency (databases; Redis where configured) answered within
+        two seconds. ``checks`` says, per dependency, its status, how long it took and, when
+        it failed, the kind of failure (an exception's class, never its message); 503 when a
+        required one did not answer, 200 ``degraded`` when only an optional one did not."""
+        results = dict(zip(checks, await asyncio.gather(
+            *(_run_check(check) for check in checks.values())), strict=True))
+        failed = {name for name, v in results.items() if v["status"] != "ok"}
+        if not failed - optional:
+            return JSONResponse({"status": "degraded" if failed else "ready",
+                                 "checks": results})
         return problem_response(
             {"type": "/problems/not-ready", "title": status_title(503).render(), "status": 503,
              "detail": _NOT_READY.render(), "checks": results}, 503)
@@ -139,4 +181,4 @@ def install_health(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
              summary="Prometheus metrics", tags=["operations"], include_in_schema=True)
     async def metrics() -> Response:
         """Prometheus metrics of this process (text exposition format)."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

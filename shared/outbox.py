@@ -26,6 +26,7 @@ from shared.clock import as_utc, utcnow
 from shared.errors import Forbidden
 from shared.identity import CurrentIdentity, Identity, Role
 from shared.tables import outbox_events
+from shared.tracing import current_traceparent
 
 if TYPE_CHECKING:
     from shared.db import Database
@@ -58,25 +59,46 @@ class EventEnvelope(BaseModel):
     organisation_id: str | None = None
     regions: list[str] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict)
+    # the W3C trace context of the request that caused the event (tracing on): consumers and
+    # webhook deliveries continue that trace. Internal: the feed and webhooks never show it.
+    traceparent: str | None = Field(default=None, max_length=55)
+
+
+# Where a row (an outbox row, a feed row) keeps the traceparent: inside its ``data`` JSON, so
+# no table changes; :func:`envelope_from_row` takes it out again, and readers never see it.
+TRACE_KEY = "_traceparent"
+
+
+def with_trace(data: dict[str, Any], traceparent: str | None) -> dict[str, Any]:
+    return {**data, TRACE_KEY: traceparent} if traceparent else data
+
+
+def without_trace(data: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (data or {}).items() if k != TRACE_KEY}
 
 
 def envelope_from_row(row: Any) -> EventEnvelope:
-    """An outbox row as the envelope every consumer receives."""
+    """An outbox or feed row as the envelope every consumer receives."""
+    data = dict(row.data or {})
+    traceparent = data.pop(TRACE_KEY, None)
     return EventEnvelope(
         event_id=row.event_id, type=row.type, occurred_at=as_utc(row.occurred_at),
         subject_type=row.subject_type, subject_id=row.subject_id,
         subject_version=row.subject_version, organisation_id=row.organisation_id,
-        regions=list(row.regions or []), data=dict(row.data or {}))
+        regions=list(row.regions or []), data=data,
+        traceparent=traceparent if isinstance(traceparent, str) else None)
 
 
 async def insert_events(session: AsyncSession, events: Sequence[Event]) -> None:
-    """Store queued events in the outbox, in the caller's transaction."""
+    """Store queued events in the outbox, in the caller's transaction (with the current
+    trace context when tracing is on)."""
     now = utcnow()
+    traceparent = current_traceparent()
     await session.execute(outbox_events.insert(), [
         {"event_id": str(uuid.uuid4()), "type": e.type, "occurred_at": now,
          "subject_type": e.subject_type, "subject_id": e.subject_id,
          "subject_version": e.subject_version, "organisation_id": e.organisation_id,
-         "regions": list(e.regions), "data": e.data}
+         "regions": list(e.regions), "data": with_trace(e.data, traceparent)}
         for e in events])
 
 

@@ -12,11 +12,21 @@ import json
 import os
 import sys
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from shared.oidc_issuers import issuer_problems
+from shared.peer_deployments import peer_problems
+from shared.secret_files import (
+    SecretFileError,
+    SecretFilesSource,
+    public_base_url_problem,
+    with_password,
+)
 
 SERVICES = ("registry", "referrals", "credentials")
 DATABASES = ("gateway", *SERVICES)
@@ -46,6 +56,15 @@ class Settings(BaseSettings):
     referrals_database_url: str | None = None
     credentials_database_url: str | None = None
     database_pool_size: int = Field(20, ge=1, le=200)
+    # The password of every PostgreSQL URL above that names none: the URLs stay plain
+    # configuration and the password a secret (RUTA_DATABASE_PASSWORD_FILE).
+    database_password: str | None = None
+    # Per database, where each has its own credentials (Kubernetes: one CloudNativePG
+    # `<cluster>-app` Secret per database, all four mounted in the worker that purges them).
+    gateway_database_password: str | None = None
+    registry_database_password: str | None = None
+    referrals_database_password: str | None = None
+    credentials_database_password: str | None = None
 
     # Distributed shape: base URLs of the services as seen from the gateway. When unset the
     # gateway runs the service in its own process (embedded shape).
@@ -60,13 +79,21 @@ class Settings(BaseSettings):
     # the cursor secret makes pagination cursors tamper-evident.
     internal_secret: str = DEV_INTERNAL_SECRET
     cursor_secret: str = DEV_CURSOR_SECRET
+    # Event-feed cursors made before cursors named their caller are honoured (each re-bound to
+    # the first client that presents it) until the end of this day, UTC; then they are a 400.
+    legacy_feed_cursors_until: date = date(2027, 6, 30)
 
     # Keys for sensitive data at rest: JSON {key_id: base64 32-byte key}; the active key
     # encrypts, every listed key decrypts (rotation without re-encrypting everything at once).
     data_keys: str = DEV_DATA_KEYS
     data_active_key: str = "dev-1"
     # Where the public API is reachable from outside (VC issuer URLs, Location headers).
+    # Production requires it, https unless on loopback: a VC names it as issuer for good.
     public_base_url: str = "http://127.0.0.1:8000"
+    # A folder of files named after settings (RUTA_INTERNAL_SECRET, ...), one secret each:
+    # compose secrets under /run/secrets, a Kubernetes Secret volume. RUTA_<NAME>_FILE names
+    # the file of one setting. The environment wins over a file, a _FILE over the folder.
+    secrets_dir: Path | None = None
 
     jwt_issuer: str = "ruta-empleabilidad"
     jwt_audience: str = "ruta-api"
@@ -89,13 +116,52 @@ class Settings(BaseSettings):
     # With nothing to do the relay waits this long on a service's outbox (long poll, woken by
     # the service's own commits) and the dispatcher and worker check at least this often.
     event_idle_seconds: float = Field(2.0, gt=0, le=30)
+    # Retention (shared/retention.py; README "Retention"): how long each kind of record is
+    # kept once its purpose is served (Ley 29733 / D.S. 016-2024-JUS, LOPDP 2021).
+    retention_purge_enabled: bool = True
+    retention_interval_seconds: float = Field(3600.0, ge=10, le=7 * 86400)
+    retention_batch_size: int = Field(1000, ge=1, le=50_000)
+    retention_idempotency_grace_hours: int = Field(0, ge=0, le=24 * 30)
+    retention_outbox_days: int = Field(7, ge=1, le=3650)
+    retention_feed_days: int = Field(90, ge=30, le=3650)
+    retention_webhook_days: int = Field(30, ge=1, le=3650)
+    retention_inbound_days: int = Field(90, ge=7, le=3650)
+    retention_signing_key_grace_days: int = Field(1, ge=0, le=365)
+    retention_audit_years: int = Field(10, ge=1, le=100)
     # Reports: cells counting fewer people than this are suppressed (small-cell rule).
     report_min_cell: int = Field(5, ge=0, le=1000)
+    # Document-expiry watch (services/registry/watch.py): horizons in days before expiry,
+    # JSON like [60, 30, 7] (none: shared/work_authorisation.json's); how often the registry
+    # runs it (0: never in the service, only `ruta watch-documents`); how long after expiry
+    # a lapse it never saw is still announced.
+    document_watch_horizons_days: list[Annotated[int, Field(ge=1, le=365)]] | None = Field(
+        None, min_length=1, max_length=6)
+    document_watch_interval_seconds: float = Field(3600.0, ge=0, le=86_400)
+    document_watch_expired_lookback_days: int = Field(30, ge=1, le=3650)
 
     bootstrap_admin_client_id: str | None = None
     bootstrap_admin_client_secret: str | None = None
+    # Identity providers trusted for people, each bounded: see shared/oidc_issuers.py.
     oidc_issuers: str = "[]"
     allow_private_webhook_targets: bool = False
+    # Portable records (issue 21): who this deployment is, and the other countries'
+    # deployments it trusts (shared/peer_deployments.py).
+    deployment_id: str = Field("ruta-pe", pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    deployment_country: str = Field("PE", pattern=r"^[A-Z]{2}$")
+    peer_deployments: str = "[]"
+    # JSON {peer id: secret}: the secret of the inbound source each peer registered for us,
+    # to sign the arrival notice to its POST /v1/inbound/{our id} (Standard Webhooks).
+    peer_callback_secrets: str = "{}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then secret files (``RUTA_*_FILE``, then the
+        ``RUTA_SECRETS_DIR`` folder)."""
+        return (init_settings, env_settings, SecretFilesSource(settings_cls))
 
     @model_validator(mode="after")
     def _data_keys_are_usable(self) -> Settings:
@@ -116,9 +182,18 @@ class Settings(BaseSettings):
         return keys
 
     @model_validator(mode="after")
-    def _production_refuses_defaults(self) -> Settings:
-        if self.env != "production":
-            return self
+    def _refuses_unsafe_settings(self) -> Settings:
+        """Every problem at once: identity providers trusted beyond bounds (in production,
+        also without bounds) and, in production, development defaults."""
+        problems = issuer_problems(self.oidc_issuers, production=self.is_production)
+        problems += peer_problems(self.peer_deployments)
+        if self.is_production:
+            problems += self._production_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _production_problems(self) -> list[str]:
         problems = []
         for name in ("internal_secret", "cursor_secret"):
             value = getattr(self, name)
@@ -132,9 +207,11 @@ class Settings(BaseSettings):
             self.bootstrap_admin_client_secret
         ) < 24:
             problems.append("RUTA_BOOTSTRAP_ADMIN_CLIENT_SECRET must have 24+ characters")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        url_problem = public_base_url_problem(
+            self.public_base_url if "public_base_url" in self.model_fields_set else None)
+        if url_problem:
+            problems.append(url_problem)
+        return problems
 
     @property
     def is_production(self) -> bool:
@@ -146,7 +223,8 @@ class Settings(BaseSettings):
             raise KeyError(name)
         url: str | None = getattr(self, f"{name}_database_url")
         if url:
-            return url
+            own: str | None = getattr(self, f"{name}_database_password")
+            return with_password(url, own or self.database_password)
         if self.is_production:
             # only the databases a process actually opens must be configured
             raise ValueError(f"RUTA_{name.upper()}_DATABASE_URL must be set in production")
@@ -178,6 +256,9 @@ def load_settings_or_exit(databases: Iterable[str] = ()) -> Settings:
     try:
         settings = Settings()
         production = settings.is_production
+    except SecretFileError as exc:
+        problems += exc.problems
+        settings, production = None, _production_asked()
     except ValidationError as exc:
         for e in exc.errors(include_url=False, include_input=False):
             where = ".".join(str(p) for p in e["loc"])

@@ -95,6 +95,10 @@ async def test_a_service_called_directly_without_the_gateway_is_401(
 async def test_stopped_service_gives_503_problem_fast_then_recovers(
     system: DistributedSystem, auth: TokenFactory
 ) -> None:
+    async with contract_client(base_url=system.url("gateway"), timeout=10) as c:
+        # answered while up (the client reads the API document it checks answers against
+        # now: the whole document needs every service, tests/gateway/test_upstream_outage.py)
+        assert (await c.get("/v1/profiles", headers=auth())).status_code == 200
     system.stop_one("registry")
     try:
         async with contract_client(base_url=system.url("gateway"), timeout=10) as c:
@@ -104,6 +108,7 @@ async def test_stopped_service_gives_503_problem_fast_then_recovers(
             assert down.status_code == 503
             assert down.headers["content-type"] == "application/problem+json"
             assert down.json()["title"] == "Servicio no disponible"
+            assert int(down.headers["retry-after"]) >= 1
             assert elapsed < 5, "a refused connection must not wait for the timeout"
             # the other services keep answering
             assert (await c.get("/v1/programs", headers=auth())).status_code == 200
@@ -111,3 +116,21 @@ async def test_stopped_service_gives_503_problem_fast_then_recovers(
         system.start_one("registry")
     async with contract_client(base_url=system.url("gateway"), timeout=10) as c:
         assert (await c.get("/v1/profiles", headers=auth())).status_code == 200
+
+
+async def test_gateway_counts_forwarded_requests_under_the_service_template(
+    system: DistributedSystem, auth: TokenFactory
+) -> None:
+    """issue 18: the gateway labels a forwarded request with the template the service
+    matched (told by a response header it removes), never its own prefix pattern."""
+    async with contract_client(base_url=system.url("gateway"), timeout=10) as c:
+        missing = await c.get("/v1/profiles/00000000-0000-4000-8000-000000000000",
+                              headers=auth())
+        assert missing.status_code == 404 and "x-ruta-route" not in missing.headers
+        refused = await c.get("/v1/profiles/00000000-0000-4000-8000-000000000000")
+        assert refused.status_code == 401  # refused at the front door, never forwarded
+        exposed = (await c.get("/metrics")).text
+    assert ('route="/v1/profiles/{profile_id}",service="gateway",status="404"' in exposed
+            or 'service="gateway",method="GET",route="/v1/profiles/{profile_id}"' in exposed)
+    assert 'route="/v1/profiles/{profile_id}",service="gateway",status="401"' in exposed
+    assert "{rest:path}" not in exposed

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gateway.edge.policy import SCOPES_BY_ROLE
+    from gateway.edge.upstreams import HTTPUpstream
     from gateway.events.hub import record_events
     from gateway.events.models import WebhookSubscription
     from gateway.events.signing import new_secret
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from services.registry import documents as registry_documents
     from services.registry import search as registry_search
     from services.registry import synthetic as registry_synthetic
-    from services.registry.hot_reads import PG_BY_DOCUMENT_AUDITED
+    from services.registry import watch as registry_watch
+    from services.registry.hot_reads import PG_BY_DOCUMENT_AUDITED, PG_READ_AUDITED
     from services.registry.synthetic import SyntheticPeople
     from shared.clock import utcnow
     from shared.crypto import Sealer
@@ -37,18 +39,19 @@ if TYPE_CHECKING:
     from shared.http import NO_NATIVE_TELEMETRY
     from shared.identity import ASSERTION_HEADER, AssertionSigner, Identity, Role
     from shared.logging import configure_logging
+    from shared.migrate import upgrade
     from shared.outbox import EventEnvelope
     from shared.settings import DATABASES, Settings
 
     # what this module hands out: the imports above are for the type checker only
     __all__ = [
         "ASSERTION_HEADER", "DATABASES", "NO_NATIVE_TELEMETRY", "PG_BY_DOCUMENT_AUDITED",
-        "SCOPES_BY_ROLE", "AssertionSigner", "Database", "DistributedSystem", "EventEnvelope",
-        "Identity", "KeyStore", "Role", "Sealer", "Settings", "SyntheticPeople",
-        "TokenVerifier", "WebhookSubscription", "configure_logging", "free_port",
-        "mint_dev_token", "new_secret", "prepare_databases", "record_events",
-        "referral_reports", "registry_documents", "registry_search", "registry_synthetic",
-        "tune_gc", "utcnow", "wait_healthy",
+        "PG_READ_AUDITED", "SCOPES_BY_ROLE", "AssertionSigner", "Database",
+        "DistributedSystem", "EventEnvelope", "HTTPUpstream", "Identity", "KeyStore", "Role",
+        "Sealer", "Settings", "SyntheticPeople", "TokenVerifier", "WebhookSubscription",
+        "configure_logging", "free_port", "mint_dev_token", "new_secret", "prepare_databases",
+        "record_events", "referral_reports", "registry_documents", "registry_search",
+        "registry_synthetic", "registry_watch", "tune_gc", "upgrade", "utcnow", "wait_healthy",
     ]
 
 # name -> the module that defines it
@@ -57,6 +60,7 @@ NAMES: dict[str, str] = {
     "record_events": "gateway.events.hub",
     "WebhookSubscription": "gateway.events.models",
     "SCOPES_BY_ROLE": "gateway.edge.policy",
+    "HTTPUpstream": "gateway.edge.upstreams",
     "KeyStore": "gateway.identity.keys",
     "TokenVerifier": "gateway.identity.tokens",
     "new_secret": "gateway.events.signing",
@@ -66,6 +70,7 @@ NAMES: dict[str, str] = {
     "prepare_databases": "ruta.distributed",
     "wait_healthy": "ruta.distributed",
     "PG_BY_DOCUMENT_AUDITED": "services.registry.hot_reads",
+    "PG_READ_AUDITED": "services.registry.hot_reads",
     "SyntheticPeople": "services.registry.synthetic",
     "Sealer": "shared.crypto",
     "Database": "shared.db",
@@ -79,6 +84,7 @@ NAMES: dict[str, str] = {
     "configure_logging": "shared.logging",
     "DATABASES": "shared.settings",
     "Settings": "shared.settings",
+    "upgrade": "shared.migrate",
 }
 # name -> a module used whole (its functions are the statements a benchmark compares with)
 MODULES: dict[str, str] = {
@@ -86,6 +92,7 @@ MODULES: dict[str, str] = {
     "registry_documents": "services.registry.documents",
     "registry_search": "services.registry.search",
     "registry_synthetic": "services.registry.synthetic",
+    "registry_watch": "services.registry.watch",
 }
 
 

@@ -7,12 +7,16 @@
 # and safe to run again by hand against a live server:
 #   docker compose exec postgres /docker-entrypoint-initdb.d/10-init-databases.sh
 #
-# The role's password comes from RUTA_DB_PASSWORD (falling back to POSTGRES_PASSWORD); re-running
-# sets it again, so this is also how the password is rotated.
+# The role's password comes from the file RUTA_DB_PASSWORD_FILE (compose: the secret
+# ruta_db_password), else RUTA_DB_PASSWORD (falling back to POSTGRES_PASSWORD); re-running sets
+# it again, so this is also how the password is rotated.
 set -Eeuo pipefail
 
 ruta_role="${RUTA_DB_USER:-ruta}"
 ruta_password="${RUTA_DB_PASSWORD:-${POSTGRES_PASSWORD:-}}"
+if [[ -n "${RUTA_DB_PASSWORD_FILE:-}" ]]; then
+  ruta_password="$(< "$RUTA_DB_PASSWORD_FILE")"
+fi
 if [[ -z "$ruta_password" ]]; then
   echo "init-databases: set RUTA_DB_PASSWORD (or POSTGRES_PASSWORD)" >&2
   exit 1

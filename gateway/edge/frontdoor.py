@@ -18,10 +18,12 @@ from gateway.edge.errors import BodyTooLarge, HeadersTooLarge, RateLimited, Rout
 from gateway.edge.policy import allowed
 from gateway.edge.ratelimit import Decision, Limiter, Quota
 from gateway.edge.routing import Route, RouteTable
+from gateway.edge.templates import TemplateIndex
 from gateway.edge.upstreams import Upstream
 from gateway.identity.tokens import TokenVerifier
 from shared.errors import AppError, render_error
-from shared.identity import ASSERTION_HEADER_B, AssertionSigner, Identity
+from shared.identity import ASSERTION_HEADER_B, AssertionSigner, Identity, bind_log_ids
+from shared.metrics import RATE_LIMITED, note_route
 from shared.observability import current_request_id
 
 DOCS_PATHS = {"/docs", "/openapi.json"}
@@ -54,6 +56,7 @@ class FrontDoor:
         self.quotas = quotas
         self.max_body = max_body_bytes
         self.max_headers = max_header_bytes
+        self.templates = TemplateIndex(upstreams)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,6 +77,7 @@ class FrontDoor:
         try:
             await self._handle(scope, receive, send_secure, extra_headers)
         except AppError as exc:
+            await self._name_refused(scope)
             await render_error(exc)(scope, receive, send_secure)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send,
@@ -89,15 +93,17 @@ class FrontDoor:
         if route is None:
             if path == "/oauth/token":
                 await self._limit(self._client_ip(scope), self.quotas["token"], extra_headers)
-            await self.app(scope, await _bounded(receive, self.max_body, declared), send)
+            await self._own(scope, await _bounded(receive, self.max_body, declared), send)
             return
         scope["ruta_route"] = route.pattern
         identity = await self._admit(scope, route, authorization, extra_headers)
+        if identity is not None:
+            bind_log_ids(identity)
 
         body = await _bounded(receive, self.max_body, declared)
         if route.upstream == "gateway":
             scope[IDENTITY_SCOPE_KEY] = identity
-            await self.app(scope, body, send)
+            await self._own(scope, body, send)
             return
         upstream = self.upstreams.get(route.upstream)
         if upstream is None:
@@ -106,6 +112,20 @@ class FrontDoor:
         if identity is not None:
             headers.append((ASSERTION_HEADER_B, self.signer.sign(identity)))
         await upstream.forward(scope, body, send)
+
+    async def _name_refused(self, scope: Scope) -> None:
+        """A refused forwarded request is counted under the service's template."""
+        route = self.routes.match(scope["path"])
+        if route is not None and route.upstream != "gateway":
+            note_route(scope, await self.templates.template(route, scope["path"]))
+
+    async def _own(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The gateway's own routes, on a copy of the scope: the template the router matched
+        there is handed back for the metrics and the access log."""
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            note_route(scope)
 
     def _screen_headers(self, scope: Scope
                         ) -> tuple[list[tuple[bytes, bytes]], bytes | None, bool]:
@@ -154,6 +174,7 @@ class FrontDoor:
         decision = await self.limiter.hit(key, quota)
         extra_headers.extend(decision.headers(quota))
         if not decision.allowed:
+            RATE_LIMITED.labels(quota.name).inc()
             raise RateLimited(retry_after=decision.retry_after)
         return decision
 

@@ -13,6 +13,9 @@ from shared.i18n import status_title
 TAGS: dict[str, str] = {
     "profiles": "People's registry: profiles, documents, consents, duplicates, ARCO rights "
                 "(access, rectification, cancellation) and the profile's audit trail.",
+    "worklist": "What a caseworker must act on: documents expiring or expired, referrals "
+                "past their deadline, consents expiring, profiles received; acknowledge, "
+                "snooze or assign each item.",
     "recommendations": "Routes of the catalogue that fit a person, with reasons and missing "
                        "requirements.",
     "programs": "The route catalogue: training, certification, recognition, employment and "
@@ -23,6 +26,11 @@ TAGS: dict[str, str] = {
                  "lifecycle (accept, start, complete with an outcome...).",
     "pathways": "Multi-step routes: each step opens a referral when the previous one ends.",
     "reports": "Non-identifying indicators for programme coordinators.",
+    "vacancies": "Job vacancies of the public employment services (ISCO-08 occupations, "
+                 "requirements, wages), posted and synced by them and read by caseworkers; "
+                 "applying is a referral with `vacancy_id`. Explainable matching: a person's "
+                 "vacancies and a vacancy's consenting candidates, requirement by "
+                 "requirement.",
     "credentials": "A person's degrees, certificates and licences, their verification "
                    "state, and their export as W3C verifiable credentials.",
     "credential verification (public)": "For employers and anyone else: verify an exported "
@@ -30,6 +38,9 @@ TAGS: dict[str, str] = {
                                         "No token.",
     "events and webhooks": "The ordered event feed, webhook subscriptions and their "
                            "deliveries, and signed callbacks from ministry systems.",
+    "portable records": "A person's record carried to another country's deployment with "
+                        "their consent: the signed and encrypted bundle, its import at the "
+                        "destination, and the deployment's own keys (public).",
     "administration": "Organisations and machine clients (admin), and who the caller is.",
     "auth": "OAuth2 client credentials for machine clients, and the keys that verify access "
             "tokens.",
@@ -72,6 +83,7 @@ SENDS_ETAG = frozenset({
     "referrals_create", "referrals_read", "referrals_transition",
     "pathways_create", "pathways_read", "pathways_transition",
     "credentials_create", "credentials_read", "credentials_transition",
+    "worklist_acknowledge", "worklist_snooze", "worklist_assign",
 })
 NO_LOCATION = frozenset({"inbound_sources_create"})
 
@@ -187,7 +199,7 @@ def _declare_response_headers(operation: dict[str, Any], limited: bool) -> None:
         if limited:
             headers["RateLimit"] = _header_ref("RateLimit")
             headers["RateLimit-Policy"] = _header_ref("RateLimit-Policy")
-        if status == "429":
+        if status in ("429", "503"):  # 503: a service or database down, retry soon
             headers["Retry-After"] = _header_ref("Retry-After")
         if status in ("200", "201") and op_id in SENDS_ETAG:
             headers["ETag"] = _header_ref("ETag")

@@ -26,16 +26,22 @@ ANY = READ | WRITE
 # Scopes a machine client may hold, by role (a client gets these unless narrowed).
 SCOPES_BY_ROLE: dict[Role, frozenset[str]] = {
     NGO: frozenset({"profiles:read", "profiles:write", "referrals:read", "referrals:write",
-                    "credentials:read", "credentials:write", "events:read", "webhooks:manage"}),
+                    "credentials:read", "credentials:write", "events:read", "webhooks:manage",
+                    "vacancies:read"}),
+    # credentials:write for providers, ministries and admins opens only the transitions route,
+    # where they may suspend or revoke a recognition their organisation made (admins: any)
+    # vacancies:write: the public employment services post and sync their vacancies
     PR: frozenset({"profiles:read", "referrals:read", "referrals:write", "credentials:read",
-                   "events:read", "webhooks:manage"}),
-    MS: frozenset({"referrals:read", "credentials:read", "events:read", "webhooks:manage"}),
-    AD: frozenset({"admin", "catalogue:write", "events:read", "webhooks:manage",
-                   "reports:read"}),
+                   "credentials:write", "events:read", "webhooks:manage", "vacancies:read",
+                   "vacancies:write"}),
+    MS: frozenset({"referrals:read", "credentials:read", "credentials:write", "events:read",
+                   "webhooks:manage", "vacancies:read", "vacancies:write"}),
+    AD: frozenset({"admin", "catalogue:write", "credentials:write", "events:read",
+                   "webhooks:manage", "reports:read"}),
     CW: frozenset({"profiles:read", "profiles:write", "referrals:read", "referrals:write",
-                   "credentials:read", "credentials:write"}),
+                   "credentials:read", "credentials:write", "vacancies:read"}),
     CO: frozenset({"profiles:read", "profiles:write", "referrals:read", "referrals:write",
-                   "credentials:read", "credentials:write", "reports:read"}),
+                   "credentials:read", "credentials:write", "reports:read", "vacancies:read"}),
 }
 
 
@@ -57,13 +63,20 @@ POLICY: tuple[Rule, ...] = _rules(
     (READ, "/v1/profiles/statistics", frozenset({CO, AD}), "reports:read"),
     (frozenset({"POST"}), "/v1/profiles/bulk", CASELOAD, "profiles:write"),
     (READ, "/v1/profiles/{id}/recommendations", CASELOAD, "profiles:read"),
+    (READ, "/v1/profiles/{id}/vacancy-matches", CASELOAD, "profiles:read"),
     (READ, "/v1/profiles/{id}/consent-check", CASELOAD | {PR}, "profiles:read"),
+    # the security audit of refused probes: no data of the person, so admins read it too
+    (READ, "/v1/profiles/{id}/access-denials", frozenset({CO, AD}), "reports:read"),
     (READ, "/v1/profiles", CASELOAD, "profiles:read"),
     (frozenset({"POST"}), "/v1/profiles", CASELOAD, "profiles:write"),
     (READ, "/v1/profiles/{id}", CASELOAD | {PR}, "profiles:read"),
     (WRITE, "/v1/profiles/{id}", CASELOAD, "profiles:write"),
     (READ, "/v1/profiles/{id}/{sub:path}", CASELOAD, "profiles:read"),
     (WRITE, "/v1/profiles/{id}/{sub:path}", CASELOAD, "profiles:write"),
+    # portable records: imported by the destination's caseworkers (issue 21)
+    (frozenset({"POST"}), "/v1/transfers/import", frozenset({CW, CO}), "profiles:write"),
+    (READ, "/v1/worklist", frozenset({CW, CO}), "profiles:read"),
+    (frozenset({"POST"}), "/v1/worklist/{id}/{action}", frozenset({CW, CO}), "profiles:write"),
     # referrals: catalogue, referrals, pathways, reports
     (READ, "/v1/programs", EVERYONE, None),
     (READ, "/v1/programs/{rest:path}", EVERYONE, None),
@@ -82,12 +95,21 @@ POLICY: tuple[Rule, ...] = _rules(
     (WRITE, "/v1/pathways", CASELOAD, "referrals:write"),
     (WRITE, "/v1/pathways/{rest:path}", CASELOAD, "referrals:write"),
     (READ, "/v1/reports/{rest:path}", frozenset({CO, AD}), "reports:read"),
+    # vacancies: read by the referring side (in its regions) and their employment service;
+    # posted, synced and edited by public employment services (the service checks which)
+    (READ, "/v1/vacancies", CASELOAD | {PR, MS}, "vacancies:read"),
+    (READ, "/v1/vacancies/{rest:path}", CASELOAD | {PR, MS}, "vacancies:read"),
+    (frozenset({"POST"}), "/v1/vacancies", frozenset({PR, MS}), "vacancies:write"),
+    (frozenset({"POST"}), "/v1/vacancies/bulk", frozenset({PR, MS}), "vacancies:write"),
+    (frozenset({"PATCH"}), "/v1/vacancies/{id}", frozenset({PR, MS}), "vacancies:write"),
     # credentials
     (READ, "/v1/credentials", CASELOAD | {PR, MS}, "credentials:read"),
     (READ, "/v1/credentials/{rest:path}", CASELOAD | {PR, MS}, "credentials:read"),
     (frozenset({"POST"}), "/v1/credentials", CASELOAD, "credentials:write"),
-    # ministry decisions arrive as signed inbound callbacks, not through this route
-    (frozenset({"POST"}), "/v1/credentials/{id}/transitions", CASELOAD, "credentials:write"),
+    # ministry decisions arrive as signed inbound callbacks; providers, ministries and admins
+    # come here only to suspend or revoke a recognition (the service checks whose it is)
+    (frozenset({"POST"}), "/v1/credentials/{id}/transitions", CASELOAD | {PR, MS, AD},
+     "credentials:write"),
     # gateway: who am I, events, webhooks, administration
     (READ, "/v1/me", EVERYONE, None),
     (READ, "/v1/events", INTEGRATORS, "events:read"),

@@ -152,6 +152,10 @@ class RedisLimiter:
         retry = 0 if allowed else max(1, math.ceil((1 - tokens) / quota.rate))
         return Decision(bool(allowed), int(tokens), reset, retry)
 
+    async def ping(self) -> None:
+        """Readiness: Redis answers (the limiter itself falls back to memory when not)."""
+        await self._redis.ping()
+
     async def close(self) -> None:
         await self._redis.aclose()
 

@@ -32,8 +32,11 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 # no bearer token (they authenticate otherwise, or need nothing).
 ROUTE_TABLE: tuple[tuple[str, str, bool], ...] = (
     ("/v1/profiles/{id}/recommendations", "referrals", False),
+    ("/v1/profiles/{id}/vacancy-matches", "referrals", False),
     ("/v1/profiles", "registry", False),
     ("/v1/profiles/{rest:path}", "registry", False),
+    ("/v1/worklist", "registry", False),
+    ("/v1/worklist/{rest:path}", "registry", False),
     ("/v1/programs", "referrals", False),
     ("/v1/programs/{rest:path}", "referrals", False),
     ("/v1/providers", "referrals", False),
@@ -47,6 +50,11 @@ ROUTE_TABLE: tuple[tuple[str, str, bool], ...] = (
     ("/v1/credentials", "credentials", False),
     ("/v1/credentials/{rest:path}", "credentials", False),
     ("/v1/reports/{rest:path}", "referrals", False),
+    ("/v1/transfers/deployment", "registry", True),
+    ("/v1/transfers/jwks.json", "registry", True),
+    ("/v1/transfers/{rest:path}", "registry", False),
+    ("/v1/vacancies", "referrals", False),
+    ("/v1/vacancies/{rest:path}", "referrals", False),
     ("/v1/me", "gateway", False),
     ("/v1/events", "gateway", False),
     ("/v1/event-types", "gateway", False),

@@ -16,10 +16,13 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
+from shared.db import Database
 from shared.errors import ServiceUnavailable, UpstreamTimeout, render_error
 from shared.settings import SERVICES, Settings
 
 SMALL_BODY = 256 * 1024
+# a service down, starting or restarting: its callers are told to come back shortly
+RETRY_AFTER = {"Retry-After": "2"}
 HOP_BY_HOP = {
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
     b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length",
@@ -58,6 +61,17 @@ class ASGIUpstream:
 
     async def openapi(self) -> dict[str, Any]:
         return self.app.openapi()
+
+
+def in_process_databases(upstreams: dict[str, Upstream]) -> dict[str, Database]:
+    """Each in-process service's own database (the embedded shape); none over HTTP."""
+    out = {}
+    for name, upstream in upstreams.items():
+        db = getattr(upstream.app.state, "db", None) if isinstance(upstream, ASGIUpstream) \
+            else None
+        if isinstance(db, Database):
+            out[name] = db
+    return out
 
 
 class HTTPUpstream:
@@ -131,15 +145,25 @@ class HTTPUpstream:
             if started:
                 raise
             await render_error(UpstreamTimeout())(scope, receive, send)
-        except (aiohttp.ClientConnectionError, OSError):
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError):
+            # refused, reset, closed before answering or in the middle of the body: the
+            # service is stopping or starting; once our own answer has begun it cannot change
             if started:
                 raise
-            await render_error(ServiceUnavailable())(scope, receive, send)
+            await render_error(ServiceUnavailable(headers=RETRY_AFTER))(scope, receive, send)
 
     async def openapi(self) -> dict[str, Any]:
-        async with self.session.get(self.base_url + "/openapi.json") as resp:
-            resp.raise_for_status()
-            return orjson.loads(await resp.read())
+        """The service's document; unreachable or not answering it (yet) → 503 (504 when
+        slow), so the merged document is a problem to retry, not a 500, while it restarts."""
+        try:
+            async with self.session.get(self.base_url + "/openapi.json") as resp:
+                resp.raise_for_status()
+                doc: dict[str, Any] = orjson.loads(await resp.read())
+                return doc
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise UpstreamTimeout() from None
+        except (aiohttp.ClientError, OSError):
+            raise ServiceUnavailable(headers=RETRY_AFTER) from None
 
 
 def http_upstreams(settings: Settings) -> dict[str, Upstream]:

@@ -27,10 +27,11 @@ from shared.deps import CursorsDep, DbDep, SettingsDep
 from shared.errors import problem_responses
 from shared.pagination import Cursor, Limit, Page
 from shared.peers import Peers
+from shared.text import OneLineText
 
 router = APIRouter(prefix="/v1", tags=["events and webhooks"])
 
-SubId = Annotated[str, Path(max_length=36)]
+SubId = Annotated[str, Path(max_length=36), OneLineText]
 
 
 async def gateway_peers(request: Request) -> Peers:
@@ -44,15 +45,20 @@ PeersDep = Annotated[Peers, Depends(gateway_peers)]
             responses=problem_responses(400, 401, 403, 422, 429),
             summary="The ordered event feed (resume from your last next_cursor)")
 async def events(identity: GatewayIdentity, db: DbDep, cursors: CursorsDep,
+                 settings: SettingsDep,
                  types: Annotated[str | None, Query(max_length=1000, description=(
-                     "Comma-separated event types, e.g. referral.created,referral.overdue"))
-                 ] = None,
+                     "Comma-separated event types, e.g. referral.created,referral.overdue")),
+                                  OneLineText] = None,
                  limit: Limit = 100, cursor: Cursor = None) -> FeedPage:
     """The ordered feed of domain events visible to the caller's organisation (oldest first).
-    Filter with `types`; resume from the last page's `next_cursor`."""
+    Filter with `types`; resume from the last page's `next_cursor`, which only the caller it
+    was given to may present. A cursor kept from before cursors were bound to their caller
+    works until `RUTA_LEGACY_FEED_CURSORS_UNTIL` for the first caller that presents it, and
+    the page answered carries a cursor bound to that caller."""
     wanted = [t.strip() for t in (types or "").split(",") if t.strip()]
     return await feed.list_events(db=db, identity=identity, cursors=cursors, types=wanted,
-                                  cursor=cursor, limit=limit)
+                                  cursor=cursor, limit=limit,
+                                  legacy_until=settings.legacy_feed_cursors_until)
 
 
 @router.post("/webhook-subscriptions", operation_id="webhook_subscriptions_create", status_code=201,
@@ -214,11 +220,12 @@ async def list_sources(identity: GatewayIdentity, db: DbDep) -> list[SourceOut]:
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": InboundBody.model_json_schema()}}}},
 )
-async def inbound(source: Annotated[str, Path(max_length=64)], request: Request, db: DbDep,
-                  settings: SettingsDep, peers: PeersDep) -> dict[str, str]:
+async def inbound(source: Annotated[str, Path(max_length=64), OneLineText], request: Request,
+                  db: DbDep, settings: SettingsDep, peers: PeersDep) -> dict[str, str]:
     """Receives a decision from a registered ministry system (e.g. SUNEDU's recognition of a
-    degree). Authenticated by its Standard Webhooks signature (`webhook-id`, `webhook-
-    timestamp`, `webhook-signature`), not by a token; a replayed `webhook-id` is answered once."""
+    degree), or a public employment service's vacancy (`vacancy.upsert`). Authenticated by
+    its Standard Webhooks signature (`webhook-id`, `webhook-timestamp`, `webhook-signature`),
+    not by a token; a replayed `webhook-id` is answered once."""
     body = await request.body()
     headers = {k: request.headers.get(k, "") for k in
                ("webhook-id", "webhook-timestamp", "webhook-signature")}

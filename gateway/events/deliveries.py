@@ -19,7 +19,7 @@ from shared.db import Database
 from shared.errors import ValidationFailed
 from shared.i18n import Text
 from shared.identity import Identity
-from shared.outbox import envelope_from_row
+from shared.outbox import envelope_from_row, with_trace
 from shared.pagination import CursorCodec, Page
 
 REPLAY_LIMIT = 10_000
@@ -86,7 +86,8 @@ async def _replay_since(repo: EventsRepository, sub: WebhookSubscription, since:
             repo.add(WebhookDelivery(
                 id=str(uuid.uuid4()), subscription_id=sub.id, kind="replay",
                 event_id=r.event_id, event_position=r.position, event_type=r.type,
-                payload=delivery_payload(env, r.position), status="pending",
+                payload=with_trace(delivery_payload(env, r.position), env.traceparent),
+                status="pending",
                 attempts=0, next_attempt_at=now, created_at=now))
             count += 1
     return count
@@ -96,12 +97,13 @@ async def list_deliveries(*, db: Database, identity: Identity, cursors: CursorCo
                           sub_id: str, status: str | None, cursor: str | None, limit: int
                           ) -> Page[DeliveryOut]:
     filters = {"sub": sub_id, "status": status}
-    before = cursors.decode(cursor, "deliveries", filters) if cursor else None
+    before = cursors.decode(cursor, "deliveries", filters, caller=identity) if cursor else None
     async with db.uow() as uow:
         repo = EventsRepository(uow.session)
         await load_owned_subscription(repo, identity, sub_id)
         rows = await repo.deliveries(sub_id=sub_id, status=status,
                                      after=before[0] if before else None, limit=limit + 1)
         items = [DeliveryOut.model_validate(d) for d in rows[:limit]]
-    nxt = cursors.encode("deliveries", filters, [items[-1].id]) if len(rows) > limit else None
+    nxt = (cursors.encode("deliveries", filters, [items[-1].id], caller=identity)
+           if len(rows) > limit else None)
     return Page(items=items, next_cursor=nxt)

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 import aiohttp
 import orjson
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from gateway.events import metrics
 from gateway.events.models import DeliveryAttempt, WebhookDelivery, WebhookSubscription
 from gateway.events.retries import DISABLE_AFTER, next_delay, retry_after_seconds
 from gateway.events.signing import sign, unseal_subscription_secret
@@ -29,7 +30,10 @@ from gateway.events.targets import SafeResolver, check_url
 from shared.clock import as_utc, utcnow
 from shared.crypto import Sealer
 from shared.db import Database, UnitOfWork
+from shared.metrics import Sampler
+from shared.outbox import TRACE_KEY, without_trace
 from shared.settings import Settings
+from shared.tracing import continued
 
 if TYPE_CHECKING:
     from gateway.events.hub import EventHub
@@ -67,6 +71,7 @@ class DeliveryWorker:
         self.sealer = Sealer.from_settings(settings)
         self._session: aiohttp.ClientSession | None = None
         self.emit_disabled = emit_disabled
+        self.backlog_sampler = Sampler()
 
     async def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -95,6 +100,11 @@ class DeliveryWorker:
             if self.db.is_postgres:
                 q = q.with_for_update(skip_locked=True)
             ids = list((await uow.session.scalars(q)).all())
+            if self.backlog_sampler.due():
+                metrics.backlog_sampled(int(await uow.session.scalar(
+                    select(func.count()).select_from(WebhookDelivery)
+                    .where(WebhookDelivery.status == "pending",
+                           WebhookDelivery.next_attempt_at <= now)) or 0))
             if not ids:
                 return []
             await uow.session.execute(
@@ -123,7 +133,14 @@ class DeliveryWorker:
         return " ".join(sigs)
 
     async def send(self, delivery: WebhookDelivery, sub: WebhookSubscription) -> Outcome:
-        body = orjson.dumps(delivery.payload)
+        """One attempt; with tracing on, in the trace of the request that caused the event
+        (the subscriber receives its ``traceparent``)."""
+        with continued(delivery.payload.get(TRACE_KEY), "webhook deliver",
+                       event_type=delivery.event_type):
+            return await self._send(delivery, sub)
+
+    async def _send(self, delivery: WebhookDelivery, sub: WebhookSubscription) -> Outcome:
+        body = orjson.dumps(without_trace(delivery.payload))
         ts = int(self.clock().timestamp())
         headers = {"content-type": "application/json", "webhook-id": delivery.event_id,
                    "webhook-timestamp": str(ts),
@@ -170,6 +187,8 @@ class DeliveryWorker:
             else:
                 await self._after_failure(uow, d, s, outcome, now)
             await uow.commit()
+        sent = outcome.status_code is not None or outcome.latency_ms > 0
+        metrics.attempt_finished(ok, d.status == "failed", outcome.latency_ms if sent else None)
 
     async def _finish_attempt(self, uow: UnitOfWork, d: WebhookDelivery, outcome: Outcome,
                               now: datetime) -> None:
@@ -205,6 +224,7 @@ class DeliveryWorker:
             if s.status == "active":
                 s.status = "disabled"
                 s.disabled_reason = "gone (410)" if gone else "failing for 5 days"
+                metrics.endpoint_disabled(gone)
                 if self.emit_disabled is not None:
                     await self.emit_disabled(uow, s, s.disabled_reason)
         elif delay is None:

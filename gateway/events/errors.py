@@ -3,7 +3,7 @@ text."""
 
 from __future__ import annotations
 
-from shared.errors import AppError, Conflict, NotFound, ValidationFailed
+from shared.errors import AppError, Conflict, InvalidCursor, NotFound, ValidationFailed
 from shared.i18n import Text
 
 
@@ -47,3 +47,15 @@ class SubscriptionDisabled(Conflict):
     code = "subscription-disabled"
     detail_text = Text("La suscripción está desactivada; actívela antes de probarla.",
                        "The subscription is disabled; enable it before testing it.")
+
+
+class LegacyCursorExpired(InvalidCursor):
+    """A feed cursor from before cursors named their caller, presented after the transition
+    window (RUTA_LEGACY_FEED_CURSORS_UNTIL): start again without a cursor."""
+
+    detail_text = Text(
+        "Los cursores del feed emitidos antes de vincularse a quien llama se aceptaron hasta "
+        "el {until}; lea el feed sin cursor y descarte por event_id lo ya procesado.",
+        "Feed cursors issued before they were bound to their caller were accepted until "
+        "{until}; read the feed without a cursor and skip by event_id what you already "
+        "processed.")

@@ -1,29 +1,79 @@
 """Reading the ordered event feed. The cursor always comes back, even on an empty page:
-a reader resumes from it and never skips an event committed after it last looked."""
+a reader resumes from it and never skips an event committed after it last looked.
+
+Cursors are bound to the caller (shared/pagination.py). Ministry systems store feed cursors
+for months, so a feed cursor made before that binding ("legacy") is still honoured until
+``RUTA_LEGACY_FEED_CURSORS_UNTIL``: the first caller to present it owns it from then on, gets
+its page and a cursor bound to it; anybody else presenting it gets the invalid-cursor problem
+(docs/decisions/0006-cursors-bound-to-caller.md)."""
 
 from __future__ import annotations
 
+import hmac
+from datetime import date
+
+import structlog
+
+from gateway.events.errors import LegacyCursorExpired
 from gateway.events.models import FeedEvent
 from gateway.events.repository import EventsRepository
 from gateway.events.schemas import FeedItem, FeedPage
-from shared.clock import as_utc
+from shared.clock import as_utc, utcnow
 from shared.db import Database
+from shared.errors import InvalidCursor
 from shared.identity import Identity
-from shared.pagination import CursorCodec
+from shared.outbox import without_trace
+from shared.pagination import CursorCodec, OpenedCursor
+
+log = structlog.get_logger("ruta.events")
 
 
 async def list_events(*, db: Database, identity: Identity, cursors: CursorCodec,
-                      types: list[str], cursor: str | None, limit: int) -> FeedPage:
+                      types: list[str], cursor: str | None, limit: int,
+                      legacy_until: date) -> FeedPage:
     wanted = sorted(set(types))
     filters = {"types": wanted}
-    after = int(cursors.decode(cursor, "events", filters)[0]) if cursor else 0
+    opened = cursors.open(cursor, "events", filters, caller=identity) if cursor else None
+    after = _position(opened)
     audience = None if identity.is_admin else (identity.organisation_id or "")
     async with db.uow() as uow:
-        rows = await EventsRepository(uow.session).feed(after=after, types=wanted,
-                                                        audience=audience, limit=limit)
+        repo = EventsRepository(uow.session)
+        if opened is not None and opened.legacy:
+            await _rebind(repo, cursors, identity, opened, after, legacy_until)
+        rows = await repo.feed(after=after, types=wanted, audience=audience, limit=limit)
         items = [_feed_item(r) for r in rows]
+        if opened is not None and opened.legacy:
+            await uow.commit()
     last = items[-1].position if items else after
-    return FeedPage(items=items, next_cursor=cursors.encode("events", filters, [last]))
+    return FeedPage(items=items,
+                    next_cursor=cursors.encode("events", filters, [last], caller=identity))
+
+
+def _position(opened: OpenedCursor | None) -> int:
+    if opened is None:
+        return 0
+    try:
+        return int(opened.position[0])
+    except (TypeError, ValueError):
+        raise InvalidCursor() from None
+
+
+async def _rebind(repo: EventsRepository, cursors: CursorCodec, identity: Identity,
+                  opened: OpenedCursor, after: int, legacy_until: date) -> None:
+    """A legacy cursor is the first presenter's for good: it may present it again (a retry
+    after a lost answer), nobody else may."""
+    now = utcnow()
+    if now.date() > legacy_until:
+        raise LegacyCursorExpired(until=legacy_until.isoformat())
+    owner = cursors.owner(identity)
+    holder = await repo.rebind_legacy_cursor(digest=opened.digest, owner=owner,
+                                             organisation_id=identity.organisation_id,
+                                             position=after, now=now)
+    if not hmac.compare_digest(holder, owner):
+        log.info("legacy_feed_cursor_refused", organisation_id=identity.organisation_id)
+        raise InvalidCursor()
+    log.info("legacy_feed_cursor_accepted", organisation_id=identity.organisation_id,
+             position=after)
 
 
 def _feed_item(row: FeedEvent) -> FeedItem:
@@ -32,4 +82,5 @@ def _feed_item(row: FeedEvent) -> FeedItem:
                     occurred_at=as_utc(row.occurred_at), subject_type=row.subject_type,
                     subject_id=row.subject_id, subject_version=row.subject_version,
                     organisation_id=row.organisation_id, regions=list(row.regions),
-                    data={k: v for k, v in row.data.items() if k != "organisations"})
+                    data={k: v for k, v in without_trace(row.data).items()
+                          if k != "organisations"})

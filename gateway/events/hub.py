@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from sqlalchemy import select, update
 
+from gateway.events import metrics
 from gateway.events.audience import (
     audience_of,
     delivery_payload,
@@ -37,8 +38,9 @@ from gateway.events.models import (
 from shared.clock import utcnow
 from shared.db import Database, UnitOfWork
 from shared.identity import Identity, Role
-from shared.outbox import EventEnvelope, envelope_from_row
+from shared.outbox import EventEnvelope, envelope_from_row, with_trace
 from shared.peers import Peers
+from shared.tracing import continued, untraced
 
 log = structlog.get_logger("ruta.events")
 
@@ -71,7 +73,8 @@ async def append_events(uow: UnitOfWork, source: str, events: Sequence[EventEnve
             position=position, event_id=e.event_id, source=source, type=e.type,
             occurred_at=e.occurred_at, recorded_at=now, subject_type=e.subject_type,
             subject_id=e.subject_id, subject_version=e.subject_version,
-            organisation_id=e.organisation_id, regions=list(e.regions), data=dict(e.data)))
+            organisation_id=e.organisation_id, regions=list(e.regions),
+            data=with_trace(dict(e.data), e.traceparent)))
         for org in sorted(audience):
             uow.session.add(EventAudience(organisation_id=org, position=position))
         for sub in subscriptions:
@@ -80,7 +83,8 @@ async def append_events(uow: UnitOfWork, source: str, events: Sequence[EventEnve
                 uow.session.add(WebhookDelivery(
                     id=str(uuid.uuid4()), subscription_id=sub.id, kind="event",
                     event_id=e.event_id, event_position=position, event_type=e.type,
-                    payload=delivery_payload(e, position), status="pending", attempts=0,
+                    payload=with_trace(delivery_payload(e, position), e.traceparent),
+                    status="pending", attempts=0,
                     next_attempt_at=now, created_at=now))
     return added
 
@@ -89,6 +93,7 @@ async def record_events(db: Database, source: str, events: Sequence[EventEnvelop
     async with db.uow() as uow:
         added = await append_events(uow, source, events)
         await uow.commit()
+    metrics.events_added(source, added)
     return len(added)
 
 
@@ -110,16 +115,19 @@ class EventHub:
         params: dict[str, Any] = {"limit": limit}
         if wait:
             params["wait"] = wait
-        resp = await self.peers.request(source, "GET", "/internal/outbox", identity=RELAY,
-                                        params=params)
-        resp.raise_for_status()
-        events = [EventEnvelope.model_validate(e) for e in resp.json()["events"]]
-        if not events:
-            return 0
-        added = await record_events(self.db, source, events)
-        ack = await self.peers.request(source, "POST", "/internal/outbox/ack", identity=RELAY,
-                                       json={"event_ids": [e.event_id for e in events]})
-        ack.raise_for_status()
+        with untraced():
+            resp = await self.peers.request(source, "GET", "/internal/outbox",
+                                            identity=RELAY, params=params)
+            resp.raise_for_status()
+            events = [EventEnvelope.model_validate(e) for e in resp.json()["events"]]
+            metrics.outbox_polled(source, events)
+            if not events:
+                return 0
+            added = await record_events(self.db, source, events)
+            ack = await self.peers.request(source, "POST", "/internal/outbox/ack",
+                                           identity=RELAY,
+                                           json={"event_ids": [e.event_id for e in events]})
+            ack.raise_for_status()
         return added
 
     async def consumed_types(self, service: str) -> set[str]:
@@ -148,8 +156,10 @@ class EventHub:
         sent = 0
         for row in rows:
             envelope = envelope_from_row(row)
-            resp = await self.peers.request(service, "POST", "/internal/events",
-                                            identity=RELAY, json=envelope.model_dump(mode="json"))
+            with continued(envelope.traceparent, f"dispatch {row.type}", consumer=service):
+                resp = await self.peers.request(service, "POST", "/internal/events",
+                                                identity=RELAY,
+                                                json=envelope.model_dump(mode="json"))
             if resp.status_code >= 300:
                 log.warning("event_dispatch_failed", consumer=service, status=resp.status_code,
                             event_type=row.type)
@@ -161,6 +171,7 @@ class EventHub:
                 last = max(last, top)  # nothing else of interest up to the counter
         if last != start:
             await self._save_cursor(consumer, start, last)
+        metrics.consumer_at(service, last)
         return sent
 
     async def _save_cursor(self, consumer: str, start: int, last: int) -> None:
@@ -200,6 +211,7 @@ class EventHub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                metrics.relay_failed(source)
                 log.warning("event_hub_error", loop="relay", source=source,
                             error=type(exc).__name__)
                 await asyncio.sleep(interval)

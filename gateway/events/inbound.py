@@ -1,5 +1,6 @@
 """Inbound callbacks: ministry systems (SUNEDU, MTPE, a professional college) that call back
-with decisions, signed like our own webhooks (Standard Webhooks).
+with decisions, and public employment services that push their vacancies, signed like our
+own webhooks (Standard Webhooks).
 
 A message is verified (source, signature, timestamp within tolerance), recorded by its
 webhook-id before anything is applied, so a resent message is answered as a duplicate and
@@ -131,9 +132,16 @@ def _transition_call(message: InboundBody) -> tuple[str, str, dict[str, Any]] | 
     """The service and path that apply the message and the body they take; None when the
     message names no usable target id."""
     data = dict(message.data)
+    if message.type is InboundType.VACANCY_UPSERT:  # the vacancy is named by external_id
+        target = str(data.get("external_id", ""))
+        return ("referrals", "/internal/vacancies/upsert", data) if target else None
     if message.type is InboundType.REFERRAL_TRANSITION:
         target = str(data.pop("referral_id", ""))
         path, service = f"/v1/referrals/{target}/transitions", "referrals"
+    elif message.type is InboundType.TRANSFER_IMPORTED:
+        # a peer deployment: the registry records the arrival of the person it was sent
+        target = str(data.pop("bundle_id", ""))
+        path, service = f"/internal/transfers/{target}/arrived", "registry"
     else:
         target = str(data.pop("credential_id", ""))
         path, service = f"/internal/credentials/{target}/transitions", "credentials"

@@ -61,6 +61,22 @@ class ConsumerCursor(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class FeedCursorRebinding(Base):
+    """A feed cursor made before cursors named their caller ("legacy", owned by nobody) and
+    the caller it was re-bound to when first presented: from then on only that caller may
+    present it again (docs/decisions/0006-cursors-bound-to-caller.md)."""
+
+    __tablename__ = "feed_cursor_rebindings"
+
+    # sha256 of the cursor's decoded bytes: one row however its base64 was spelled
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # CursorCodec.owner: keyed with the cursor secret, so no client id or person in the clear
+    owner: Mapped[str] = mapped_column(String(24))
+    organisation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    rebound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class WebhookSubscription(TimestampsMixin, VersionedMixin, Base):
     __tablename__ = "webhook_subscriptions"
 
@@ -101,7 +117,9 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+                      # the retention purge's look-up (gateway/retention.py)
+                      Index("ix_webhook_deliveries_done", "status", "delivered_at"))
 
 
 class DeliveryAttempt(Base):
@@ -138,7 +156,7 @@ class InboundMessage(Base):
 
     source_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     webhook_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     type: Mapped[str] = mapped_column(String(64))
     result: Mapped[str] = mapped_column(String(20))  # processing, applied, rejected, failed
     status_code: Mapped[int | None] = mapped_column(Integer)

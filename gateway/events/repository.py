@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.events.models import (
     EventAudience,
+    FeedCursorRebinding,
     FeedEvent,
     InboundMessage,
     InboundSource,
@@ -41,6 +43,20 @@ class EventsRepository:
         return list((await self.session.scalars(
             select(FeedEvent).where(FeedEvent.recorded_at >= since)
             .order_by(FeedEvent.position).limit(limit))).all())
+
+    async def rebind_legacy_cursor(self, *, digest: str, owner: str,
+                                   organisation_id: str | None, position: int,
+                                   now: datetime) -> str:
+        """Who a legacy feed cursor belongs to: ``owner`` if nobody had presented it yet (the
+        row is written now), else whoever did first. Two callers presenting it at once agree:
+        the insert does nothing on a conflict and the read sees the winner's row."""
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        await self.session.execute(dialect.insert(FeedCursorRebinding).values(
+            digest=digest, owner=owner, organisation_id=organisation_id, position=position,
+            rebound_at=now).on_conflict_do_nothing(index_elements=["digest"]))
+        holder = await self.session.scalar(select(FeedCursorRebinding.owner).where(
+            FeedCursorRebinding.digest == digest))
+        return str(holder)
 
     async def subscription(self, sub_id: str) -> WebhookSubscription | None:
         return await self.session.get(WebhookSubscription, sub_id)

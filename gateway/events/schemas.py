@@ -3,14 +3,15 @@ inbound callbacks."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.clock import UtcDateTime
+from shared.deps import IsoDateTime
 from shared.event_types import FEED_TYPES
+from shared.text import MultiLineText, OneLineText
 
 EVENT_TYPES = FEED_TYPES  # what a subscription may name (the catalogue, less the test ping)
 EventType = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+\.[a-z_]+(\.v[0-9]+)?)$",
@@ -43,7 +44,7 @@ class SubscriptionCreate(BaseModel):
 
     url: AnyHttpUrl
     event_types: list[EventType] = Field(min_length=1, max_length=20)
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: Annotated[str, StringConstraints(max_length=500), MultiLineText] | None = None
 
 
 class SubscriptionOut(BaseModel):
@@ -86,8 +87,8 @@ class ReplayIn(BaseModel):
         {"delivery_id": "0b7f6c5e-1a43-4a3f-9d4e-3c1b2a0f9e8d"},
         {"since": "2026-11-20T00:00:00Z"}]})
 
-    delivery_id: str | None = Field(None, max_length=36)
-    since: datetime | None = None
+    delivery_id: Annotated[str, OneLineText] | None = Field(None, max_length=36)
+    since: IsoDateTime | None = None
 
 
 class SourceCreate(BaseModel):
@@ -96,8 +97,8 @@ class SourceCreate(BaseModel):
         "sunedu"}})
 
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
-    name: Annotated[str, StringConstraints(min_length=2, max_length=200)]
-    organisation_id: Annotated[str, StringConstraints(max_length=64)]
+    name: Annotated[str, StringConstraints(min_length=2, max_length=200), OneLineText]
+    organisation_id: Annotated[str, StringConstraints(max_length=64), OneLineText]
 
 
 class SourceOut(BaseModel):
@@ -117,6 +118,10 @@ class SourceWithSecret(SourceOut):
 class InboundType(StrEnum):
     REFERRAL_TRANSITION = "referral.transition"
     CREDENTIAL_TRANSITION = "credential.transition"
+    # from a peer deployment: a person it was sent imported there (issue 21)
+    TRANSFER_IMPORTED = "transfer.imported"
+    # a public employment service's vacancy, created or updated by its own external_id
+    VACANCY_UPSERT = "vacancy.upsert"
 
 
 class InboundBody(BaseModel):

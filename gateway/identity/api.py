@@ -33,6 +33,7 @@ from shared.errors import problem_responses
 from shared.http import respond
 from shared.idempotency import IdempotencyKey
 from shared.pagination import Cursor, Limit, Page
+from shared.text import OneLineText
 
 
 async def key_store(request: Request) -> KeyStore:
@@ -53,8 +54,8 @@ Idempotency = Annotated[IdempotencyKey | None, Depends(gateway_idempotency)]
 oauth = APIRouter(tags=["auth"])
 admin = APIRouter(prefix="/v1", tags=["administration"])  # and /v1/me, for everyone
 
-OrgId = Annotated[str, Path(max_length=64)]
-ClientId = Annotated[str, Path(max_length=64)]
+OrgId = Annotated[str, Path(max_length=64), OneLineText]
+ClientId = Annotated[str, Path(max_length=64), OneLineText]
 
 
 # RFC 6749 section 5.2: OAuth client libraries expect this shape, not a problem document.
@@ -191,7 +192,8 @@ async def create_client(data: ClientCreate, identity: GatewayIdentity, db: DbDep
            summary="List machine clients (admin)", response_model=Page[ClientOut],
            responses=problem_responses(400, 401, 403, 422, 429))
 async def list_clients(identity: GatewayIdentity, db: DbDep, cursors: CursorsDep,
-                       organisation_id: str | None = None, limit: Limit = 50,
+                       organisation_id: Annotated[str, OneLineText] | None = None,
+                       limit: Limit = 50,
                        cursor: Cursor = None) -> Page[ClientOut]:
     """Lists machine clients, optionally of one organisation, paginated with `limit` and `cursor`.
     Secrets are never returned."""

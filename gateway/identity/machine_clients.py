@@ -95,13 +95,13 @@ async def list_clients(*, db: Database, identity: Identity, cursors: CursorCodec
                        ) -> Page[ClientOut]:
     require_admin(identity)
     filters = {"organisation_id": organisation_id}
-    after = cursors.decode(cursor, "clients", filters)[0] if cursor else None
+    after = cursors.decode(cursor, "clients", filters, caller=identity)[0] if cursor else None
     async with db.uow() as uow:
         rows = await IdentityRepository(uow.session).clients(
             organisation_id=organisation_id, after=after, limit=limit + 1)
         items = [ClientOut.model_validate(c) for c in rows[:limit]]
-    nxt = cursors.encode("clients", filters, [items[-1].client_id]) if len(rows) > limit \
-        else None
+    nxt = (cursors.encode("clients", filters, [items[-1].client_id], caller=identity)
+           if len(rows) > limit else None)
     return Page(items=items, next_cursor=nxt)
 
 

@@ -65,11 +65,12 @@ async def get_organisation(*, db: Database, identity: Identity, organisation_id:
 async def list_organisations(*, db: Database, identity: Identity, cursors: CursorCodec,
                              limit: int, cursor: str | None) -> Page[OrganisationOut]:
     require_admin(identity)
-    after = cursors.decode(cursor, "organisations", {})[0] if cursor else None
+    after = cursors.decode(cursor, "organisations", {}, caller=identity)[0] if cursor else None
     async with db.uow() as uow:
         rows = await IdentityRepository(uow.session).organisations(after=after, limit=limit + 1)
         items = [OrganisationOut.model_validate(o) for o in rows[:limit]]
-    nxt = cursors.encode("organisations", {}, [items[-1].id]) if len(rows) > limit else None
+    nxt = (cursors.encode("organisations", {}, [items[-1].id], caller=identity)
+           if len(rows) > limit else None)
     return Page(items=items, next_cursor=nxt)
 
 

@@ -17,9 +17,11 @@ from pydantic import (
 from shared.clock import UtcDateTime
 from shared.identity import Role
 from shared.regions import RegionCode, country_of
+from shared.text import OneLineText
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200),
+                 OneLineText]
 
 
 class OrganisationKind(StrEnum):
@@ -86,7 +88,7 @@ class ClientCreate(BaseModel):
     name: Name
     organisation_id: Slug | None = Field(None, description="Required except for admin clients")
     role: Role
-    scopes: list[Annotated[str, StringConstraints(max_length=40)]] | None = Field(
+    scopes: list[Annotated[str, StringConstraints(max_length=40), OneLineText]] | None = Field(
         None, description="Defaults to every scope the role may hold")
     regions: list[RegionCode] = Field(default_factory=list, max_length=40,
                                       description="Empty: all of the organisation's regions")

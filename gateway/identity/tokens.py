@@ -9,11 +9,9 @@ our database or the configured JWKS URLs. Verified tokens are cached until they 
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -25,12 +23,13 @@ from gateway.identity.keys import KeyStore
 from shared.errors import Unauthenticated
 from shared.i18n import Text
 from shared.identity import Identity, Role
+from shared.jwks import RemoteJwks
+from shared.oidc_issuers import IssuerEntry, parse_issuers
 from shared.settings import Settings
 
 log = structlog.get_logger("ruta.tokens")
 
 MAX_TOKEN_BYTES = 8192
-JWKS_REFRESH_SECONDS = 60.0
 _OPTIONS = {
     "verify_signature": True, "verify_aud": True, "verify_iat": True, "verify_exp": True,
     "verify_nbf": True, "verify_iss": True, "verify_sub": True, "verify_jti": False,
@@ -40,7 +39,6 @@ _OPTIONS = {
 # Asymmetric algorithms only; an HMAC algorithm would turn a public key into a secret.
 ALGORITHMS_BY_KTY = {"EC": {"ES256", "ES384", "ES512"}, "RSA": {"RS256", "RS384", "RS512",
                                                                  "PS256", "PS384", "PS512"}}
-HUMAN_ROLES = {r for r in Role if r is not Role.SYSTEM}
 
 INVALID_TOKEN = Text("El token de acceso no es válido o expiró.",
                      "The access token is invalid or expired.")
@@ -56,50 +54,28 @@ def _invalid() -> Unauthenticated:
 
 @dataclass
 class OIDCIssuer:
-    issuer: str
-    jwks_url: str
-    audience: str
-    role_claim: str
-    organisation_claim: str
-    regions_claim: str
-    permissions_claim: str | None
-    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fetched_at: float = 0.0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """A trusted provider as configured (its bounds included) and its cached JWKS."""
+
+    entry: IssuerEntry
+    jwks: RemoteJwks
+
+    @property
+    def issuer(self) -> str:
+        return self.entry.issuer
 
     @classmethod
-    def parse_all(cls, raw: str) -> dict[str, OIDCIssuer]:
-        items = json.loads(raw or "[]")
-        if not isinstance(items, list):
-            raise ValueError("RUTA_OIDC_ISSUERS must be a JSON list")
+    def parse_all(cls, settings: Settings) -> dict[str, OIDCIssuer]:
+        """The providers by issuer; an unbounded one (development only) is logged."""
         out = {}
-        for item in items:
-            claims = item.get("claims") or {}
-            issuer = cls(
-                issuer=str(item["issuer"]), jwks_url=str(item["jwks_url"]),
-                audience=str(item["audience"]), role_claim=str(claims.get("role", "role")),
-                organisation_claim=str(claims.get("organisation", "organisation")),
-                regions_claim=str(claims.get("regions", "regions")),
-                permissions_claim=claims.get("permissions"),
-            )
-            out[issuer.issuer] = issuer
+        for entry in parse_issuers(settings.oidc_issuers, production=settings.is_production):
+            if not entry.bounded:
+                log.warning("oidc_issuer_unbounded", entry=entry.index, issuer=entry.issuer,
+                            note="set organisations and roles: production refuses this entry")
+            out[entry.issuer] = cls(entry, RemoteJwks(entry.jwks_url, entry.issuer))
         return out
 
     async def key(self, kid: str, http: httpx.AsyncClient) -> dict[str, Any] | None:
-        if kid in self.keys:
-            return self.keys[kid]
-        async with self.lock:
-            # refresh on an unknown kid, at most once a minute (bounded outbound calls)
-            if kid not in self.keys and time.monotonic() - self.fetched_at > JWKS_REFRESH_SECONDS:
-                self.fetched_at = time.monotonic()
-                try:
-                    resp = await http.get(self.jwks_url)
-                    resp.raise_for_status()
-                    self.keys = {k["kid"]: k for k in resp.json().get("keys", [])
-                                 if isinstance(k, dict) and "kid" in k}
-                except (httpx.HTTPError, ValueError, TypeError):
-                    log.warning("jwks_fetch_failed", issuer=self.issuer)
-        return self.keys.get(kid)
+        return await self.jwks.key(kid, http)
 
 
 # --- verification ---------------------------------------------------------------------------
@@ -108,7 +84,7 @@ class TokenVerifier:
     def __init__(self, settings: Settings, keys: KeyStore, cache_size: int = 10_000) -> None:
         self._settings = settings
         self._keys = keys
-        self._issuers = OIDCIssuer.parse_all(settings.oidc_issuers)
+        self._issuers = OIDCIssuer.parse_all(settings)
         self._cache: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
         self._cache_size = cache_size
         self._http = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
@@ -206,27 +182,30 @@ class TokenVerifier:
         alg = header.get("alg")
         if alg not in allowed:
             raise _invalid()
-        claims = self._decode(token, key, [str(alg)], issuer.audience, issuer.issuer)
+        entry = issuer.entry
+        claims = self._decode(token, key, [str(alg)], entry.audience, entry.issuer)
         try:
-            role = Role(claims[issuer.role_claim])
-            if role not in HUMAN_ROLES:
-                raise ValueError(role)
-            regions = claims.get(issuer.regions_claim) or []
+            role = Role(claims[entry.role_claim])
+            regions = claims.get(entry.regions_claim) or []
             if isinstance(regions, str):
                 regions = regions.split()
             permissions: list[str] = []
-            if issuer.permissions_claim:
-                raw = claims.get(issuer.permissions_claim) or []
+            if entry.permissions_claim:
+                raw = claims.get(entry.permissions_claim) or []
                 permissions = raw.split() if isinstance(raw, str) else list(raw)
-            org = claims.get(issuer.organisation_claim)
+            org = claims.get(entry.organisation_claim)
             identity = Identity(
-                subject=f"{issuer.issuer}#{claims['sub']}", role=role,
+                subject=f"{entry.issuer}#{claims['sub']}", role=role,
                 organisation_id=str(org) if org is not None else None,
                 regions=frozenset(str(r) for r in regions),
                 permissions=frozenset(str(p) for p in permissions), kind="user",
             )
         except (KeyError, ValueError, TypeError):
             raise _invalid() from None
+        if not entry.allows(identity.role, identity.organisation_id):
+            # which provider overreached, for the operator; nothing of the person or token
+            log.warning("oidc_token_outside_bounds", entry=entry.index, issuer=entry.issuer)
+            raise _invalid()
         return identity, float(claims["exp"])
 
     @staticmethod

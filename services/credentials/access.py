@@ -12,7 +12,16 @@ Who may do what (the gateway's route policy comes first; this is the object-leve
   :func:`services.credentials.usecases.transitions.transition_credential` with
   ``authority=True`` — the entry point of inbound ministry callbacks (e.g. a SUNEDU
   decision), which the gateway authenticates by signature. Never through the public route.
-- admin: no access to credential data (403).
+- admin: no access to credential data (403), except suspending, reinstating or revoking a
+  recognition.
+
+A recognition (a ``recognised`` credential, or a ``suspended`` one that was recognised) is the
+recognising authority's decision, not ours: only that organisation — recorded on the
+credential when it recognised it, e.g. ``sunedu`` — through its provider or ministry
+clients (the public route) or its signed callbacks (the authority entry point), and admins,
+may suspend, reinstate or revoke it (:func:`require_recognition_authority`): lifting the
+authority's suspension is as much its decision as making it. The caseload that sees the
+credential gets 403. Every other transition keeps the rules above.
 
 The "filed under" half of visibility has two forms, side by side below so they cannot drift
 apart: :func:`in_caseload` (Python, for a credential already loaded) and
@@ -32,8 +41,12 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, false, true
 
 from services.credentials.clients import ProfileRef, Registry
-from services.credentials.errors import ActionNotForRole, CredentialNotFound
-from services.credentials.lifecycle import ACTION_RULES, Action
+from services.credentials.errors import (
+    ActionNotForRole,
+    CredentialNotFound,
+    RecognitionAuthorityRequired,
+)
+from services.credentials.lifecycle import ACTION_RULES, Action, Status
 from services.credentials.models import Credential
 from services.credentials.repository import CredentialRepository
 from shared.authz import CASELOAD_ROLES
@@ -42,6 +55,12 @@ from shared.errors import Forbidden
 from shared.identity import Identity, Role
 
 AUTHORITY_ROLES = {Role.SYSTEM, Role.MINISTRY_SYSTEM}
+# The actions on a recognition that are the recognising authority's alone.
+RECOGNITION_DECISIONS = frozenset({Action.SUSPEND, Action.REINSTATE, Action.REVOKE})
+# Roles through which an organisation speaks as a recognising authority.
+RECOGNISING_ROLES = frozenset({Role.PROVIDER, Role.MINISTRY_SYSTEM})
+# Roles that decide on any recognition (admins; a service acting on its own).
+OVERSEER_ROLES = frozenset({Role.ADMIN, Role.SYSTEM})
 
 
 # --- the caseload rule, in Python and in SQL ----------------------------------------------
@@ -133,3 +152,32 @@ def require_authority(identity: Identity, action: Action) -> None:
         raise Forbidden()
     if not ACTION_RULES[action].authority:
         raise ActionNotForRole(action=action.value)
+
+
+def is_recognition(credential: Credential) -> bool:
+    """Recognised, or suspended from recognised: the recognising authority's decision."""
+    status = Status(credential.status)
+    return status is Status.RECOGNISED or (
+        status is Status.SUSPENDED and credential.suspended_from == Status.RECOGNISED.value)
+
+
+def is_recognising_authority(identity: Identity, credential: Credential) -> bool:
+    """An admin, or a provider or ministry caller of the organisation that recognised it."""
+    if identity.role in OVERSEER_ROLES:
+        return True
+    return (identity.role in RECOGNISING_ROLES and identity.organisation_id is not None
+            and identity.organisation_id == credential.recognising_organisation_id)
+
+
+def recognition_decision(credential: Credential, action: Action) -> bool:
+    """Is ``action`` on this credential the recognising authority's alone?"""
+    return action in RECOGNITION_DECISIONS and is_recognition(credential)
+
+
+def require_recognition_authority(identity: Identity, credential: Credential,
+                                  action: Action) -> None:
+    """403 when ``action`` suspends or revokes a recognition and the caller is not its
+    recognising authority (nor an admin). Any other move passes: its own rules apply."""
+    if recognition_decision(credential, action) \
+            and not is_recognising_authority(identity, credential):
+        raise RecognitionAuthorityRequired()

@@ -151,12 +151,12 @@ def achievement_of(c: Credential) -> dict[str, Any]:
     return achievement
 
 
-def subject_of(c: Credential, holder_name: str) -> dict[str, Any]:
-    """The AchievementSubject: the holder, identified by name only, and the achievement."""
+def subject_of(c: Credential, holder: dict[str, Any]) -> dict[str, Any]:
+    """The AchievementSubject: the holder (an IdentityObject, see
+    :mod:`services.credentials.subject`) and the achievement."""
     subject: dict[str, Any] = {
         "type": ["AchievementSubject"],
-        "identifier": [{"type": "IdentityObject", "identityType": "name", "hashed": False,
-                        "identityHash": holder_name}],
+        "identifier": [holder],
         "achievement": achievement_of(c),
     }
     if c.issued_on:

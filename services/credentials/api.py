@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from services.credentials.lifecycle import Status
 from services.credentials.responses import CredentialOut, HistoryOut, JwksOut, VerifyOut
 from services.credentials.schemas import CredentialCreate, CredentialKind, TransitionIn, VerifyIn
 from services.credentials.status_list import Purpose
+from services.credentials.subject import SALT_HEADER, SubjectDisclosure
 from services.credentials.usecases import credentials, issuance, transitions, verification
 from services.credentials.vc import MEDIA_TYPE
 from shared.concurrency import IF_MATCH_DOC, ExpectedVersion, IfMatch, etag
@@ -36,6 +37,11 @@ ListId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="Status lis
 
 VC_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"description": "The verifiable credential, a compact JWS (VC-JOSE-COSE).",
+          "headers": {SALT_HEADER: {
+              "description": "The salt of the holder's identity hash (32 hex characters, new "
+                             "for every export): for the holder, who shows it to a verifier "
+                             "with the VC. Absent with `subject=name`.",
+              "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}},
           "content": {MEDIA_TYPE: {"schema": {"type": "string"},
                                    "example": "eyJhbGciOiJFUzI1NiIsImN0eSI6InZjIiwia2lkIjoi…"}}},
 }
@@ -111,27 +117,49 @@ async def transition_credential(
     """Actions: `see_document`, `apostille`, `verify_with_issuer`, `recognise` (with
     `recognition`: body, resolution number and date), `reject`, `suspend`, `reinstate`,
     `revoke` (the last four need a `reason`). An action the current state does not allow is
-    409 with the allowed ones; a stale If-Match is 412."""
+    409 with the allowed ones; a stale If-Match is 412.
+
+    `recognise` records the recognising organisation: `recognition.body` is its authority
+    code (`SUNEDU` → organisation `sunedu`), which the route catalogue must list as a
+    degree-recognition provider (else 422 on `recognition.body`). Suspending or revoking a
+    recognition (recognised, or suspended from recognised) is allowed only to that
+    organisation's provider or ministry clients and to admins: anyone else, the caseload
+    included, gets 403 `recognition-authority-required`. Providers, ministries and admins
+    may do nothing else here."""
     return respond(await transitions.transition_credential(
         db=db, peers=peers, identity=identity, credential_id=credential_id, data=data,
         expected=expected, idempotency=idempotency))
 
 
 @router.get("/{credential_id}/vc", operation_id="credentials_export_vc", response_class=Response,
-            responses={**VC_RESPONSE, **problem_responses(401, 403, 404, 409, 503)},
+            responses={**VC_RESPONSE, **problem_responses(401, 403, 404, 409, 422, 503)},
             summary="Export as a W3C verifiable credential (application/vc+jwt)")
 async def export_vc(
     credential_id: CredentialId, identity: CurrentIdentity, db: DbDep, peers: PeersDep,
     settings: SettingsDep,
+    subject: Annotated[SubjectDisclosure, Query(description=(
+        "How the VC names its holder. `hash` (default): no clear name, an Open Badges "
+        "IdentityObject (`identityType: ext:nameAndBirthDate`, `hashed: true`) whose "
+        "`identityHash` is `sha256$` + lowercase hex SHA-256 of UTF-8 (NAME + `|` + "
+        "BIRTH_DATE + salt): NAME the registered full name without accents, upper-cased, "
+        "single-spaced; BIRTH_DATE `YYYY-MM-DD` (empty when unknown); the salt, new for "
+        "every export, is returned in the `Ruta-Subject-Salt` header, never inside the "
+        "signed VC. `name`: the clear name, only when the person asks for it."))
+    ] = SubjectDisclosure.HASH,
 ) -> Response:
     """A VC Data Model 2.0 credential in the Open Badges 3.0 shape, secured with JOSE (ES256,
     `typ: vc+jwt`, the credential as the claims set), with Bitstring Status List entries for
     revocation and suspension. Only for a credential verified with its issuer or recognised
     (else 409 `credential-not-verified`), and only with the person's consent to share
-    credentials (else 409 `consent-required`). Each export is recorded."""
-    token = await issuance.export_vc(db=db, peers=peers, settings=settings, identity=identity,
-                                     credential_id=credential_id)
-    return Response(token, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
+    credentials (else 409 `consent-required`). The holder is named by a salted hash unless
+    the person asks for their name (`subject`). Each export is recorded."""
+    exported = await issuance.export_vc(db=db, peers=peers, settings=settings,
+                                        identity=identity, credential_id=credential_id,
+                                        disclosure=subject)
+    headers = {"Cache-Control": "no-store"}
+    if exported.salt is not None:
+        headers[SALT_HEADER] = exported.salt
+    return Response(exported.token, media_type=MEDIA_TYPE, headers=headers)
 
 
 # --- public -------------------------------------------------------------------------------
@@ -140,11 +168,14 @@ async def export_vc(
                     response_model=VerifyOut, responses=problem_responses(422),
                     summary="Verify a credential (public, no token)", openapi_extra={
                         "security": []})
-async def verify(data: VerifyIn, db: DbDep) -> VerifyOut:
+async def verify(data: VerifyIn, db: DbDep, request: Request) -> VerifyOut:
     """Checks the signature against the issuer's keys (current and rotated), the VC 2.0 data
     model, the validity period and the status lists. Always 200 for a well-formed body:
-    `valid`, `invalid` (with the reason), `revoked` or `suspended`."""
-    return await verification.verify_vc(db=db, token=data.credential)
+    `valid`, `invalid` (with the reason), `revoked` or `suspended`. A credential issued by a
+    trusted peer deployment (`RUTA_PEER_DEPLOYMENTS`) is checked with that peer's keys and
+    status lists, and is `status_unavailable` when its status list cannot be reached."""
+    return await verification.verify_vc(db=db, token=data.credential,
+                                        peer_issuers=request.app.state.peer_issuers)
 
 
 @public_router.get("/issuer/jwks.json", operation_id="issuer_keys_read", response_model=JwksOut,
@@ -205,3 +236,16 @@ async def authority_transition(
     return respond(await transitions.transition_credential(
         db=db, peers=peers, identity=identity, credential_id=credential_id, data=data,
         expected=expected, authority=True, idempotency=idempotency))
+
+
+ProfileIdQuery = Annotated[str, Query(pattern=r"^[A-Za-z0-9-]{1,36}$")]
+
+
+@internal_router.get("/facts")
+async def credential_facts(profile_id: ProfileIdQuery, identity: CurrentIdentity, db: DbDep
+                           ) -> dict[str, Any]:
+    """A person's credentials as job matching reads them (the referrals service's candidates
+    projection, issue 20): kind, state, ISCED field, ISCO occupation, issuing country and
+    expiry — never the issuer's name, numbers or the holder's data. System identity only."""
+    return {"items": await credentials.facts_of_profile(db=db, identity=identity,
+                                                        profile_id=profile_id)}

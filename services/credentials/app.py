@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.credentials.api import internal_router, public_router, router
+from services.credentials.peer_issuers import PeerIssuers
 from services.credentials.usecases.handlers import (
     on_profile_erased,
     on_profile_merged,
@@ -23,7 +24,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     db = database or Database(settings.database_url("credentials"),
                               pool_size=settings.database_pool_size,
                               idempotency_ttl_hours=settings.idempotency_ttl_hours)
-    return create_service_app(
+    app = create_service_app(
         name="credentials",
         title="Ruta de Empleabilidad — credentials",
         description="Degrees, licences, skills certifications and training completions; their "
@@ -33,3 +34,5 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         database=db,
         routers=[public_router, router, internal_router, event_router(consumer)],
     )
+    app.state.peer_issuers = PeerIssuers(settings)
+    return app

@@ -66,3 +66,22 @@ class ActionNotForRole(Forbidden):
 class StatusListNotFound(NotFound):
     code = "status-list-not-found"
     detail_text = Text("La lista de estado no existe.", "The status list does not exist.")
+
+
+class RecognitionAuthorityRequired(Forbidden):
+    code = "recognition-authority-required"
+    detail_text = Text(
+        "Solo la autoridad que reconoció la credencial (su organización, p. ej. SUNEDU) o un "
+        "administrador puede suspender o revocar un reconocimiento.",
+        "Only the authority that recognised the credential (its organisation, e.g. SUNEDU) "
+        "or an administrator may suspend or revoke a recognition.")
+
+
+class UnknownRecognisingAuthority(ValidationFailed):
+    code = "unknown-recognising-authority"
+
+    def __init__(self) -> None:
+        super().__init__([("recognition.body", Text(
+            "El catálogo no tiene un proveedor de reconocimiento de títulos con ese código "
+            "de organismo",
+            "The catalogue has no degree-recognition provider with that authority code"))])

@@ -75,6 +75,9 @@ class Credential(IdMixin, TimestampsMixin, VersionedMixin, Base):
     recognition_body: Mapped[str | None] = mapped_column(String(40))
     recognition_resolution: Mapped[str | None] = mapped_column(String(100))
     recognition_date: Mapped[date | None] = mapped_column(Date)
+    # The organisation that recognised it (the catalogue provider of the recognition
+    # programme, e.g. ``sunedu``): only it and admins may suspend or revoke the recognition.
+    recognising_organisation_id: Mapped[str | None] = mapped_column(String(64))
 
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     suspended_from: Mapped[str | None] = mapped_column(String(30))
@@ -164,3 +167,6 @@ class VcIssuance(Base):
     issued_by: Mapped[str] = mapped_column(String(200))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How the holder was named: ``hash`` (salted, the default) or ``name`` (the person asked).
+    subject_disclosure: Mapped[str] = mapped_column(String(10), default="hash",
+                                                    server_default="hash")

@@ -40,6 +40,10 @@ class RecognitionOut(BaseModel):
     body: str
     resolution_number: str | None
     resolution_date: date | None
+    organisation_id: str | None = Field(
+        description="The recognising authority's organisation (e.g. `sunedu`): only it, "
+                    "through its provider or ministry clients or its signed callbacks, and "
+                    "admins may suspend or revoke the recognition.")
 
 
 class CredentialOut(BaseModel):
@@ -54,7 +58,7 @@ class CredentialOut(BaseModel):
         "evidence": [{"document_id": "doc-7f3a", "type": "diploma"}],
         "skills_certification": None, "training": None,
         "recognition": {"body": "SUNEDU", "resolution_number": "012345-2025-SUNEDU/DIGRAT",
-                        "resolution_date": "2025-05-14"},
+                        "resolution_date": "2025-05-14", "organisation_id": "sunedu"},
         "status": "recognised", "status_changed_at": "2025-05-20T15:04:05Z",
         "allowed_actions": ["suspend", "revoke"], "version": 5,
         "created_at": "2025-04-01T10:00:00Z", "updated_at": "2025-05-20T15:04:05Z"}})
@@ -108,7 +112,8 @@ class CredentialOut(BaseModel):
                       if c.training_module else None),
             recognition=(RecognitionOut(body=c.recognition_body,
                                         resolution_number=c.recognition_resolution,
-                                        resolution_date=c.recognition_date)
+                                        resolution_date=c.recognition_date,
+                                        organisation_id=c.recognising_organisation_id)
                          if c.recognition_body else None),
             status=status, status_changed_at=c.status_changed_at,
             allowed_actions=allowed_actions(status), version=c.version,
@@ -158,6 +163,8 @@ class VerificationStatus(StrEnum):
     INVALID = "invalid"
     REVOKED = "revoked"
     SUSPENDED = "suspended"
+    # a peer deployment's credential whose status list could not be fetched or checked
+    STATUS_UNAVAILABLE = "status_unavailable"
 
 
 class VerifyOut(BaseModel):

@@ -23,6 +23,7 @@ from services.credentials.vc import MAX_VC_CHARS
 from shared.errors import InvalidValue
 from shared.i18n import Text
 from shared.refdata import CountryAlpha2
+from shared.text import MultiLineText, OneLineText
 
 
 class CredentialKind(StrEnum):
@@ -54,24 +55,21 @@ class EvidenceType(StrEnum):
 
 Str = StringConstraints
 # Free text never carries control characters (PostgreSQL refuses NUL; logs and CSV exports
-# must not be forged with line breaks); a reason may span lines.
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
-MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# must not be forged with line breaks); a reason may span lines (shared.text).
 
 
-def _text(min_length: int, max_length: int, pattern: str = ONE_LINE) -> StringConstraints:
-    return Str(strip_whitespace=True, min_length=min_length, max_length=max_length,
-               pattern=pattern)
+def _text(min_length: int, max_length: int) -> StringConstraints:
+    return Str(strip_whitespace=True, min_length=min_length, max_length=max_length)
 
 
-Title = Annotated[str, _text(2, 300)]
-ShortText = Annotated[str, _text(1, 300)]
-Code60 = Annotated[str, _text(1, 60)]
-Text100 = Annotated[str, _text(1, 100)]
-Text200 = Annotated[str, _text(1, 200)]
+Title = Annotated[str, _text(2, 300), OneLineText]
+ShortText = Annotated[str, _text(1, 300), OneLineText]
+Code60 = Annotated[str, _text(1, 60), OneLineText]
+Text100 = Annotated[str, _text(1, 100), OneLineText]
+Text200 = Annotated[str, _text(1, 200), OneLineText]
 ProfileId = Annotated[str, Str(pattern=r"^[A-Za-z0-9-]{1,36}$")]
 DocumentId = Annotated[str, Str(pattern=r"^[A-Za-z0-9._:-]{1,100}$")]
-Reason = Annotated[str, _text(3, 1000, MULTI_LINE)]
+Reason = Annotated[str, _text(3, 1000), MultiLineText]
 AuthorityCode = Annotated[str, Str(pattern=r"^[A-Z][A-Z0-9_-]{1,39}$")]
 
 _FUTURE = Text("La fecha no puede ser futura", "The date cannot be in the future")
@@ -148,8 +146,9 @@ class CredentialCreate(BaseModel):
     kind: CredentialKind
     title: Title = Field(description="The exact title as written on the document: "
                                      "'Medicina Integral Comunitaria' is not 'Médico Cirujano'.")
-    field_isced: str | None = Field(None, description="ISCED-F 2013 field code (2-4 digits).")
-    occupation_isco: str | None = Field(None, description="ISCO-08 occupation code (1-4 "
+    field_isced: Code60 | None = Field(None, description="ISCED-F 2013 field code (2-4 "
+                                                        "digits).")
+    occupation_isco: Code60 | None = Field(None, description="ISCO-08 occupation code (1-4 "
                                                           "digits).")
     level: Code60 | None = Field(
         None, description="Level: e.g. ISCED level, competency level, CEFR for languages "
@@ -302,5 +301,5 @@ class VerifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
         "credential": "eyJhbGciOiJFUzI1NiIsImN0eSI6InZjIiwia2lkIjoi…"}})
 
-    credential: Annotated[str, Str(min_length=1, max_length=MAX_VC_CHARS)] = Field(
+    credential: Annotated[str, Str(min_length=1, max_length=MAX_VC_CHARS), MultiLineText] = Field(
         description="The VC as a compact JWS (application/vc+jwt).")

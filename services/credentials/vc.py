@@ -98,10 +98,11 @@ def valid_until_of(credential: Credential) -> datetime | None:
 
 
 def build_credential(
-    *, credential: Credential, holder_name: str, vc_id: str, issued_at: datetime,
+    *, credential: Credential, holder: dict[str, Any], vc_id: str, issued_at: datetime,
     base_url: str, status_list_id: str, status_position: int,
 ) -> dict[str, Any]:
-    """The VC (an OpenBadgeCredential) for a credential we vouch for."""
+    """The VC (an OpenBadgeCredential) for a credential we vouch for; ``holder`` is the
+    subject's IdentityObject (a salted hash unless the person asked for their name)."""
     c = credential
     vc: dict[str, Any] = {
         "@context": [VC_V2_CONTEXT, OB_V3_CONTEXT],
@@ -114,7 +115,7 @@ def build_credential(
     }
     if (until := valid_until_of(c)) is not None:
         vc["validUntil"] = xml_datetime(until)
-    vc["credentialSubject"] = subject_of(c, holder_name)
+    vc["credentialSubject"] = subject_of(c, holder)
     if evidence := evidence_of(c):
         vc["evidence"] = evidence
     vc["credentialStatus"] = [

@@ -137,9 +137,9 @@ async def list_providers(
     include_inactive: bool = False, limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[ProviderOut]:
     return await catalogue.list_providers(
-        db=db, cursors=cursors, country=country, programme_id=programme_id, region=region,
-        organisation_id=organisation_id, include_inactive=include_inactive, limit=limit,
-        cursor=cursor)
+        db=db, identity=identity, cursors=cursors, country=country, programme_id=programme_id,
+        region=region, organisation_id=organisation_id, include_inactive=include_inactive,
+        limit=limit, cursor=cursor)
 
 
 @providers_router.post(
@@ -222,6 +222,7 @@ async def create_referral(data: ReferralCreate, identity: CurrentIdentity, db: D
     description="Referring organisations see the referrals they made (in their regions), "
                 "providers and their ministry systems those addressed to them. Newest "
                 "first. `overdue=true`: waiting for the provider past a deadline. "
+                "`at_risk=true`: open, and the person's work authorisation lapsed. "
                 "`created_from`/`created_to` bound the creation date (to is exclusive).")
 async def list_referrals(
     identity: CurrentIdentity, db: DbDep, cursors: CursorsDep,
@@ -229,6 +230,7 @@ async def list_referrals(
     provider_id: SlugQuery = None, region: Annotated[RegionCode | None, Query()] = None,
     profile_id: IdQuery = None, pathway_id: IdQuery = None,
     route_type: RouteType | None = None, overdue: bool | None = None,
+    at_risk: bool | None = None,
     created_from: IsoDate | None = None, created_to: IsoDate | None = None,
     limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[ReferralOut]:
@@ -236,7 +238,7 @@ async def list_referrals(
         status=status.value if status else None, programme_id=programme_id,
         provider_id=provider_id, region=region, profile_id=profile_id, pathway_id=pathway_id,
         route_type=route_type.value if route_type else None, overdue=overdue,
-        created_from=_start(created_from), created_to=_start(created_to))
+        at_risk=at_risk, created_from=_start(created_from), created_to=_start(created_to))
     return await referrals.list_referrals(db=db, identity=identity, cursors=cursors,
                                           filters=filters, limit=limit, cursor=cursor)
 

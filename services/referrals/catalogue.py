@@ -66,6 +66,17 @@ PROGRAMMES: list[dict[str, Any]] = [
     {"id": "ec-setec-certificacion", "route_type": "skills_certification", "country": "EC",
      "name": "Certificación de competencias (SETEC)",
      "name_en": "Skills certification (SETEC)", "operator": "SETEC", "regions": EC_REGIONS},
+    # Regularisation (issue 19): renewing the document that authorises work comes before
+    # any job. The ids are named by shared/work_authorisation.json (renewal_programme).
+    {"id": "pe-migraciones-renovacion", "route_type": "regularisation", "country": "PE",
+     "name": "Renovación del CPP o del carné de extranjería (Migraciones)",
+     "name_en": "CPP or foreigner's card renewal (Migraciones)",
+     "operator": "Superintendencia Nacional de Migraciones", "regions": PE_REGIONS},
+    {"id": "ec-visa-renovacion", "route_type": "regularisation", "country": "EC",
+     "name": "Renovación de la visa VIRTE o de residencia (Cancillería)",
+     "name_en": "VIRTE or residence visa renewal (Foreign Ministry)",
+     "operator": "Ministerio de Relaciones Exteriores y Movilidad Humana",
+     "regions": EC_REGIONS},
 ]
 
 PE_ALL = PE_REGIONS  # national bodies take applications from every programme region
@@ -134,4 +145,19 @@ PROVIDERS: list[dict[str, Any]] = [
      "name": "SETEC — Certificación de competencias", "regions": EC_REGIONS,
      "sla_accept_days": 10, "sla_complete_days": 90, "capacity": None,
      "required_documents": ["identity_document"], "programme_ids": ["ec-setec-certificacion"]},
+    # Migraciones answers a CPP renewal within its TUPA term (30 working days); accepting the
+    # referral is booking the appointment (cita) in its online agenda.
+    {"id": "migraciones", "organisation_id": "migraciones", "country": "PE",
+     "name": "Superintendencia Nacional de Migraciones — Renovación de CPP y carné",
+     "regions": PE_ALL, "sla_accept_days": 5, "sla_complete_days": 30, "capacity": None,
+     "required_documents": ["identity_document", "expiring_work_authorisation",
+                            "fee_receipt"],
+     "programme_ids": ["pe-migraciones-renovacion"]},
+    {"id": "cancilleria-ec", "organisation_id": "cancilleria-ec", "country": "EC",
+     "name": "Ministerio de Relaciones Exteriores y Movilidad Humana — Visas",
+     "regions": EC_REGIONS, "sla_accept_days": 5, "sla_complete_days": 30,
+     "capacity": None,
+     "required_documents": ["identity_document", "expiring_work_authorisation",
+                            "fee_receipt"],
+     "programme_ids": ["ec-visa-renovacion"]},
 ]

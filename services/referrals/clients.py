@@ -118,6 +118,13 @@ def _bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def facts_of(profile: dict[str, Any], credentials: list[dict[str, Any]],
              referrals: dict[str, frozenset[str]], today: date) -> Facts:
     birth = _str(profile.get("birth_date"))
@@ -129,7 +136,8 @@ def facts_of(profile: dict[str, Any], credentials: list[dict[str, Any]],
         DocumentFact(type=str(d.get("type")), issuing_country=_str(d.get("issuing_country")),
                      authorises_work=_bool(d.get("authorises_work")),
                      expired=d.get("expired") is True,
-                     accepted_for_identification=d.get("accepted_for_identification") is True)
+                     accepted_for_identification=d.get("accepted_for_identification") is True,
+                     expiry_date=_date(d.get("expiry_date")))
         for d in profile.get("documents") or [] if isinstance(d, dict)]
     creds = []
     for c in credentials:
@@ -150,4 +158,4 @@ def facts_of(profile: dict[str, Any], credentials: list[dict[str, Any]],
             "occupation_current", "occupation_training", "occupation_desired")) if o),
         interest_employment=_bool(profile.get("interest_employment")),
         interest_self_employment=_bool(profile.get("interest_self_employment")),
-        credentials=tuple(creds), referrals=referrals)
+        credentials=tuple(creds), referrals=referrals, today=today)

@@ -10,22 +10,28 @@ programmes, dates and regions stay, so counts still add up.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.referrals.lifecycle import Status
+from services.referrals.outcomes import Currency, Module
 from shared.models import IdMixin, TimestampsMixin, VersionedMixin
 from shared.tables import BigIntId
 
@@ -119,6 +125,10 @@ class Referral(IdMixin, TimestampsMixin, VersionedMixin, Base):
     pathway_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("pathways.id"), nullable=True, index=True)
     pathway_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # An application: the vacancy this employment referral applies to (its employment
+    # outcome fills one of the vacancy's openings).
+    vacancy_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("vacancies.id"), nullable=True, index=True)
 
     due_accept_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_complete_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -132,6 +142,12 @@ class Referral(IdMixin, TimestampsMixin, VersionedMixin, Base):
     complete_overdue_notified_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set while the person's work authorisation has lapsed and the programme needs one
+    # (``work_authorisation_lapsed``); NULL otherwise. The provider hears ``referral.at_risk``
+    # when it is set and when it clears (a new work-authorising document recorded).
+    at_risk_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    at_risk_document_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    at_risk_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ReferralTransition(Base):
@@ -219,3 +235,116 @@ class ReportPerson(Base):
     statistics_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     erased: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WorkAuthorisation(Base):
+    """Until when each of a person's documents lets them work in a country, as the registry's
+    document events tell (``document.recorded``, ``document.expiring``,
+    ``document.expired``): one row per document (the events' subject), whose date is the
+    one last told, so a caseworker correcting an expiry to an earlier date replaces it (a
+    max kept per person would keep the wrong, later date and hide the lapse). Which
+    documents authorise work where is the shared rules' (``shared/work_authorisation.json``);
+    NULL: a document that never lapses (a national identity card). No document number, only
+    its type. It tells whether a lapse is moot (another document still covers the person) and,
+    as the latest expiry over the person's documents, feeds the indicators of lapsing and
+    lapsed authorisations."""
+
+    __tablename__ = "work_authorisations"
+    __table_args__ = (Index("ix_work_authorisations_expiry", "country", "expiry_date"),)
+
+    profile_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    document_type: Mapped[str] = mapped_column(String(64))
+    expiry_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The vacancies sub-package's table is part of this database's metadata (migrations, the
+# drift test and the text audit read it from here).
+from services.referrals.matching.models import (  # noqa: E402,F401
+    MatchConsent,
+    MatchOccupation,
+    MatchPerson,
+)
+from services.referrals.vacancies.models import Vacancy  # noqa: E402,F401
+
+
+# --- report rollups (docs/decisions/0013-report-rollups.md) -------------------------------
+def rollup_sum_names() -> list[str]:
+    """The count and sum indicators a rollup cell keeps, one column each (``rollup_column``).
+    Must list every count/sum measure of ``reports.queries.referral_measures`` except the
+    per-programme counts (the cell's key) and ``referrals.overdue`` (as of now: kept per
+    referral in ``report_rollup_facts``); ``tests/services/reports/test_rollups.py``
+    checks it."""
+    names = ["referrals", *[f"referrals.status.{s.value}" for s in Status],
+             "jobs", "jobs.formal_contract", *[f"jobs.wage.{c.value}" for c in Currency],
+             # placements by ISCO-08 major group and through a vacancy (issue 20)
+             *[f"jobs.isco_major.{g}" for g in "0123456789"], "jobs.isco_major.unknown",
+             "jobs.through_vacancy",
+             "degrees_recognised", "exams_passed", "licences_obtained", "skills_certified"]
+    for kind in ("seed_capital", "microcredit"):
+        for cur in Currency:
+            names += [f"{kind}.{cur.value}", f"{kind}.{cur.value}.amount"]
+    names += [f"modules_completed.{m.value}" for m in Module]
+    return names
+
+
+def rollup_median_names() -> list[str]:
+    """The medians, whose inputs ``report_rollup_facts`` keeps one value per referral."""
+    return ["days_to_completion.median", *[f"jobs.wage.{c.value}.median" for c in Currency]]
+
+
+def rollup_column(name: str) -> str:
+    """``jobs.wage.PEN`` → ``m_jobs_wage_pen``."""
+    return "m_" + "".join(ch if ch.isalnum() else "_" for ch in name.lower())
+
+
+def _rollup_keys() -> list[Column[Any]]:
+    return [Column("month", Date, nullable=False), Column("region", String(6), nullable=False),
+            Column("country", String(2), nullable=False),
+            Column("programme_id", String(64), nullable=False),
+            Column("provider_id", String(64), nullable=False)]
+
+
+# Marginal cells of one calendar month (UTC) of a region, programme and provider: ``kind``
+# "p" (people registered that month) or "r" (referrals created that month); ``dim`` "" for
+# the key's total, else sex, age (value: the birth year, "band:<frozen band>" or "unknown"),
+# nationality or population_type; one column per count/sum indicator.
+report_rollup_cells = Table(
+    "report_rollup_cells", Base.metadata, *_rollup_keys(),
+    Column("kind", String(1), nullable=False), Column("dim", String(20), nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("people_registered", Float, nullable=False, default=0),
+    *[Column(rollup_column(n), Float, nullable=False, default=0) for n in rollup_sum_names()],
+    # open referrals already overdue when the month was built (overdue only grows with time
+    # until the referral changes, which marks its month changed)
+    Column("m_referrals_overdue", Float, nullable=False, default=0),
+    Index("ix_report_rollup_cells_month", "month", "kind"),
+)
+# What cannot be summed, one row per referral that has any of it: the inputs of the medians
+# and, for an open referral not yet overdue when the month was built, the deadline from which
+# it is (overdue is "as of now").
+report_rollup_facts = Table(
+    "report_rollup_facts", Base.metadata, *_rollup_keys(),
+    Column("sex", String(10), nullable=False), Column("birth_year", Integer, nullable=True),
+    Column("age_band", String(8), nullable=True), Column("nationality", String(3),
+                                                          nullable=False),
+    Column("population_type", String(30), nullable=False),
+    Column("overdue_from", DateTime(timezone=True), nullable=True),
+    *[Column(rollup_column(n), Float, nullable=True) for n in rollup_median_names()],
+    Index("ix_report_rollup_facts_month", "month"),
+)
+# Months whose cells and facts are built (a month absent is computed from the raw rows).
+report_rollup_months = Table(
+    "report_rollup_months", Base.metadata,
+    Column("month", Date, primary_key=True),
+    Column("built_at", DateTime(timezone=True), nullable=False),
+)
+# A change since the month was built, one row per flush that touched it (never updated, so
+# writers never wait on each other); the refresh deletes exactly the rows it saw.
+report_rollup_dirty = Table(
+    "report_rollup_dirty", Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("month", Date, nullable=False, index=True),
+)

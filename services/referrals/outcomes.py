@@ -27,12 +27,12 @@ from pydantic import (
 
 from shared.errors import InvalidValue
 from shared.i18n import Text
+from shared.text import OneLineText
 
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
-Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                         pattern=ONE_LINE)]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
-                                        pattern=ONE_LINE)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                  OneLineText]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                 OneLineText]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2),
                   PlainSerializer(float, return_type=float, when_used="json")]
 
@@ -44,6 +44,7 @@ class OutcomeKind(StrEnum):
     LICENSING = "licensing"
     ENTREPRENEURSHIP = "entrepreneurship"
     CERTIFICATION = "certification"
+    REGULARISATION = "regularisation"
 
 
 DEFAULT_OUTCOME: dict[str, OutcomeKind] = {
@@ -52,6 +53,7 @@ DEFAULT_OUTCOME: dict[str, OutcomeKind] = {
     "professional_licensing": OutcomeKind.LICENSING,
     "entrepreneurship": OutcomeKind.ENTREPRENEURSHIP,
     "skills_certification": OutcomeKind.CERTIFICATION,
+    "regularisation": OutcomeKind.REGULARISATION,
 }
 
 
@@ -217,9 +219,25 @@ class CertificationOutcome(_Outcome):
     _dated = field_validator("issued_on")(_not_future)
 
 
+class RegularisationOutcome(_Outcome):
+    """A work-authorising document renewed or issued (Migraciones' CPP or carné, Ecuador's
+    VIRTE). The new document itself is recorded in the registry, where its expiry counts;
+    this says what the route achieved."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "type": "regularisation", "document_type": "pe_cpp", "valid_until": "2028-01-31",
+        "procedure_number": "MIGRA-2026-0045678"}})
+
+    type: Literal["regularisation"]
+    document_type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] \
+        = Field(description="The document obtained, e.g. `pe_cpp`, `ec_visa_virte`.")
+    valid_until: date | None = Field(None, description="The new document's expiry.")
+    procedure_number: Code | None = Field(None, description="Personal (emptied on erasure).")
+
+
 Outcome = Annotated[
     EmploymentOutcome | RecognitionOutcome | ExamOutcome | LicensingOutcome
-    | EntrepreneurshipOutcome | CertificationOutcome,
+    | EntrepreneurshipOutcome | CertificationOutcome | RegularisationOutcome,
     Field(discriminator="type"),
 ]
 OUTCOME_ADAPTER: TypeAdapter[Any] = TypeAdapter(Outcome)
@@ -231,6 +249,7 @@ PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     OutcomeKind.LICENSING: ("college_registration_number",),
     OutcomeKind.ENTREPRENEURSHIP: ("business_name",),
     OutcomeKind.CERTIFICATION: ("certificate_number",),
+    OutcomeKind.REGULARISATION: ("procedure_number",),
 }
 
 

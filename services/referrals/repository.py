@@ -160,6 +160,7 @@ class ReferralFilters:
     pathway_id: str | None = None
     route_type: str | None = None
     overdue: bool | None = None
+    at_risk: bool | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
 
@@ -190,6 +191,10 @@ class ReferralRepository:
         if f.overdue is not None:
             clause = overdue_clause(now)
             q = q.where(clause if f.overdue else ~clause)
+        if f.at_risk is not None:
+            flagged = and_(Referral.at_risk_reason.is_not(None),
+                           Referral.status.in_(OPEN_VALUES))
+            q = q.where(flagged if f.at_risk else ~flagged)
         if f.created_from is not None:
             q = q.where(Referral.created_at >= f.created_from)
         if f.created_to is not None:
@@ -218,9 +223,11 @@ class ReferralRepository:
                 Referral.provider_id == provider_id, Referral.status.in_(OPEN_VALUES))) or 0)
 
     async def open_for(self, profile_id: str, programme_id: str) -> Referral | None:
+        """The person's open referral to the programme (applications to vacancies apart:
+        they have their own key)."""
         return (await self.session.scalars(select(Referral).where(
             Referral.profile_id == profile_id, Referral.programme_id == programme_id,
-            Referral.status.in_(OPEN_VALUES)))).first()
+            Referral.status.in_(OPEN_VALUES), Referral.vacancy_id.is_(None)))).first()
 
     async def statuses_by_programme(self, profile_id: str) -> dict[str, frozenset[str]]:
         rows = (await self.session.execute(

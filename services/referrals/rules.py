@@ -13,6 +13,12 @@ file refuses to start rather than recommend wrongly. Each rule names one program
 * ``boosts`` — signals that raise the score (interest, a regulated health profession...);
 * ``base_score`` — the programme's weight before boosts.
 
+Which documents authorise work, and when their renewal should start, is not here but in
+``shared/work_authorisation.json`` (one rule in one place, read by the registry's watch too).
+The ``regularisation`` section says how a lapsed or lapsing authorisation shows: the renewal
+programme first, and the programmes that check ``work_authorisation`` marked ``blocked_by``
+it (see :func:`~services.referrals.eligibility.recommend`).
+
 Order: relevant first, then by score (highest first), eligible before not, then programme id.
 The engine is a pure function of the person's facts (read from the registry, the credentials
 service and this service's referrals) and the catalogue: no I/O, unit-tested with personas.
@@ -36,6 +42,7 @@ from pydantic import (
 )
 
 from services.referrals.catalogue import PROGRAMMES
+from shared import work_authorisation
 from shared.i18n import Text
 from shared.refdata import NATIONALITY_DOC, NationalityCode
 
@@ -128,10 +135,19 @@ class IdentityDocument(_Cond):
 
 
 class WorkAuthorisation(_Cond):
-    """A document in force, issued by the programme's country, that authorises work (marked
-    so, or of a type listed in ``work_authorising_documents`` when not marked)."""
+    """A document in force on the country's day, issued by the programme's country, of a
+    type that authorises work there (``shared/work_authorisation.json``; the caseworker's
+    ``authorises_work`` mark is evidence, shown when it disagrees, never the rule)."""
 
     type: Literal["work_authorisation"]
+
+
+class WorkAuthorisationRenewal(_Cond):
+    """A work-authorising document whose renewal this programme handles
+    (``renewal_programme`` in ``shared/work_authorisation.json``) has lapsed or is in its
+    renewal window, and no other document authorises work in the programme's country."""
+
+    type: Literal["work_authorisation_renewal"]
 
 
 class CredentialCond(_Cond):
@@ -186,8 +202,8 @@ class AnyOf(_Cond):
 
 Condition = Annotated[
     InProgrammeRegions | MinAge | MaxAge | PopulationType | Nationality | IdentityDocument
-    | WorkAuthorisation | CredentialCond | Occupation | Education | Interest | ReferralCond
-    | AnyOf,
+    | WorkAuthorisation | WorkAuthorisationRenewal | CredentialCond | Occupation | Education
+    | Interest | ReferralCond | AnyOf,
     Field(discriminator="type"),
 ]
 AnyOf.model_rebuild()
@@ -214,16 +230,50 @@ class Rule(_Strict):
     boosts: list[Boost] = Field(default_factory=list)
 
 
+# What a message of the ``regularisation`` section may name.
+_PLACEHOLDERS = {"document": "CPP", "expiry": "2027-01-10", "recorded": "no",
+                 "rule": "sí"}
+
+
+class Regularisation(_Strict):
+    """How a lapsed or lapsing work authorisation shows in the recommendations. Messages may
+    name ``{document}`` (its name) and ``{expiry}`` (its expiry date); ``evidence_disagrees``
+    also ``{recorded}`` and ``{rule}`` (the caseworker's mark and the rule, as yes/no)."""
+
+    blocked_lapsed: Coded = Field(
+        description="On a programme that needs a valid authorisation, when it has lapsed.")
+    blocked_renewal_due: Coded = Field(description="The same, while the renewal is due.")
+    evidence_disagrees: Coded = Field(description="Among the reasons where a document's "
+                                                  "recorded mark disagrees with the rules.")
+    yes: Message
+    no: Message
+
+    @model_validator(mode="after")
+    def _templates(self) -> Regularisation:
+        for coded in (self.blocked_lapsed, self.blocked_renewal_due, self.evidence_disagrees):
+            for template in (coded.es, coded.en):
+                try:
+                    template.format(**_PLACEHOLDERS)
+                except (KeyError, IndexError, ValueError) as exc:
+                    raise ValueError(f"{coded.code}: unknown placeholder in {template!r}"
+                                     ) from exc
+        return self
+
+
 class RuleSet(_Strict):
     version: int = Field(ge=1)
     effective_from: date
     description: str | None = None
-    work_authorising_documents: list[Slug] = Field(min_length=1)
+    regularisation: Regularisation
     rules: list[Rule] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> RuleSet:
         known = {p["id"] for p in PROGRAMMES}
+        for doc in work_authorisation.rules().documents:
+            if doc.renewal_programme is not None and doc.renewal_programme not in known:
+                raise ValueError(f"work authorisation {doc.document_type} names unknown "
+                                 f"renewal programme {doc.renewal_programme}")
         seen: set[str] = set()
         for rule in self.rules:
             if rule.programme in seen:
@@ -239,6 +289,14 @@ class RuleSet(_Strict):
                         raise ValueError(f"rule {rule.programme} refers to unknown "
                                          f"programme {ref}")
         return self
+
+
+def needs_work_authorisation(rule: Rule) -> bool:
+    """The programme requires a valid work authorisation (a ``work_authorisation`` check
+    among its requirements): what a lapsed one blocks, and whose open referrals it puts at
+    risk."""
+    return any(isinstance(c.check, WorkAuthorisation) and not c.check.negate
+               for c in rule.requires)
 
 
 def _referenced_programmes(cond: Any) -> Iterable[str]:

@@ -127,7 +127,10 @@ async def mark_overdue(*, db: Database, now: datetime | None = None, batch: int 
 
 async def run_periodically(db: Database, interval: float) -> None:
     """The in-process job: every ``interval`` seconds until cancelled; a failed run is logged
-    and retried at the next tick (never kills the service)."""
+    and retried at the next tick (never kills the service). It also closes the vacancies
+    whose ``valid_until`` has passed."""
+    from services.referrals.vacancies.usecases import close_expired
+
     while True:
         await asyncio.sleep(interval)
         try:
@@ -136,3 +139,9 @@ async def run_periodically(db: Database, interval: float) -> None:
             raise
         except Exception as exc:  # the next tick retries
             log.warning("mark_overdue_failed", exc_type=type(exc).__name__)
+        try:  # vacancies past their last day close on the same tick (issue 20)
+            await close_expired(db=db)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("close_vacancies_failed", exc_type=type(exc).__name__)

@@ -25,6 +25,7 @@ from services.referrals.outcomes import DEFAULT_OUTCOME
 from services.referrals.pathways import PathwayStatus, StepStatus
 from services.referrals.repository import ProviderRepository, ReferralRepository
 from services.referrals.sla import add_days, is_overdue
+from services.referrals.vacancies.placement import fill_opening
 from shared.clock import as_utc
 from shared.db import UnitOfWork
 from shared.identity import Identity
@@ -45,6 +46,12 @@ def open_key(profile_id: str, programme_id: str) -> str:
     return f"{profile_id}:{programme_id}"
 
 
+def application_key(profile_id: str, vacancy_id: str) -> str:
+    """An open application's key: one per person and vacancy (beside any other referral to
+    the employment programme), enforced by the database like :func:`open_key`."""
+    return f"{profile_id}:vacancy:{vacancy_id}"
+
+
 def active_key(profile_id: str, template: str) -> str:
     """A live pathway's key: one per person and template, enforced by the database."""
     return f"{profile_id}:{template}"
@@ -63,9 +70,12 @@ def referral_dict(r: Referral, now: datetime) -> dict[str, Any]:
         "region": r.region, "status": status.value, "notes": r.notes,
         "reason_code": r.reason_code, "outcome": r.outcome, "credential_id": r.credential_id,
         "consent_id": r.consent_id, "pathway_id": r.pathway_id,
-        "pathway_step": r.pathway_step, "due_accept_at": as_utc(r.due_accept_at),
+        "pathway_step": r.pathway_step, "vacancy_id": r.vacancy_id,
+        "due_accept_at": as_utc(r.due_accept_at),
         "due_complete_at": as_utc(r.due_complete_at),
         "overdue": is_overdue(r.status, r.due_accept_at, r.due_complete_at, now),
+        "at_risk": r.at_risk_reason is not None and status in OPEN,
+        "at_risk_reason": r.at_risk_reason if status in OPEN else None,
         "accepted_at": _utc(r.accepted_at), "started_at": _utc(r.started_at),
         "closed_at": _utc(r.closed_at),
         "allowed_actions": [a.value for a in allowed_actions(status)],
@@ -192,6 +202,10 @@ async def apply_transition(
         r.open_key = None
         r.held_at = None
     await uow.session.flush()  # bumps the version, checked against the row (stale → 412)
+    if (target is Status.COMPLETED and r.vacancy_id is not None and outcome is not None
+            and outcome.get("type") == "employment"):
+        # a placement through an application takes one of the vacancy's openings
+        await fill_opening(uow, r.vacancy_id, now)
     ReferralRepository(uow.session).add_transition(history_row(
         r, action=action.value, from_status=current.value, to_status=target.value,
         actor=actor, reason=reason, reason_code=reason_code, now=now))

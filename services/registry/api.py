@@ -13,6 +13,7 @@ from services.registry.crypto import SensitiveCipher
 from services.registry.documents import DocumentType
 from services.registry.presenters import dumps
 from services.registry.schemas import (
+    AccessDenialOut,
     AuditEntryOut,
     BulkIn,
     BulkOut,
@@ -39,11 +40,12 @@ from shared.i18n import Text
 from shared.identity import CurrentIdentity
 from shared.pagination import Cursor, Limit, Page
 from shared.regions import RegionCode
+from shared.text import OneLineText
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 
-ProfileId = Annotated[str, Path(max_length=64, description="Profile id (UUID)")]
-ConsentId = Annotated[str, Path(max_length=64, description="Consent id (UUID)")]
+ProfileId = Annotated[str, Path(max_length=64, description="Profile id (UUID)"), OneLineText]
+ConsentId = Annotated[str, Path(max_length=64, description="Consent id (UUID)"), OneLineText]
 OrgParam = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 NO_STORE = {"Cache-Control": "no-store"}
 MERGED: dict[int | str, dict[str, Any]] = {308: {
@@ -81,19 +83,27 @@ async def optional_if_match(
     return None if if_match is None or not if_match.strip() else ExpectedVersion.parse(if_match)
 
 
+OptionalIfMatch = Annotated[ExpectedVersion | None, Depends(optional_if_match)]
+
+
 # --- collection ----------------------------------------------------------------------------
 @router.post(
     "", operation_id="profiles_create", status_code=201, response_model=ProfileCreated,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422, 503),
     summary="Register a person",
     description="Registers a person for the caller's organisation. A document already "
                 "registered is 409 (with `existing_profile_id` only when you may see that "
                 "profile). Near matches (similar name, same birth date) come back as "
-                "`duplicate_candidates`. Send `Idempotency-Key` to retry safely.",
+                "`duplicate_candidates`. Send `Idempotency-Key` to retry safely. A consent's "
+                "`programme_id` must be a programme of the route catalogue (422 on "
+                "`consents[i].programme_id` otherwise; 503 when the catalogue cannot be "
+                "asked).",
 )
 async def create_profile(data: ProfileCreate, identity: CurrentIdentity, db: DbDep,
-                         idempotency: Idempotency, cipher: CipherDep) -> Response:
-    return respond(await usecases.create_profile(db=db, identity=identity, data=data,
+                         peers: PeersDep, idempotency: Idempotency, cipher: CipherDep
+                         ) -> Response:
+    return respond(await usecases.create_profile(db=db, peers=peers, identity=identity,
+                                                 data=data,
                                                  idempotency=idempotency, cipher=cipher))
 
 
@@ -110,8 +120,8 @@ async def create_profile(data: ProfileCreate, identity: CurrentIdentity, db: DbD
 async def search_profiles(
     identity: CurrentIdentity, db: DbDep, cursors: CursorsDep,
     q: Annotated[str | None, Query(min_length=1, max_length=200,
-                                   description="Name, as typed")] = None,
-    document: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+                                   description="Name, as typed"), OneLineText] = None,
+    document: Annotated[str | None, Query(min_length=1, max_length=40), OneLineText] = None,
     document_type: DocumentType | None = None,
     region: Annotated[RegionCode | None, Query()] = None,
     status: Literal["active", "erased", "merged"] = "active",
@@ -131,16 +141,22 @@ async def search_profiles(
 
 @router.post(
     "/bulk", operation_id="profiles_bulk_create",
-    response_model=BulkOut, responses=problem_responses(400, 401, 403, 409, 422),
+    response_model=BulkOut, responses=problem_responses(400, 401, 403, 409, 422, 503),
     summary="Register up to 1,000 people at once (NGO batches)",
     description="Each item is judged on its own: `created`, `duplicate` (document already "
                 "registered — `existing_profile_id` only when you may see it — or repeated "
-                "in the batch) or `invalid` with field errors. The batch commits as one "
-                "transaction; with `Idempotency-Key` a retried batch creates nothing new.",
+                "in the batch) or `invalid` with field errors; an optional `phone` that is "
+                "not a valid number is dropped and the person created with a `warnings` "
+                "entry. The batch commits as one "
+                "transaction; with `Idempotency-Key` a retried batch creates nothing new. A "
+                "consent naming a programme the route catalogue does not know makes its item "
+                "`invalid` (`consents[i].programme_id`); 503 when the catalogue cannot be "
+                "asked.",
 )
-async def bulk_create(data: BulkIn, identity: CurrentIdentity, db: DbDep,
+async def bulk_create(data: BulkIn, identity: CurrentIdentity, db: DbDep, peers: PeersDep,
                       idempotency: Idempotency, cipher: CipherDep) -> Response:
-    return respond(await usecases.bulk_create(db=db, identity=identity, items=data.items,
+    return respond(await usecases.bulk_create(db=db, peers=peers, identity=identity,
+                                              items=data.items,
                                               idempotency=idempotency, cipher=cipher))
 
 
@@ -285,6 +301,25 @@ async def audit(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
                                            profile_id=profile_id, limit=limit, cursor=cursor))
 
 
+@router.get(
+    "/{profile_id}/access-denials", operation_id="profiles_access_denials",
+    response_model=Page[AccessDenialOut], responses=on_profile(400, 401, 403, 404, 422),
+    summary="Who was refused this person as outside their scope (coordinators, admins)",
+    description="The security audit of probes: each caller answered 404 on one of this "
+                "person's routes, by organisation, client, role, method and route template, "
+                "one entry per day with its first and last time and the number of attempts. "
+                "Never what the caller sent. Latest first, including profiles merged into "
+                "this one. Coordinators of the owning organisation and admins; reading it "
+                "is audited.",
+)
+async def access_denials(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
+                         cursors: CursorsDep, limit: Limit = 50, cursor: Cursor = None
+                         ) -> Response:
+    return _json(await usecases.read_denials(db=db, identity=identity, cursors=cursors,
+                                             profile_id=profile_id, limit=limit,
+                                             cursor=cursor))
+
+
 # --- consents ------------------------------------------------------------------------------
 @router.get(
     "/{profile_id}/consent-check", operation_id="consents_check", response_model=ConsentCheckOut,
@@ -326,16 +361,18 @@ async def list_consents(profile_id: ProfileId, identity: CurrentIdentity, db: Db
 @router.post(
     "/{profile_id}/consents", operation_id="consents_record",
     status_code=201, response_model=ConsentOut,
-    responses=on_profile(401, 403, 404, 409, 410, 422),
+    responses=on_profile(401, 403, 404, 409, 410, 422, 503),
     summary="Record a consent decision (grant or refusal)",
     description="A refused or withdrawn `statistics` or `contact` consent is the person's "
                 "ARCO opposition: they leave the statistics, or must not be contacted. A "
-                "`referral` grant shares the profile with the named organisation.",
+                "`referral` grant shares the profile with the named organisation. A "
+                "`programme_id` must be a programme of the route catalogue (422 on "
+                "`programme_id` otherwise; 503 when the catalogue cannot be asked).",
 )
 async def record_consent(profile_id: ProfileId, identity: CurrentIdentity, db: DbDep,
-                         idempotency: Idempotency, data: Annotated[ConsentIn, Body()]
-                         ) -> Response:
-    return respond(await usecases.record_consent(db=db, identity=identity,
+                         peers: PeersDep, idempotency: Idempotency,
+                         data: Annotated[ConsentIn, Body()]) -> Response:
+    return respond(await usecases.record_consent(db=db, peers=peers, identity=identity,
                                                  profile_id=profile_id, data=data,
                                                  idempotency=idempotency))
 

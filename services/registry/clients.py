@@ -7,6 +7,7 @@ down fails the whole export (503): an access request is never answered silently 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -80,3 +81,30 @@ async def gather_sibling_data(peers: Peers, identity: Identity, profile_ids: lis
     """``{"credentials": {...}, "referrals": {...}}`` for the person's ids (merged included).
     Call only after the caller was authorised to export this person."""
     return {name: await _section(peers, identity, name, profile_ids) for name in SECTIONS}
+
+
+PROGRAMME_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# The catalogue is reference data, not a person's: asked as the registry itself.
+CATALOGUE_READER = Identity(subject="svc-registry-catalogue", role=Role.SYSTEM,
+                            organisation_id=None)
+
+
+async def unknown_programmes(peers: Peers, identity: Identity, programme_ids: set[str]
+                             ) -> set[str]:
+    """Which of ``programme_ids`` the referrals catalogue does not know (withdrawn
+    programmes are known: a consent may still name one). A consent naming a programme that
+    does not exist is a consent for nothing: no check would ever match it. Referrals down or
+    answering off-contract is a 503 (never an unknown programme accepted)."""
+    reader = replace(CATALOGUE_READER, request_id=identity.request_id)
+    unknown = set()
+    for programme_id in sorted(programme_ids):
+        if not PROGRAMME_ID.fullmatch(programme_id):  # not a catalogue slug: nothing to ask
+            unknown.add(programme_id)
+            continue
+        found = await peers.get_json("referrals", f"/v1/programs/{programme_id}",
+                                     identity=reader)
+        if found is None:
+            unknown.add(programme_id)
+        elif not isinstance(found, dict) or found.get("id") != programme_id:
+            raise ServiceUnavailable()
+    return unknown

@@ -53,6 +53,17 @@ def decide(consents: Sequence[Any], purpose: str, recipient: str | None,
     return None
 
 
+def transfer_consent(consents: Sequence[Any], deployment: str, now: datetime) -> Any | None:
+    """The consent in force that lets the record travel to ``deployment``, or None: the
+    latest decision naming that deployment decides (a later withdrawal or refusal wins)."""
+    named = [c for c in consents if c.purpose == ConsentPurpose.TRANSFER
+             and c.recipient_deployment_id == deployment]
+    if not named:
+        return None
+    latest = max(named, key=lambda c: (as_utc(c.recorded_at), c.id))
+    return latest if effective_status(latest, now) == ConsentStatus.GRANTED else None
+
+
 def covers_sensitive(consents: Sequence[Any], now: datetime) -> bool:
     """A granted, written registration consent covering sensitive data is in force."""
     c = decide([x for x in consents if x.sensitive_data], ConsentPurpose.REGISTRATION, None,
@@ -64,6 +75,7 @@ def consent_row(profile_id: str, c: ConsentIn, identity: Identity, now: datetime
                 ) -> dict[str, Any]:
     return {"id": new_id(), "profile_id": profile_id, "purpose": c.purpose.value,
             "recipient_organisation_id": c.recipient_organisation_id,
+            "recipient_deployment_id": c.recipient_deployment_id,
             "programme_id": c.programme_id, "status": c.status,
             "sensitive_data": c.sensitive_data, "evidence": c.evidence.value,
             "evidence_reference": c.evidence_reference, "witnessed_by": c.witnessed_by,

@@ -8,9 +8,16 @@ from shared.i18n import Text
 
 
 class ProfileNotFound(NotFound):
+    """``profile_id``: the id the caller was refused (never shown to them), for the owner's
+    access-denial audit; None: the id in the route."""
+
     code = "profile-not-found"
     detail_text = Text("El perfil no existe o no está a su alcance.",
                        "The profile does not exist or is outside your scope.")
+
+    def __init__(self, *, profile_id: str | None = None) -> None:
+        super().__init__()
+        self.profile_id = profile_id
 
 
 class ConsentNotFound(NotFound):
@@ -105,6 +112,8 @@ SENSITIVE_CONSENT_REQUIRED = Text(
     "(Ley 29733)")
 REPEATED_DOCUMENT = Text("Documento repetido en la misma solicitud",
                          "The same document appears twice in the request")
+PHONE_DROPPED = Text("Teléfono no válido: la persona se registró sin teléfono",
+                     "Invalid phone: the person was registered without it")
 REGION_OUTSIDE_SCOPE = Text("Región fuera de su ámbito", "Region outside your scope")
 SENSITIVE_PERMISSION_REQUIRED = Text("Los datos sensibles requieren el permiso sensitive:read",
                                      "Sensitive data needs the sensitive:read permission")
@@ -114,3 +123,54 @@ DISTRICT_STALE = Text("Al cambiar la región envíe también el distrito (o null
                       "When changing the region, send the district too (or null)")
 AUDIT_FOR_COORDINATORS = Text("Solo coordinadores leen la auditoría.",
                               "Only coordinators read the audit log.")
+
+
+UNKNOWN_PROGRAMME = Text("El catálogo de rutas no tiene ese programa",
+                         "The route catalogue has no such programme")
+
+
+class TransferConsentRequired(Conflict):
+    code = "transfer-consent-required"
+    detail_text = Text(
+        "La persona no ha otorgado (o retiró) el consentimiento «transfer» para el despliegue "
+        "{deployment}: no se prepara su expediente portable.",
+        "The person has not granted (or has withdrawn) the 'transfer' consent for deployment "
+        "{deployment}: no portable record is prepared.")
+
+
+class UnknownDeployment(AppError):
+    status = 422
+    code = "unknown-deployment"
+    detail_text = Text("{deployment} no es un despliegue de confianza (RUTA_PEER_DEPLOYMENTS).",
+                       "{deployment} is not a trusted deployment (RUTA_PEER_DEPLOYMENTS).")
+
+
+class DeploymentUnreachable(AppError):
+    status = 503
+    code = "deployment-unreachable"
+    detail_text = Text("No se pudo obtener la clave de cifrado del despliegue {deployment}; "
+                       "reintente más tarde.",
+                       "Could not fetch the encryption key of deployment {deployment}; retry "
+                       "later.")
+
+
+class BundleRefused(AppError):
+    """The bundle is not imported, and nothing is written: ``reason`` says why."""
+
+    status = 422
+    code = "bundle-refused"
+    detail_text = Text("El expediente portable no se importó: {reason}.",
+                       "The portable record was not imported: {reason}.")
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason=reason, extra={"reason": reason})
+
+
+class TransferNotFound(NotFound):
+    code = "transfer-not-found"
+    detail_text = Text("No hay un expediente portable enviado con ese id a ese despliegue.",
+                       "No portable record was sent with that id to that deployment.")
+class WorklistItemNotFound(NotFound):
+    code = "worklist-item-not-found"
+    detail_text = Text("El elemento no existe o no está a su alcance.",
+                       "The item does not exist or is outside your scope.")

@@ -15,7 +15,17 @@ import orjson
 from services.registry.access import owner_sql, visible_sql
 from shared.identity import Identity, Role
 
-JSON_COLUMNS = ("languages", "skills")
+JSON_COLUMNS = ("languages", "skills", "experience")
+
+
+def imported_from_sql(profile_id: str) -> str:
+    """The latest import's provenance (issue 21) as two scalar subqueries over ``transfers``
+    (indexed by profile): part of the same statement, so the read stays one round trip. The
+    ORM path (ProfileRepository.get_with_documents) selects the same two columns."""
+    latest = (" FROM transfers t WHERE t.profile_id = " + profile_id +
+              " AND t.direction = 'in' ORDER BY t.at DESC, t.id DESC LIMIT 1)")
+    return ("(SELECT t.peer_id" + latest + " AS imported_deployment,"
+            " (SELECT t.peer_profile_id" + latest + " AS imported_profile_id")
 
 # The two hot paths as single statements (PostgreSQL, Database.statement()): the audit row is
 # written by a CTE of the read itself, and only for rows the caller may see. (The profile read
@@ -25,7 +35,8 @@ _AUDIT_COLUMNS = ("INSERT INTO audit_log (profile_id, at, action, actor_subject,
 # $2 at, $3 subject, $4 role, $5 organisation, $6 fields (json), $7 request id,
 # $8 regions the caller is limited to ({} = none)
 PG_READ_AUDITED = (
-    "WITH p AS (SELECT * FROM profiles WHERE id = $1),"
+    "WITH p AS (SELECT profiles.*, " + imported_from_sql("profiles.id") +
+    " FROM profiles WHERE id = $1),"
     " audited AS (" + _AUDIT_COLUMNS +
     " SELECT p.id, $2::timestamptz, 'read', $3::varchar, $4::varchar, $5::varchar, $6::json,"
     " $7::varchar FROM p WHERE p.status = 'active' AND "

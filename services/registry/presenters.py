@@ -25,7 +25,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "employability": ("languages", "education_level", "education_field",
                       "occupation_current", "occupation_training", "occupation_desired",
                       "years_experience", "skills", "interest_employment",
-                      "interest_self_employment"),
+                      "interest_self_employment", "experience"),
 }
 READ_GROUPS = ["identity", "location", "contact", "employability", "documents"]
 SUMMARY_GROUPS = ["identity", "location"]
@@ -84,14 +84,25 @@ def document_dict(d: Any, prefix: str = "", today: date | None = None) -> dict[s
     }
 
 
+def imported_from(row: Any) -> dict[str, str] | None:
+    """Provenance from a read row's ``imported_deployment``/``imported_profile_id`` (both
+    read paths select them): null for a person never imported."""
+    deployment = getattr(row, "imported_deployment", None)
+    if deployment is None:
+        return None
+    return {"deployment": deployment, "profile_id": row.imported_profile_id or ""}
+
+
 def profile_dict(p: Any, documents: list[dict[str, Any]], *,
                  sensitive: dict[str, Any] | None = None, include_sensitive: bool = False,
-                 today: date | None = None) -> dict[str, Any]:
+                 today: date | None = None,
+                 provenance: dict[str, str] | None = None) -> dict[str, Any]:
     out = {k: getattr(p, k) for k in PUBLIC_COLUMNS}
     out["created_at"] = as_utc(out["created_at"])
     out["updated_at"] = as_utc(out["updated_at"])
     out["age_band"] = age_band(p.birth_date, today) or p.erased_age_band
     out["documents"] = documents
+    out["imported_from"] = provenance
     if include_sensitive:
         out["sensitive"] = sensitive
     return out
@@ -110,6 +121,7 @@ def consent_dict(c: Any, now: datetime) -> dict[str, Any]:
         "id": c.id, "profile_id": c.profile_id, "purpose": c.purpose,
         "status": effective_status(c, now),
         "recipient_organisation_id": c.recipient_organisation_id,
+        "recipient_deployment_id": getattr(c, "recipient_deployment_id", None),
         "programme_id": c.programme_id, "sensitive_data": bool(c.sensitive_data),
         "evidence": c.evidence, "evidence_reference": c.evidence_reference,
         "witnessed_by": c.witnessed_by,
@@ -126,3 +138,10 @@ def audit_dict(r: Any) -> dict[str, Any]:
             "actor_subject": r.actor_subject, "actor_role": r.actor_role,
             "actor_organisation_id": r.actor_organisation_id, "fields": list(r.fields or []),
             "request_id": r.request_id}
+
+
+def denial_dict(r: Any) -> dict[str, Any]:
+    return {"id": r.id, "profile_id": r.profile_id, "organisation_id": r.prober_organisation_id,
+            "client_id": r.prober_subject, "role": r.prober_role, "method": r.method,
+            "route": r.route, "day": r.day, "first_at": as_utc(r.first_at),
+            "last_at": as_utc(r.last_at), "attempts": r.attempts}

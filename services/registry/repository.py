@@ -15,38 +15,54 @@ import orjson
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Date,
+    DateTime,
     Row,
+    Text,
+    and_,
     case,
+    cast,
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import Table
 
 from services.registry import search
 from services.registry.access import sharing_consent
-from services.registry.hot_reads import profile_record
+from services.registry.hot_reads import imported_from_sql, profile_record
 from services.registry.models import (
     Consent,
     IdentityDocument,
     Profile,
     ProfileStatus,
+    access_denials_table,
     audit_table,
     consents_table,
     documents_table,
     profiles_table,
+    transfers_table,
 )
 from shared.db import driver_connection
 
 P = profiles_table.c
 D = documents_table.c
 C = consents_table.c
+T = transfers_table.c
 A = audit_table.c
+AD = access_denials_table.c
+# The key one row of access_denials aggregates (its unique constraint, the upsert's target).
+_DENIAL_KEY = ("profile_id", "day", "prober_organisation_id", "prober_subject", "prober_role",
+               "method", "route")
 
 # Above this many shared profiles the visibility filter uses a subquery, not a list.
 _SHARED_LIST_LIMIT = 2000
@@ -54,7 +70,8 @@ _SHARED_LIST_LIMIT = 2000
 # The hot read on PostgreSQL, as driver statements (asyncpg caches them prepared): the same
 # query as get_with_documents, without SQLAlchemy's per-row processing (~0.5 ms of CPU less).
 _PG_READ = (
-    "SELECT p.*, d.id AS d_id, d.doc_type AS d_type, d.number AS d_number,"
+    "SELECT p.*, " + imported_from_sql("p.id") + ","
+    " d.id AS d_id, d.doc_type AS d_type, d.number AS d_number,"
     " d.issuing_country AS d_country, d.expiry_date AS d_expiry,"
     " d.verification AS d_verification, d.authorises_work AS d_authorises_work,"
     " d.created_at AS d_created_at"
@@ -73,6 +90,26 @@ DOC_COLUMNS = [D.id.label("d_id"), D.doc_type.label("d_type"), D.number.label("d
                D.verification.label("d_verification"),
                D.authorises_work.label("d_authorises_work"),
                D.created_at.label("d_created_at")]
+
+
+def _latest_import(column: Any) -> Any:
+    """One column of the person's latest import (hot_reads.imported_from_sql, as SQLAlchemy;
+    correlated to the profile the enclosing query reads)."""
+    return (select(column).where(T.profile_id == P.id, T.direction == "in")
+            .order_by(T.at.desc(), T.id.desc()).limit(1).scalar_subquery())
+
+
+IMPORTED_FROM_COLUMNS = [_latest_import(T.peer_id).label("imported_deployment"),
+                         _latest_import(T.peer_profile_id).label("imported_profile_id")]
+
+
+# The closest spellings of each typed token among the tokens people carry (pg_trgm over the
+# small ``name_tokens`` dictionary): at most SPELLINGS_PER_TOKEN each, best first.
+_SPELLINGS = text(
+    "SELECT q.tok, s.token FROM unnest(CAST(:tokens AS text[])) AS q(tok)"
+    " CROSS JOIN LATERAL (SELECT n.token FROM name_tokens n WHERE n.token % q.tok"
+    " ORDER BY similarity(n.token, q.tok) DESC, n.token"
+    f" LIMIT {search.SPELLINGS_PER_TOKEN}) s")
 
 
 class ProfileRepository:
@@ -94,11 +131,21 @@ class ProfileRepository:
         if self.is_postgres:
             return [profile_record(rec)
                     for rec in await (await self._driver()).fetch(_PG_READ, profile_id)]
-        q = (select(profiles_table, *DOC_COLUMNS)
+        q = (select(profiles_table, *IMPORTED_FROM_COLUMNS, *DOC_COLUMNS)
              .outerjoin(documents_table, D.profile_id == P.id)
              .where(P.id == profile_id)
              .order_by(D.created_at, D.id))
         return list((await self.session.execute(q)).all())
+
+    async def imported_from(self, profile_id: str) -> dict[str, str] | None:
+        """The latest import's provenance, for the answers that present a profile outside
+        the read (a rectification, a merge)."""
+        row = (await self.session.execute(select(*IMPORTED_FROM_COLUMNS).select_from(
+            profiles_table).where(P.id == profile_id))).first()
+        if row is None or row.imported_deployment is None:
+            return None
+        return {"deployment": row.imported_deployment,
+                "profile_id": row.imported_profile_id or ""}
 
     async def get(self, profile_id: str) -> Profile | None:
         return await self.session.get(Profile, profile_id)
@@ -164,6 +211,40 @@ class ProfileRepository:
             q = q.where(P.id > after)
         q = q.order_by(P.id).limit(limit)
         return list((await self.session.execute(q)).all())
+
+    async def token_candidates(self, *, query_key: str,
+                               where: Sequence[ColumnElement[bool]], all_but_one: bool = False
+                               ) -> list[tuple[str, str]] | None:
+        """PostgreSQL: (id, search_key) of the profiles carrying every typed token (or a
+        close spelling of it), through the GIN index over the key's tokens; None when the
+        query has too few tokens for that to be selective (the trigram statement then).
+
+        Each typed token is first corrected against the dictionary of tokens people carry
+        (``name_tokens``, trigram-indexed, small): its closest spellings, itself included.
+        A token with no close spelling at all is left out (a slip too large to correct, or
+        a name nobody carries), and at least two must remain. The GIN scan intersects the
+        tokens' posting lists driven by the rarest one, so a common given name or surname
+        costs little once one rarer token is typed; surname order does not matter (an
+        array), nor accents (the key is folded). ``all_but_one``: every token but any one
+        (a slip the dictionary could not correct), for three tokens or more."""
+        typed = sorted(set(search.tokens(query_key)))
+        if len(typed) < 2:
+            return None
+        rows = (await self.session.execute(_SPELLINGS, {"tokens": typed})).all()
+        spellings: dict[str, set[str]] = {}
+        for tok, alt in rows:
+            spellings.setdefault(tok, {tok}).add(alt)
+        if len(spellings) < (3 if all_but_one else 2):
+            return None
+        key_tokens = func.string_to_array(P.search_key, literal_column("' '"))
+        rank = func.similarity(literal(query_key), P.search_key)
+        carries = [key_tokens.op("&&")(cast(literal(sorted(alts), ARRAY(Text)), ARRAY(Text)))
+                   for _, alts in sorted(spellings.items())]
+        match = (or_(*[and_(*carries[:i], *carries[i + 1:]) for i in range(len(carries))])
+                 if all_but_one else and_(*carries))
+        q = (select(P.id, P.search_key).where(match, *where)
+             .order_by(rank.desc()).limit(search.CANDIDATE_LIMIT))
+        return [(r[0], r[1]) for r in (await self.session.execute(q)).all()]
 
     async def name_candidates(self, *, query_key: str, where: Sequence[ColumnElement[bool]],
                               is_postgres: bool) -> list[tuple[str, str]]:
@@ -299,6 +380,30 @@ class ProfileRepository:
         q = (select(audit_table).where(A.profile_id.in_(profile_ids)).order_by(A.id)
              .limit(limit))
         return list((await self.session.execute(q)).all())
+
+    # --- access denials ------------------------------------------------------------------
+    async def record_denial(self, profile_id: str, probe: dict[str, Any], at: datetime
+                            ) -> None:
+        """One statement whatever ``profile_id`` is: an INSERT ... SELECT from ``profiles``
+        that writes (or counts one more attempt on today's row) only when the person exists,
+        so a missing id costs the same primary-key lookup and writes nothing."""
+        ins = (postgresql.insert if self.is_postgres else sqlite.insert)(access_denials_table)
+        values = select(P.id, literal(at.date(), Date()),
+                        *(literal(probe[k]) for k in _DENIAL_KEY[2:]),
+                        literal(at, DateTime(timezone=True)),
+                        literal(at, DateTime(timezone=True)), literal(1)
+                        ).where(P.id == profile_id)
+        stmt = ins.from_select([*_DENIAL_KEY, "first_at", "last_at", "attempts"], values)
+        await self.session.execute(stmt.on_conflict_do_update(
+            index_elements=list(_DENIAL_KEY),
+            set_={"last_at": stmt.excluded.last_at, "attempts": AD.attempts + 1}))
+
+    async def denials_page(self, profile_ids: list[str], before: int | None, limit: int
+                           ) -> list[Row[Any]]:
+        q = select(access_denials_table).where(AD.profile_id.in_(profile_ids))
+        if before is not None:
+            q = q.where(AD.id < before)
+        return list((await self.session.execute(q.order_by(AD.id.desc()).limit(limit))).all())
 
     # --- statistics ----------------------------------------------------------------------
     async def statistics(self, *, where: Sequence[ColumnElement[bool]], today: date

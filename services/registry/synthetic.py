@@ -2,15 +2,22 @@
 Ecuadorian names (compound given names, two surnames, accents and ñ) and valid documents.
 
 Deterministic for a seed; document numbers are unique within one run (a bijection of the
-person's index), and the small name pools give the namesakes a real caseload has. Nobody here
-is real.
+person's index), and the small given-name pools give the namesakes a real caseload has.
+Surnames are drawn as concentrated as the real populations are (surname_frequencies.json:
+each country's 20 most frequent surnames with their published frequencies, then a long tail),
+so a name search meets the common surnames as often as it would in a national registry.
+Nobody here is real.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 VE_GIVEN_F = ["María José", "María Alejandra", "María Gabriela", "Yuleisy", "Oriana",
@@ -74,6 +81,56 @@ def ec_cedula(province: int, body: int) -> str:
     return digits + str((10 - total % 10) % 10)
 
 
+FREQUENCIES = Path(__file__).with_name("surname_frequencies.json")
+
+# Pieces of the generated tail: surname-like words, none claimed to be a real name.
+_TAIL_STARTS = ["Bal", "Bar", "Bel", "Ber", "Cal", "Car", "Cas", "Cor", "Dal", "Esc", "Gal",
+                "Gar", "Lar", "Lem", "Mal", "Mar", "Mon", "Nav", "Ol", "Pal", "Par", "Ram",
+                "Sal", "San", "Sol", "Tal", "Tor", "Val", "Var", "Vil", "Zar", "Arr", "Ech",
+                "Iba", "Lan"]
+_TAIL_MIDS = ["", "a", "e", "i", "o", "u", "an", "er", "ab", "ur"]
+_TAIL_ENDS = ["anda", "eño", "illa", "ero", "ares", "uela", "eda", "ón", "ino", "asco",
+              "ete", "ato", "ueta", "ides", "aza", "ango", "ella", "iro", "ura", "ote"]
+
+
+@cache
+def surname_table(country: str) -> tuple[list[str], list[float]]:
+    """The surnames of ``country`` and their cumulative weights (one surname slot)."""
+    data = json.loads(FREQUENCIES.read_text(encoding="utf-8"))["countries"][country]
+    head = [(n, c / data["population"]) for n, c in data["head"]]
+    rest = 1.0 - sum(w for _, w in head)
+    taken = {n for n, _ in head} | set(data["mid"])
+    words = (s + m + e for s, m, e in itertools.product(_TAIL_STARTS, _TAIL_MIDS, _TAIL_ENDS))
+    tail = [w for w in dict.fromkeys(words) if w not in taken]
+    random.Random(country).shuffle(tail)
+    below = data["mid"] + tail[:data["tail_size"]]
+    zipf = [1 / (r + 31) for r in range(len(below))]
+    names = [n for n, _ in head] + below
+    weights = [w for _, w in head] + [rest * z / sum(zipf) for z in zipf]
+    return names, list(itertools.accumulate(weights))
+
+
+def surname(rng: random.Random, country: str) -> str:
+    names, cumulative = surname_table(country)
+    return rng.choices(names, cum_weights=cumulative)[0]
+
+
+def top_surname_share(people: Sequence[dict[str, Any]], top: int = 20) -> dict[str, Any]:
+    """The share of ``people`` carrying one of the ``top`` most common surnames among them
+    (as first or second surname), and those surnames: the concentration a name search
+    meets."""
+    from collections import Counter
+
+    counts = Counter(s for p in people for s in {p["first_surname"],
+                                                 p.get("second_surname")} if s)
+    common = [n for n, _ in counts.most_common(top)]
+    chosen = set(common)
+    carrying = sum(1 for p in people
+                   if {p["first_surname"], p.get("second_surname")} & chosen)
+    return {"people": len(people), "top": common, "share_carrying": round(
+        carrying / max(len(people), 1), 4), "distinct_surnames": len(counts)}
+
+
 class SyntheticPeople:
     def __init__(self, seed: int = 1, today: date | None = None) -> None:
         self.seed = seed
@@ -97,17 +154,17 @@ class SyntheticPeople:
         sex = "female" if rng.random() < 0.6 else "male"
         if nationality == "VEN":
             given = rng.choice(VE_GIVEN_F if sex == "female" else VE_GIVEN_M)
-            s1, s2 = rng.choice(VE_SURNAMES), rng.choice(VE_SURNAMES)
+            s1, s2 = surname(rng, "VEN"), surname(rng, "VEN")
             population = rng.choice(["migrant"] * 6 + ["refugee"] * 2 + ["asylum_seeker"])
             in_peru = rng.random() < 0.6
         elif nationality == "PER":
             given = rng.choice(PE_GIVEN_F if sex == "female" else PE_GIVEN_M)
-            s1, s2 = rng.choice(PE_SURNAMES), rng.choice(PE_SURNAMES)
+            s1, s2 = surname(rng, "PER"), surname(rng, "PER")
             population = rng.choice(["host_community"] * 4 + ["returnee"])
             in_peru = True
         else:
             given = rng.choice(EC_GIVEN_F if sex == "female" else EC_GIVEN_M)
-            s1, s2 = rng.choice(EC_SURNAMES), rng.choice(EC_SURNAMES)
+            s1, s2 = surname(rng, "ECU"), surname(rng, "ECU")
             population = rng.choice(["host_community"] * 4 + ["returnee"])
             in_peru = False
         if in_peru:

@@ -43,11 +43,15 @@ def expected(role: str, route: str, own_org: bool, own_region: bool) -> int:
         return 404 if role in ("provider", "ministry_system") else 403
     if route == "list organisations":
         return 200 if role == "admin" else 403
+    if route == "revoke recognition":  # recognised by SUNEDU: neither A nor B is SUNEDU
+        if role in CASELOAD:
+            return 403 if in_scope else 404
+        return 200 if role == "admin" else 403
     raise AssertionError(route)
 
 
 ROUTES = ["read profile", "update profile", "register profile", "list programmes",
-          "read credential", "list organisations"]
+          "read credential", "list organisations", "revoke recognition"]
 CASES = [(role, route, own_org, own_region)
          for role, route in itertools.product(ROLES, ROUTES)
          for own_org, own_region in itertools.product((True, False), (True, False))
@@ -66,7 +70,16 @@ async def test_matrix(role: str, route: str, own_org: bool, own_region: bool,
     credential = await client.post("/v1/credentials", headers=owner, json={
         "profile_id": pid, "kind": "academic_degree", "title": "Ingeniero Civil"})
     assert credential.status_code == 201, credential.text
-    cid = credential.json()["id"]
+    cid, c_etag = credential.json()["id"], credential.headers["etag"]
+    if route == "revoke recognition":
+        for move in ({"action": "see_document"},
+                     {"action": "recognise", "reason": "Resolución presentada",
+                      "recognition": {"body": "SUNEDU", "resolution_number": "0789-2026",
+                                      "resolution_date": "2026-01-15"}}):
+            moved = await client.post(f"/v1/credentials/{cid}/transitions", json=move,
+                                      headers={**owner, "If-Match": c_etag})
+            assert moved.status_code == 200, moved.text
+            c_etag = moved.headers["etag"]
 
     org = None if role == "admin" else ("ong-lima" if own_org else "ong-otra")
     regions = [] if role == "admin" else ["PE-LMA" if own_region else "PE-CUS"]
@@ -82,6 +95,10 @@ async def test_matrix(role: str, route: str, own_org: bool, own_region: bool,
         resp = await client.get("/v1/programs", headers=h)
     elif route == "read credential":
         resp = await client.get(f"/v1/credentials/{cid}", headers=h)
+    elif route == "revoke recognition":
+        resp = await client.post(f"/v1/credentials/{cid}/transitions",
+                                 json={"action": "revoke", "reason": "Resolución anulada"},
+                                 headers={**h, "If-Match": c_etag})
     else:
         resp = await client.get("/v1/organisations", headers=h)
     assert resp.status_code == expected(role, route, own_org, own_region), resp.text

@@ -8,7 +8,7 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -128,6 +128,22 @@ async def test_deliveries_verify_with_standardwebhooks_and_rotation_signs_twice(
     foreign = await hc.get(f"/v1/webhook-subscriptions/{sub['id']}",
                            headers=auth("ngo_partner", org="ong-otra"))
     assert foreign.status_code == 404
+
+
+@pytest.mark.invalid_request
+@pytest.mark.parametrize("since", [-1060828, 1700000000, 1.5, True, "0001-01-01T00:00:00Z",
+                                   "9999-12-31T00:00:00Z"])
+async def test_replay_since_is_a_bounded_rfc3339_date_time(
+    hc: httpx.AsyncClient, auth: TokenFactory, receiver: tuple[Receiver, str], since: Any
+) -> None:
+    """Found by `make fuzz` (PostgreSQL, provider): `{"since": -1060828}` was read as a Unix
+    time and answered 202; the document says an RFC 3339 string."""
+    _, url = receiver
+    sub = await subscribe(hc, auth, url)
+    resp = await hc.post(f"/v1/webhook-subscriptions/{sub['id']}/replay",
+                         json={"since": since}, headers=auth("ngo_partner"))
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["errors"][0]["field"] == "since"
 
 
 async def test_retries_follow_the_schedule_under_a_controlled_clock(
@@ -360,7 +376,7 @@ async def test_feed_never_skips_with_concurrent_out_of_order_writers(
                 await hub.run_once()
                 page = await list_events(db=root_dbs["gateway"], identity=me,
                                          cursors=app.state.cursors, types=[], cursor=cursor,
-                                         limit=50)
+                                         limit=50, legacy_until=date(2027, 6, 30))
                 seen.extend((i.position, i.subject_id) for i in page.items
                             if i.subject_id.startswith(marker))
                 cursor = page.next_cursor

@@ -21,7 +21,8 @@ PUBLIC = {("post", "/oauth/token"), ("get", "/.well-known/jwks.json"),
           ("post", "/v1/credentials/verify"), ("get", "/v1/credentials/issuer/jwks.json"),
           ("get", "/v1/credentials/issuer/profile"),
           ("get", "/v1/credentials/issuer/status/{list_id}/{purpose}"),
-          ("post", "/v1/inbound/{source}"), ("get", "/healthz"), ("get", "/readyz"),
+          ("post", "/v1/inbound/{source}"), ("get", "/v1/transfers/deployment"),
+          ("get", "/v1/transfers/jwks.json"), ("get", "/healthz"), ("get", "/readyz"),
           ("get", "/metrics")}
 
 

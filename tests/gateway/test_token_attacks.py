@@ -6,9 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +19,7 @@ from jose import jwt
 
 from gateway.identity.keys import KeyStore
 from shared.settings import Settings
+from tests.support.json_server import serve_json
 
 
 def b64(data: bytes) -> str:
@@ -53,26 +52,8 @@ def foreign_pem() -> str:
 @pytest.fixture
 def jku_server() -> Iterator[tuple[str, list[str]]]:
     """A server an attacker would point ``jku`` at; it records every request it gets."""
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            body = json.dumps({"keys": []}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json", hits
-    server.shutdown()
+    with serve_json(lambda: {"keys": []}) as (base, hits):
+        yield f"{base}/jwks.json", hits
 
 
 async def test_a_well_formed_token_works(client: httpx.AsyncClient, token_keys: KeyStore

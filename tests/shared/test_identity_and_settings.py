@@ -48,7 +48,7 @@ def test_production_refuses_default_or_missing_secrets() -> None:
     keys = '{"k1": "' + "A" * 43 + '="}'
     ok = Settings(env="production", internal_secret="i" * 40,
                   cursor_secret="c" * 40, registry_database_url=pg, data_keys=keys,
-                  data_active_key="k1")
+                  data_active_key="k1", public_base_url="https://ruta.example.org")
     assert ok.is_production
     assert ok.database_url("registry") == pg
     with pytest.raises(ValueError, match="RUTA_GATEWAY_DATABASE_URL"):

@@ -57,6 +57,14 @@ class Flow:
             f"/v1/credentials/{credential_id}/transitions", json={"action": action, **body},
             headers=self.h(**{"If-Match": etag}))
 
+    async def decide(self, credential_id: str, etag: str, action: str, **body: Any
+                     ) -> httpx.Response:
+        """``action`` as SUNEDU's ministry client: suspending, reinstating or revoking a
+        recognition is the recognising authority's alone (issue 16, item 9)."""
+        return await self.client.post(
+            f"/v1/credentials/{credential_id}/transitions", json={"action": action, **body},
+            headers=self.auth("ministry_system", org="sunedu", **{"If-Match": etag}))
+
     async def walk(self, credential_id: str, etag: str, *steps: tuple[str, dict[str, Any]]
                    ) -> str:
         for action, body in steps:

@@ -112,6 +112,36 @@ def install() -> None:
     db.insert_events = recording_insert
     subscriptions.append_events = recording_append
     feed.list_events = checked_list
+    _record_the_watchs_statement()
+
+
+def _record_the_watchs_statement() -> None:
+    """On PostgreSQL the document-expiry watch stores its events with one SQL statement
+    (``services.registry.watch.PG_ANNOUNCE``), not through ``insert_events``: the rows it
+    wrote at the run's ``now`` are read back and checked like any producer's."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+
+    import services.registry.watch as watch
+    from shared.tables import outbox_events as o
+
+    announce = watch._announce_window_pg
+
+    async def recording_announce(db: Any, **kwargs: Any) -> int:
+        announced: int = await announce(db, **kwargs)
+        if announced:
+            async with db.uow() as uow:
+                rows = (await uow.session.execute(select(o).where(
+                    o.c.type.in_(("document.expiring", "document.expired")),
+                    o.c.occurred_at == kwargs["now"]))).all()
+            for row in rows:
+                event = SimpleNamespace(**row._mapping)
+                SEEN.add(event.type)
+                VIOLATIONS.extend(outbox_problems(event))
+        return announced
+
+    watch._announce_window_pg = recording_announce
 
 
 def coverage_report(seen: set[str]) -> tuple[list[str], list[str]]:

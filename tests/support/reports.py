@@ -154,6 +154,9 @@ def outcome_for(kind: str, rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.8:
             out |= {"monthly_wage": rng.choice([1025, 1300, 1500.5, 2200, 3100]),
                     "currency": rng.choice(["PEN", "PEN", "USD"])}
+            # the job's ISCO-08 occupation, by wage (draws nothing: the population stays)
+            out["occupation_isco"] = {1025: "9112", 1300: "5223", 1500.5: "5120",
+                                      2200: "3221", 3100: "2221"}[out["monthly_wage"]]
         return out
     if kind == "recognition":
         return {"type": "recognition", "resolution_number": "0123-2026-SUNEDU",
@@ -303,6 +306,8 @@ def _referral_values(r: Ref, programmes: list[str]) -> dict[str, float]:
         v[simple[kind]] = 1
     if kind == "employment":
         v["jobs"] = 1
+        occupation = o.get("occupation_isco")
+        v[f"jobs.isco_major.{occupation[0] if occupation else 'unknown'}"] = 1
         if o["formal_contract"]:
             v["jobs.formal_contract"] = 1
         if o.get("monthly_wage") is not None:

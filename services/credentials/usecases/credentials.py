@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
 
 from services.credentials.access import (
     list_scope,
@@ -22,8 +25,9 @@ from services.credentials.usecases.trail import credential_event, transition_rec
 from shared.clock import utcnow
 from shared.concurrency import etag
 from shared.db import Database
+from shared.errors import Forbidden
 from shared.idempotency import IdempotencyKey, StoredResponse
-from shared.identity import Identity
+from shared.identity import Identity, Role
 from shared.pagination import CursorCodec, Page
 from shared.peers import Peers
 
@@ -115,7 +119,8 @@ async def list_credentials(
     the person exists."""
     require_reader(identity)
     filters = {"profile_id": profile_id, "kind": kind, "status": status}
-    after = cursors.decode(cursor, "credentials", filters)[0] if cursor else None
+    after = (cursors.decode(cursor, "credentials", filters, caller=identity)[0] if cursor
+             else None)
     scope = await list_scope(db=db, registry=Registry(peers), identity=identity,
                              profile_id=profile_id)
     if scope is None:
@@ -125,5 +130,21 @@ async def list_credentials(
             scope=scope, profile_id=profile_id, kind=kind, status=status, after=after,
             limit=limit + 1)
         items = [CredentialOut.of(c) for c in rows[:limit]]
-    nxt = cursors.encode("credentials", filters, [items[-1].id]) if len(rows) > limit else None
+    nxt = (cursors.encode("credentials", filters, [items[-1].id], caller=identity)
+           if len(rows) > limit else None)
     return Page(items=items, next_cursor=nxt)
+
+
+async def facts_of_profile(*, db: Database, identity: Identity, profile_id: str
+                           ) -> list[dict[str, Any]]:
+    """What job matching reads of a person's credentials (system identity only): the state
+    and classification of each, nothing that identifies the holder or the document."""
+    if identity.role is not Role.SYSTEM:
+        raise Forbidden()
+    async with db.uow() as uow:
+        rows = (await uow.session.scalars(select(Credential).where(
+            Credential.profile_id == profile_id).order_by(Credential.id))).all()
+    return [{"id": c.id, "kind": c.kind, "status": c.status, "field_isced": c.field_isced,
+             "occupation_isco": c.occupation_isco, "issuer_country": c.issuer_country,
+             "expires_on": c.expires_on.isoformat() if c.expires_on else None}
+            for c in rows]

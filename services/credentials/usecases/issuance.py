@@ -4,6 +4,7 @@ its verifiers fetch, and the issuer's public documents and keys."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -11,7 +12,7 @@ import structlog
 
 from services.credentials import vc
 from services.credentials.access import load_visible, require_caseload
-from services.credentials.clients import SHARING_PURPOSE, ConsentAnswer, Registry
+from services.credentials.clients import SHARING_PURPOSE, ConsentAnswer, ProfileRef, Registry
 from services.credentials.errors import (
     ConsentRequired,
     CredentialExpired,
@@ -24,6 +25,7 @@ from services.credentials.lifecycle import VOUCHED, Status
 from services.credentials.models import Credential, VcIssuance
 from services.credentials.repository import CredentialRepository, StatusRepository
 from services.credentials.status_list import Purpose, encode, status_list_credential, xml_datetime
+from services.credentials.subject import SubjectDisclosure, identity_object, new_salt
 from shared.clock import utcnow
 from shared.crypto import Sealer
 from shared.db import Database
@@ -34,14 +36,25 @@ from shared.settings import Settings
 log = structlog.get_logger("ruta.credentials")
 
 
+@dataclass(frozen=True, slots=True)
+class ExportedVc:
+    token: str
+    # The salt of the holder's identity hash, for the holder only (None: clear name).
+    salt: str | None
+
+
 async def export_vc(*, db: Database, peers: Peers, settings: Settings, identity: Identity,
-                    credential_id: str) -> str:
+                    credential_id: str,
+                    disclosure: SubjectDisclosure = SubjectDisclosure.HASH) -> ExportedVc:
     """The credential as a signed VC (compact JWS), for a credential we vouch for and a person
-    who consented to share it. Each export is recorded (who, when, which key)."""
+    who consented to share it. Each export is recorded (who, when, which key, how the holder
+    was named). The holder is a salted hash of name and birth date, with a new salt per
+    export, unless the person asked for their clear name (``disclosure=NAME``)."""
     require_caseload(identity)
-    holder_name, consent = await _consented_holder(db=db, registry=Registry(peers),
-                                                   identity=identity,
-                                                   credential_id=credential_id)
+    holder, consent = await _consented_holder(db=db, registry=Registry(peers),
+                                              identity=identity, credential_id=credential_id)
+    assert holder.full_name is not None  # _consented_holder refuses a nameless profile
+    salt = new_salt() if disclosure is SubjectDisclosure.HASH else None
     async with db.uow() as uow:
         credential = await CredentialRepository(uow.session).get(credential_id)
         if credential is None:
@@ -53,23 +66,25 @@ async def export_vc(*, db: Database, peers: Peers, settings: Settings, identity:
         now = utcnow()
         issuance = VcIssuance(id=str(uuid.uuid4()), credential_id=credential.id, kid=key.kid,
                               issued_by=identity.subject, issued_at=now,
-                              valid_until=vc.valid_until_of(credential))
+                              valid_until=vc.valid_until_of(credential),
+                              subject_disclosure=disclosure.value)
         statuses.add_issuance(issuance)
         claims = vc.build_credential(
-            credential=credential, holder_name=holder_name, vc_id=issuance.id,
+            credential=credential,
+            holder=identity_object(holder.full_name, holder.birth_date, salt), vc_id=issuance.id,
             issued_at=now, base_url=settings.public_base_url, status_list_id=slot.list_id,
             status_position=slot.position)
         token = vc.sign(claims, key)
         await uow.commit()
     log.info("vc_exported", credential_id=credential_id, kid=key.kid,
-             consent_id=consent.consent_id)
-    return token
+             consent_id=consent.consent_id, subject=disclosure.value)
+    return ExportedVc(token=token, salt=salt)
 
 
 async def _consented_holder(*, db: Database, registry: Registry, identity: Identity,
-                            credential_id: str) -> tuple[str, ConsentAnswer]:
-    """The holder's name and their consent to share credentials, once the caller may see
-    the credential and it may be exported (404, 409 otherwise)."""
+                            credential_id: str) -> tuple[ProfileRef, ConsentAnswer]:
+    """The holder's profile (name, birth date) and their consent to share credentials, once
+    the caller may see the credential and it may be exported (404, 409 otherwise)."""
     snapshot, profile = await load_visible(db=db, registry=registry, identity=identity,
                                            credential_id=credential_id)
     _ensure_exportable(snapshot)
@@ -82,7 +97,7 @@ async def _consented_holder(*, db: Database, registry: Registry, identity: Ident
         raise CredentialNotFound()
     if not consent.granted:
         raise ConsentRequired()
-    return profile.full_name, consent
+    return profile, consent
 
 
 def _ensure_exportable(credential: Credential) -> None:

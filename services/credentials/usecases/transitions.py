@@ -7,21 +7,33 @@ from typing import Any
 
 import structlog
 
-from services.credentials.access import load_visible, require_authority, require_caseload
-from services.credentials.clients import Registry
-from services.credentials.errors import CredentialNotFound, RecognitionNotApplicable
+from services.credentials.access import (
+    RECOGNISING_ROLES,
+    RECOGNITION_DECISIONS,
+    load_visible,
+    recognition_decision,
+    require_authority,
+    require_recognition_authority,
+)
+from services.credentials.clients import Catalogue, Registry
+from services.credentials.errors import (
+    CredentialNotFound,
+    RecognitionNotApplicable,
+    UnknownRecognisingAuthority,
+)
 from services.credentials.lifecycle import Action, Status, next_status
 from services.credentials.models import Credential
 from services.credentials.repository import CredentialRepository
 from services.credentials.responses import CredentialOut
 from services.credentials.schemas import CredentialKind, TransitionIn
 from services.credentials.usecases.trail import credential_event, transition_record
+from shared.authz import CASELOAD_ROLES
 from shared.clock import utcnow
 from shared.concurrency import ExpectedVersion, etag
 from shared.db import Database, UnitOfWork
 from shared.errors import Forbidden
 from shared.idempotency import IdempotencyKey, StoredResponse
-from shared.identity import Identity
+from shared.identity import Identity, Role
 from shared.peers import Peers
 
 log = structlog.get_logger("ruta.credentials")
@@ -36,29 +48,44 @@ async def transition_credential(
 ) -> StoredResponse:
     """Move a credential along its verification lifecycle, recording who, when and why.
 
-    ``authority=False`` (the public route): the caseload of the credential, If-Match required.
+    ``authority=False`` (the public route): the caseload of the credential, If-Match required;
+    besides, a provider or ministry client of the recognising organisation, or an admin,
+    suspending or revoking a recognition (nothing else: 403).
     ``authority=True`` (inbound ministry decisions): a ministry or system identity, authority
     actions only, no organisation scope, If-Match honoured when given.
+    Either way, suspending or revoking a recognition is the recognising authority's alone
+    (403 ``recognition-authority-required`` for anyone else, the caseload included).
     With an Idempotency-Key a retried request replays the first answer (a retried inbound
     callback must not turn into a 409 because its first attempt already applied).
     """
+    caseload = not authority and identity.role in CASELOAD_ROLES \
+        and identity.organisation_id is not None
     if authority:
         require_authority(identity, data.action)
-    else:
-        require_caseload(identity)
+    elif caseload:
         if expected is None:  # pragma: no cover - the route always parses If-Match
             raise Forbidden()
         await load_visible(db=db, registry=Registry(peers), identity=identity,
                            credential_id=credential_id)
+    elif data.action not in RECOGNITION_DECISIONS \
+            or identity.role not in RECOGNISING_ROLES | {Role.ADMIN}:
+        raise Forbidden()
+    recognised_by = await _recognising_organisation(peers, identity, data, authority=authority)
 
     async with db.uow() as uow:
         if (replay := await uow.claim(idempotency)) is not None:
             return replay
         credential = await CredentialRepository(uow.session).get(credential_id)
         if credential is None:
-            raise CredentialNotFound()
+            # a caller outside the caseload learns nothing about which ids exist
+            raise CredentialNotFound() if authority or caseload else Forbidden()
+        if not (authority or caseload or recognition_decision(credential, data.action)):
+            raise Forbidden()
+        require_recognition_authority(identity, credential, data.action)
         if expected is not None:
             expected.check(credential.version)
+        if recognised_by is not None:
+            credential.recognising_organisation_id = recognised_by
         target = await _move(uow, credential, data, identity)
         out = CredentialOut.of(credential)
         stored = await uow.remember(idempotency, status_code=200,
@@ -68,6 +95,23 @@ async def transition_credential(
     log.info("credential_transition", credential_id=credential_id, action=data.action.value,
              to=target.value, actor_role=identity.role.value)
     return stored
+
+
+async def _recognising_organisation(peers: Peers, identity: Identity, data: TransitionIn,
+                                    *, authority: bool) -> str | None:
+    """For ``recognise``: the organisation that recognises. A signed callback or ministry
+    system speaks for its own organisation; a caseworker recording a resolution names the
+    authority by its code, which the referrals catalogue must know as the organisation of a
+    degree-recognition provider (422 on ``recognition.body`` otherwise; 503 when the
+    catalogue cannot be asked). None for any other action."""
+    if data.action is not Action.RECOGNISE or data.recognition is None:
+        return None
+    if authority and identity.organisation_id is not None:
+        return identity.organisation_id
+    found = await Catalogue(peers).recognising_organisation(identity, data.recognition.body)
+    if found is None:
+        raise UnknownRecognisingAuthority()
+    return found
 
 
 async def _move(uow: UnitOfWork, credential: Credential, data: TransitionIn,

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.credentials import vc
 from services.credentials.keys import IssuerKeys
+from services.credentials.peer_issuers import PeerIssuers
 from services.credentials.repository import FLAGGED, StatusRepository
 from services.credentials.responses import VerificationStatus, VerifyOut
 from services.credentials.status_list import Purpose
@@ -46,15 +47,24 @@ def _verdict(status: VerificationStatus, reason: vc.Reason | None, now: datetime
                      message=VERIFY_MESSAGES[reason].render(), checked_at=now)
 
 
-async def verify_vc(*, db: Database, token: str, now: datetime | None = None) -> VerifyOut:
+async def verify_vc(*, db: Database, token: str, now: datetime | None = None,
+                    peer_issuers: PeerIssuers | None = None) -> VerifyOut:
     """Public verification: signature with one of our keys (current or retired), the VC 2.0
     data model, the validity period, then the status list bits. Any failure is the same
-    shape; nothing about the person or our data beyond the credential itself."""
+    shape; nothing about the person or our data beyond the credential itself. A credential
+    issued by a trusted peer deployment is checked against that peer's keys and status lists
+    (issue 21): a status list out of reach is ``status_unavailable``, never valid."""
     now = now or utcnow()
     try:
         parsed = vc.parse(token)
         async with db.uow() as uow:
             public = await IssuerKeys(uow.session).public(parsed.kid)
+        peer = peer_issuers.issuer_of(parsed.claims) if peer_issuers and public is None \
+            else None
+        if peer is not None and peer_issuers is not None:
+            verdict = await peer_issuers.verify(peer, parsed, now)
+            return _verdict(VerificationStatus(verdict.status), verdict.reason, now)
+        async with db.uow() as uow:
             if public is None:
                 raise vc.Invalid(vc.Reason.UNKNOWN_KEY)
             vc.verify_signature(parsed, public)

@@ -9,13 +9,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import CompoundSelect, Select
 
 from services.referrals.reports.queries import DIMENSIONS, UNKNOWN, Key, Measure, grouped
 
 
-async def cells_postgres(session: Any, inner: Select[Any], measures: Sequence[Measure]
-                          ) -> dict[Key, float]:
+async def cells_postgres(session: Any, inner: Select[Any] | CompoundSelect,
+                         measures: Sequence[Measure]) -> dict[Key, float]:
     n = len(DIMENSIONS)
     which = {(1 << n) - 1: None, **{((1 << n) - 1) ^ (1 << (n - 1 - i)): d
                                     for i, d in enumerate(DIMENSIONS)}}
@@ -30,8 +30,8 @@ async def cells_postgres(session: Any, inner: Select[Any], measures: Sequence[Me
     return cells
 
 
-async def cells_python(session: Any, inner: Select[Any], measures: Sequence[Measure]
-                        ) -> dict[Key, float]:
+async def cells_python(session: Any, inner: Select[Any] | CompoundSelect,
+                       measures: Sequence[Measure]) -> dict[Key, float]:
     counts: dict[Key, float] = defaultdict(float)
     values: dict[Key, list[float]] = defaultdict(list)
     for row in (await session.execute(inner)).mappings():

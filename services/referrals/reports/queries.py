@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Float,
     Select,
     and_,
@@ -20,15 +21,19 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
+    or_,
     select,
 )
 
 from services.referrals.lifecycle import Status
-from services.referrals.models import Referral, ReportPerson
+from services.referrals.models import Referral, ReportPerson, WorkAuthorisation
 from services.referrals.outcomes import Currency, Module
 from services.referrals.sla import overdue_clause
+from services.referrals.vacancies.models import Vacancy
 
 DIMENSIONS = ("sex", "age_band", "nationality", "population_type", "region")
+ISCO_MAJOR_GROUPS = tuple("0123456789")  # ISCO-08 major groups (shared/isco08.json)
 AGE_BANDS = ("0-17", "18-24", "25-34", "35-44", "45-59", "60+")
 UNKNOWN = "unknown"
 RP = ReportPerson
@@ -53,13 +58,25 @@ class Rate:
     denominator: str
 
 
-def age_band_sql(end_year: int) -> ColumnElement[str]:
+def age_band_sql(end_year: int, birth_year: Any = RP.birth_year, age_band: Any = RP.age_band
+                 ) -> ColumnElement[str]:
     """The age reached in ``end_year``, in bands; a cancelled person's band frozen at
-    cancellation when the year is gone."""
-    whens = [(RP.birth_year > end_year - upper, label)
+    cancellation when the year is gone. (Columns of ``report_people`` or of the rollups'
+    facts.)"""
+    whens = [(birth_year > end_year - upper, label)
              for upper, label in zip((18, 25, 35, 45, 60), AGE_BANDS, strict=False)]
-    return case((RP.birth_year.is_(None), func.coalesce(RP.age_band, UNKNOWN)), *whens,
+    return case((birth_year.is_(None), func.coalesce(age_band, UNKNOWN)), *whens,
                 else_="60+")
+
+
+def age_band_of(end_year: int, birth_year: int | None, age_band: str | None) -> str:
+    """:func:`age_band_sql` in Python (the rollups' cells keep the birth year)."""
+    if birth_year is None:
+        return age_band or UNKNOWN
+    for upper, label in zip((18, 25, 35, 45, 60), AGE_BANDS, strict=False):
+        if birth_year > end_year - upper:
+            return label
+    return "60+"
 
 
 def dimension_columns(end_year: int) -> list[ColumnElement[Any]]:
@@ -104,6 +121,16 @@ def referral_measures(dialect: str, now: datetime, programmes: Sequence[str]) ->
               Measure(f"jobs.wage.{cur.value}.median",
                       when(has_wage, out["monthly_wage"].as_float()), "median",
                       f"jobs.wage.{cur.value}")]
+    # Placements by ISCO-08 major group: the vacancy's occupation when the job came through
+    # an application, else the one the outcome recorded (issue 20); "unknown" without either,
+    # so the groups partition the jobs.
+    major = func.substr(func.coalesce(Vacancy.occupation_isco,
+                                      out["occupation_isco"].as_string()), 1, 1)
+    m += [Measure(f"jobs.isco_major.{g}", when(and_(done("employment"), major == g)))
+          for g in ISCO_MAJOR_GROUPS]
+    m += [Measure("jobs.isco_major.unknown", when(and_(done("employment"), major.is_(None)))),
+          Measure("jobs.through_vacancy", when(and_(done("employment"),
+                                                    Referral.vacancy_id.is_not(None))))]
     m += [Measure("degrees_recognised", when(done("recognition"))),
           Measure("exams_passed", when(done("exam"))),
           Measure("licences_obtained", when(done("licensing"))),
@@ -127,7 +154,8 @@ def referral_measures(dialect: str, now: datetime, programmes: Sequence[str]) ->
 RATES = (Rate("completion_rate", "referrals.status.completed", "referrals"),
          Rate("jobs.formal_contract.share", "jobs.formal_contract", "jobs"))
 # Count indicators that partition another (their cells add up to the parent's).
-FAMILIES = (("referrals", "referrals.status."), ("referrals", "referrals.programme."))
+FAMILIES = (("referrals", "referrals.status."), ("referrals", "referrals.programme."),
+            ("jobs", "jobs.isco_major."))
 
 
 @dataclass
@@ -180,13 +208,60 @@ def referrals_query(f: Filters, end_year: int, measures: Sequence[Measure]) -> S
         where.append(Referral.provider_id == f.provider_id)
     return (select(*dimension_columns(end_year), *[m.expr.label(m.name) for m in measures])
             .select_from(Referral).join(RP, RP.profile_id == Referral.profile_id)
+            .outerjoin(Vacancy, Vacancy.id == Referral.vacancy_id)
+            .where(*where))
+
+
+_D = WorkAuthorisation
+# One row per person and country: the latest expiry over the person's work-authorising
+# documents (``work_authorisations`` keeps one row per document); a document that never
+# lapses (NULL) wins, which MAX alone would skip.
+LATEST_AUTHORISATION = (
+    select(_D.profile_id, _D.country,
+           case((func.count() > func.count(_D.expiry_date), null()),
+                else_=func.max(_D.expiry_date)).label("expiry_date"))
+    .group_by(_D.profile_id, _D.country)
+    .subquery("wa"))
+WA = LATEST_AUTHORISATION.c
+LAPSING_DAYS = 30
+
+
+def work_authorisation_measures(today: dict[str, date]) -> list[Measure]:
+    """People whose work authorisation lapses within 30 days, and people whose has lapsed,
+    on each country's day (``today``: country → its date). The latest expiry among the
+    person's work-authorising documents counts (``LATEST_AUTHORISATION``), so a renewed CPP
+    is not a lapse."""
+    lapsed = or_(*[and_(WA.country == c, WA.expiry_date < d) for c, d in today.items()])
+    lapsing = or_(*[and_(WA.country == c, WA.expiry_date >= d,
+                         WA.expiry_date <= d + timedelta(days=LAPSING_DAYS))
+                    for c, d in today.items()])
+    return [Measure("work_authorisation.lapsing_30d", case((lapsing, literal(1)), else_=None)),
+            Measure("work_authorisation.lapsed", case((lapsed, literal(1)), else_=None))]
+
+
+def work_authorisation_query(f: Filters, end_year: int, measures: Sequence[Measure]
+                             ) -> Select[Any]:
+    """One row per person registered in the period (as ``people_registered``) whose work
+    authorisation the registry's document events made known; cancelled people do not
+    count (their authorisation is no one's concern any more)."""
+    lo, hi = f.bounds()
+    where = [*f.people(), RP.erased.is_(False)]
+    if lo is not None:
+        where.append(RP.registered_at >= lo)
+    if hi is not None:
+        where.append(RP.registered_at < hi)
+    return (select(*dimension_columns(end_year), *[m.expr.label(m.name) for m in measures])
+            .select_from(RP)
+            .join(LATEST_AUTHORISATION, and_(WA.profile_id == RP.profile_id,
+                                             WA.country == RP.country))
             .where(*where))
 
 
 Key = tuple[str, str | None, str | None]  # (indicator, dimension or None for the total, value)
 
 
-def grouped(inner: Select[Any], measures: Sequence[Measure]) -> Select[Any]:
+def grouped(inner: Select[Any] | CompoundSelect, measures: Sequence[Measure]
+            ) -> Select[Any]:
     """PostgreSQL: every total and one-dimension cell of every measure in one statement."""
     sub = inner.subquery("r")
     cols = [sub.c[d] for d in DIMENSIONS]

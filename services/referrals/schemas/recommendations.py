@@ -22,6 +22,22 @@ class FindingOut(BaseModel):
     message: str = Field(description="In the request's language (Accept-Language).")
 
 
+class BlockedByOut(BaseModel):
+    """The programme to go through first: the renewal of the person's work authorisation,
+    which has lapsed (the programme is then not eligible) or is in its renewal window."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "programme_id": "pe-migraciones-renovacion", "code": "work_authorisation_lapsed",
+        "message": "Bloqueado: Carné de Permiso Temporal de Permanencia (CPP) venció el "
+                   "2026-11-30; primero la renovación"}})
+
+    programme_id: str = Field(description="The renewal programme, e.g. "
+                                          "`pe-migraciones-renovacion`.")
+    code: str = Field(description="`work_authorisation_lapsed` or "
+                                  "`work_authorisation_renewal_due`.")
+    message: str = Field(description="In the request's language (Accept-Language).")
+
+
 class ProgrammeRef(BaseModel):
     id: str
     name: str
@@ -40,6 +56,10 @@ class RecommendationOut(BaseModel):
     referral_status: str | None = Field(
         None, description="`open` or `completed` when the person already has a referral "
                           "to this programme.")
+    blocked_by: BlockedByOut | None = Field(
+        None, description="Set on a programme that needs a valid work authorisation while "
+                          "the person's has lapsed or is due for renewal: refer to that "
+                          "programme first. The renewal itself is then listed first.")
     provider_ids: list[str] = Field(description="Active providers serving the person's "
                                                 "region.")
 
@@ -58,7 +78,8 @@ class RecommendationsOut(BaseModel):
                          "message": "Título extranjero por reconocer (SUNEDU)"}],
             "missing": [{"code": "degree_not_apostilled",
                          "message": "Título no apostillado"}],
-            "referral_status": None, "provider_ids": ["sunedu"]}]}})
+            "referral_status": None, "blocked_by": None,
+            "provider_ids": ["sunedu"]}]}})
 
     profile_id: str
     rules_version: int

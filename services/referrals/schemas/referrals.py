@@ -11,6 +11,7 @@ from pydantic import (
     StrictBool,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from services.referrals.lifecycle import ACTION_RULES, Action, ReasonCode, Status
@@ -35,13 +36,27 @@ class ReferralCreate(BaseModel):
         "disponible por las mañanas."}})
 
     profile_id: EntityId
-    programme_id: Slug
-    provider_id: Slug
+    programme_id: Slug | None = Field(None, description="Required unless `vacancy_id` is "
+                                                        "given.")
+    provider_id: Slug | None = Field(None, description="Required unless `vacancy_id` is "
+                                                       "given.")
     notes: Notes | None = Field(None, description="For the provider. Personal: emptied when "
                                                   "the person's data is cancelled.")
     credential_id: EntityId | None = Field(
         None, description="Recognition referrals: the degree to recognise (its recognition "
                           "in the credentials service then completes the referral).")
+    vacancy_id: EntityId | None = Field(
+        None, description="An application: the open vacancy applied to. The referral goes to "
+                          "the vacancy's employment service (its `programme_id` and "
+                          "`provider_id`; others given must be those); completing it with an "
+                          "`employment` outcome fills one of its openings.")
+
+    @model_validator(mode="after")
+    def _route_or_vacancy(self) -> ReferralCreate:
+        if self.vacancy_id is None and (self.programme_id is None or self.provider_id is None):
+            raise InvalidValue(Text("Indique programme_id y provider_id, o vacancy_id",
+                                    "Give programme_id and provider_id, or vacancy_id"))
+        return self
 
 
 _REASON_NEEDED = Text("Indique el motivo de esta acción", "Give the reason for this action")
@@ -112,8 +127,10 @@ _REFERRAL_EXAMPLE: dict[str, Any] = {
     "country": "PE", "region": "PE-LMA", "status": "accepted", "notes": None,
     "reason_code": None, "outcome": None, "credential_id": None, "consent_id":
     "0b7d9d3e-8a0e-4a43-9c55-6f3c2a1d4e5f", "pathway_id": None, "pathway_step": None,
+    "vacancy_id": None,
     "due_accept_at": "2026-11-30T14:00:00Z", "due_complete_at": "2027-01-12T14:00:00Z",
-    "overdue": False, "accepted_at": "2026-11-24T10:00:00Z", "started_at": None,
+    "overdue": False, "at_risk": False, "at_risk_reason": None,
+    "accepted_at": "2026-11-24T10:00:00Z", "started_at": None,
     "closed_at": None, "allowed_actions": ["start", "cancel"], "version": 2,
     "created_at": "2026-11-23T14:00:00Z", "updated_at": "2026-11-24T10:00:00Z"}
 
@@ -141,9 +158,17 @@ class ReferralOut(BaseModel):
     consent_id: str | None = Field(description="The person's consent that allowed sharing.")
     pathway_id: str | None
     pathway_step: int | None
+    vacancy_id: str | None = Field(None, description="The vacancy this referral applies to.")
     due_accept_at: UtcDatetime
     due_complete_at: UtcDatetime
     overdue: StrictBool
+    at_risk: StrictBool = Field(
+        description="Open, to a programme that needs a valid work authorisation, and the "
+                    "person's has lapsed (the registry's `document.expired`); clears when a "
+                    "new work-authorising document is recorded. The provider hears "
+                    "`referral.at_risk` each time.")
+    at_risk_reason: str | None = Field(
+        description="Why it is at risk: `work_authorisation_lapsed`; null when not.")
     accepted_at: UtcDatetime | None
     started_at: UtcDatetime | None
     closed_at: UtcDatetime | None

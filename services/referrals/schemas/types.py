@@ -15,23 +15,22 @@ from shared.clock import as_utc
 from shared.errors import InvalidValue
 from shared.i18n import Text
 from shared.regions import country_of
+from shared.text import MultiLineText, OneLineText
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
-MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 OrgId = Annotated[str, StringConstraints(min_length=1, max_length=64,
                                          pattern=r"^[A-Za-z0-9._:-]+$")]
 EntityId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,36}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200,
-                                        pattern=ONE_LINE)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200),
+                 OneLineText]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                               max_length=2000, pattern=MULTI_LINE)]
-Notes = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000,
-                                         pattern=MULTI_LINE)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000,
-                                          pattern=MULTI_LINE)]
+                                               max_length=2000), MultiLineText]
+Notes = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+                  MultiLineText]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000),
+                   MultiLineText]
 
 
 class RouteType(StrEnum):
@@ -40,6 +39,7 @@ class RouteType(StrEnum):
     PROFESSIONAL_LICENSING = "professional_licensing"
     ENTREPRENEURSHIP = "entrepreneurship"
     SKILLS_CERTIFICATION = "skills_certification"
+    REGULARISATION = "regularisation"  # renewing the document that authorises work
 
 
 class Country(StrEnum):

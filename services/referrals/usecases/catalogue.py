@@ -47,13 +47,15 @@ async def list_programmes(
 ) -> Page[ProgrammeOut]:
     filters = {"country": country, "route_type": route_type, "region": region,
                "include_inactive": include_inactive or None}
-    after = str(cursors.decode(cursor, "programmes", filters)[0]) if cursor else None
+    after = (str(cursors.decode(cursor, "programmes", filters, caller=identity)[0]) if cursor
+             else None)
     async with db.uow() as uow:
         rows = await ProgrammeRepository(uow.session).find(
             country=country, route_type=route_type, region=region,
             include_inactive=include_inactive, after=after, limit=limit + 1)
         items = [_programme_out(p) for p in rows[:limit]]
-    nxt = cursors.encode("programmes", filters, [items[-1].id]) if len(rows) > limit else None
+    nxt = (cursors.encode("programmes", filters, [items[-1].id], caller=identity)
+           if len(rows) > limit else None)
     return Page(items=items, next_cursor=nxt)
 
 
@@ -135,20 +137,23 @@ def _provider_out(row: ProviderRow) -> ProviderOut:
 
 
 async def list_providers(
-    *, db: Database, cursors: CursorCodec, country: str | None, programme_id: str | None,
+    *, db: Database, identity: Identity, cursors: CursorCodec, country: str | None,
+    programme_id: str | None,
     region: str | None, organisation_id: str | None, include_inactive: bool, limit: int,
     cursor: str | None,
 ) -> Page[ProviderOut]:
     filters = {"country": country, "programme_id": programme_id, "region": region,
                "organisation_id": organisation_id, "include_inactive": include_inactive or None}
-    after = str(cursors.decode(cursor, "providers", filters)[0]) if cursor else None
+    after = (str(cursors.decode(cursor, "providers", filters, caller=identity)[0]) if cursor
+             else None)
     async with db.uow() as uow:
         rows = await ProviderRepository(uow.session).find(
             country=country, programme_id=programme_id, region=region,
             organisation_id=organisation_id, include_inactive=include_inactive, after=after,
             limit=limit + 1)
         items = [_provider_out(r) for r in rows[:limit]]
-    nxt = cursors.encode("providers", filters, [items[-1].id]) if len(rows) > limit else None
+    nxt = (cursors.encode("providers", filters, [items[-1].id], caller=identity)
+           if len(rows) > limit else None)
     return Page(items=items, next_cursor=nxt)
 
 

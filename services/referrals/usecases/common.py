@@ -128,11 +128,11 @@ def dumps(model: BaseModel) -> bytes:
 
 
 def decode_position(cursors: CursorCodec, cursor: str | None, name: str,
-                    filters: dict[str, Any]) -> tuple[datetime, str] | None:
+                    filters: dict[str, Any], *, caller: Identity) -> tuple[datetime, str] | None:
     """A newest-first list's cursor: (created_at, id) of the last row of the previous page."""
     if not cursor:
         return None
-    position = cursors.decode(cursor, name, filters)
+    position = cursors.decode(cursor, name, filters, caller=caller)
     try:
         at, ident = position
         return datetime.fromisoformat(str(at)), str(ident)
@@ -141,8 +141,9 @@ def decode_position(cursors: CursorCodec, cursor: str | None, name: str,
 
 
 def encode_position(cursors: CursorCodec, name: str, filters: dict[str, Any],
-                    created_at: datetime, ident: str) -> str:
-    return cursors.encode(name, filters, [as_utc(created_at).isoformat(), ident])
+                    created_at: datetime, ident: str, *, caller: Identity) -> str:
+    return cursors.encode(name, filters, [as_utc(created_at).isoformat(), ident],
+                          caller=caller)
 
 
 async def commit_or_conflict(uow: UnitOfWork) -> None:

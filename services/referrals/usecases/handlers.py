@@ -12,7 +12,14 @@ from services.referrals.lifecycle import OPEN, WALK_TO_COMPLETED, Action, Status
 from services.referrals.outcomes import RecognitionOutcome, pseudonymise
 from services.referrals.repository import PathwayRepository, ReferralRepository
 from services.referrals.usecases.common import consent_check
-from services.referrals.workflow import active_key, apply_transition, cancel_pathway, open_key
+from services.referrals.usecases.regularisation import forget_person, merge_person
+from services.referrals.workflow import (
+    active_key,
+    application_key,
+    apply_transition,
+    cancel_pathway,
+    open_key,
+)
 from shared.clock import utcnow
 from shared.db import UnitOfWork
 from shared.idempotency import forget_responses_mentioning
@@ -67,6 +74,7 @@ async def on_profile_erased(uow: UnitOfWork, event: EventEnvelope, peers: Peers)
     await repo.forget_reasons([r.id for r in referrals])
     # first responses of idempotent writes hold notes and outcomes
     await forget_responses_mentioning(uow.session, profile_id)
+    await forget_person(uow, profile_id)
     log.info("referrals_pseudonymised", count=len(referrals))
 
 
@@ -114,6 +122,9 @@ async def on_profile_merged(uow: UnitOfWork, event: EventEnvelope, peers: Peers)
     for r in await referrals.of_profile(merged):
         if Status(r.status) not in OPEN:
             continue
+        if r.vacancy_id is not None:  # an application keeps its own key (one per vacancy)
+            r.open_key = application_key(survivor, r.vacancy_id)
+            continue
         if r.programme_id in open_programmes:
             await apply_transition(uow, r, Action.CANCEL, SYSTEM, now=now, consents=consents,
                                    reason=MERGE_REASON)
@@ -122,3 +133,4 @@ async def on_profile_merged(uow: UnitOfWork, event: EventEnvelope, peers: Peers)
             open_programmes.add(r.programme_id)
     await uow.session.flush()
     await referrals.move_profile(merged, survivor)
+    await merge_person(uow, merged, survivor)

@@ -284,7 +284,7 @@ async def list_pathways(*, db: Database, identity: Identity, cursors: CursorCode
                         limit: int, cursor: str | None) -> Page[PathwayOut]:
     require_reader(identity)
     key = {"profile_id": profile_id, "status": status, "template": template}
-    after = decode_position(cursors, cursor, "pathways", key)
+    after = decode_position(cursors, cursor, "pathways", key, caller=identity)
     async with db.uow() as uow:
         repo = PathwayRepository(uow.session)
         rows = await repo.find(identity=identity, profile_id=profile_id, status=status,
@@ -292,7 +292,7 @@ async def list_pathways(*, db: Database, identity: Identity, cursors: CursorCode
         steps = await repo.steps_of([p.id for p in rows[:limit]])
         items = [await _pathway_out(uow, p, steps[p.id]) for p in rows[:limit]]
     nxt = (encode_position(cursors, "pathways", key, rows[limit - 1].created_at,
-                           rows[limit - 1].id) if len(rows) > limit else None)
+                           rows[limit - 1].id, caller=identity) if len(rows) > limit else None)
     return Page(items=items, next_cursor=nxt)
 
 

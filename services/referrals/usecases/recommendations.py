@@ -17,6 +17,7 @@ from services.referrals.repository import (
 )
 from services.referrals.rules import RuleSet
 from services.referrals.schemas.recommendations import (
+    BlockedByOut,
     FindingOut,
     ProgrammeRef,
     RecommendationOut,
@@ -29,6 +30,7 @@ from shared.i18n import Lang, current_language
 from shared.identity import Identity
 from shared.peers import Peers
 from shared.regions import country_of
+from shared.work_authorisation import today_in
 
 
 async def recommendations(*, db: Database, peers: Peers, identity: Identity, rules: RuleSet,
@@ -47,7 +49,8 @@ async def recommendations(*, db: Database, peers: Peers, identity: Identity, rul
         programmes = {p.id: p for p in await ProgrammeRepository(uow.session).all()}
         serving = await ProviderRepository(uow.session).active_serving(country)
     now = utcnow()
-    facts = facts_of(profile, credentials, statuses, today or now.date())
+    # documents lapse, and ages turn, by the day in the person's country
+    facts = facts_of(profile, credentials, statuses, today or today_in(country, now))
     infos = {p.id: ProgrammeInfo(p.id, p.country, list(p.regions or []), p.active)
              for p in programmes.values()}
     lang = current_language()
@@ -71,6 +74,9 @@ def _recommendation_out(order: int, rec: Recommendation, p: Programme,
         reasons=[FindingOut(code=f.code, message=f.text.render(lang)) for f in rec.reasons],
         missing=[FindingOut(code=f.code, message=f.text.render(lang)) for f in rec.missing],
         referral_status=rec.referral_status,
+        blocked_by=None if rec.blocked_by is None else BlockedByOut(
+            programme_id=rec.blocked_by.programme_id, code=rec.blocked_by.code,
+            message=rec.blocked_by.text.render(lang)),
         provider_ids=[row.provider.id for row in serving
                       if p.id in row.programme_ids
                       and region in (row.provider.regions or [])])

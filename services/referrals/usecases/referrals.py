@@ -40,7 +40,14 @@ from services.referrals.usecases.common import (
     require_caseload,
     require_reader,
 )
-from services.referrals.workflow import apply_transition, new_referral, open_referral, referral_dict
+from services.referrals.vacancies.usecases import application_route
+from services.referrals.workflow import (
+    application_key,
+    apply_transition,
+    new_referral,
+    open_referral,
+    referral_dict,
+)
 from shared.clock import utcnow
 from shared.concurrency import ExpectedVersion, etag
 from shared.db import Database, UnitOfWork
@@ -61,27 +68,43 @@ def _referral_out(r: Referral, now: datetime) -> ReferralOut:
 async def create_referral(*, db: Database, peers: Peers, identity: Identity,
                           data: ReferralCreate, idempotency: IdempotencyKey | None = None
                           ) -> StoredResponse:
+    """Refer a person. What is read elsewhere — the registry's profile and consent answers
+    (peer calls) and the catalogue route — is read before the Idempotency-Key is taken: the
+    key's lock and a connection of this service's pool are held only for the checks and
+    writes of the referral itself (docs/decisions/0015). A retry of an answered request is
+    answered first, before any of that work."""
     require_caseload(identity)
     assert identity.organisation_id is not None
     async with db.uow() as uow:
-        if (replay := await uow.claim(idempotency)) is not None:
+        if (replay := await uow.stored(idempotency)) is not None:
             return replay
-        registry = Registry(peers)
-        profile = await registry.profile(identity, data.profile_id)
-        if profile is None:
-            raise ValidationFailed([("profile_id", PROFILE_FIELD)])
-        person = str(profile["id"])  # a merged id answers as its survivor
-        region = str(profile["region"])
-        programme, provider = await load_route(uow, data.programme_id, data.provider_id,
-                                               region)
-        answer = await registry.consent(identity, person,
-                                        recipient=provider.organisation_id,
-                                        programme=programme.id)
-        if answer is None:
-            raise ValidationFailed([("profile_id", PROFILE_FIELD)])
-        if not answer.granted:
-            raise ConsentMissing(provider.organisation_id, programme.id)
-        await _check_room(uow, identity, person, programme, provider)
+    registry = Registry(peers)
+    profile = await registry.profile(identity, data.profile_id)
+    if profile is None:
+        raise ValidationFailed([("profile_id", PROFILE_FIELD)])
+    person = str(profile["id"])  # a merged id answers as its survivor
+    region = str(profile["region"])
+    vacancy = None
+    async with db.uow() as uow:
+        if data.vacancy_id is not None:  # an application: the vacancy's own route
+            vacancy, programme, provider = await application_route(
+                uow, identity, vacancy_id=data.vacancy_id, programme_id=data.programme_id,
+                provider_id=data.provider_id, region=region)
+        else:
+            assert data.programme_id is not None and data.provider_id is not None
+            programme, provider = await load_route(uow, data.programme_id, data.provider_id,
+                                                   region)
+    answer = await registry.consent(identity, person, recipient=provider.organisation_id,
+                                    programme=programme.id)
+    if answer is None:
+        raise ValidationFailed([("profile_id", PROFILE_FIELD)])
+    if not answer.granted:
+        raise ConsentMissing(provider.organisation_id, programme.id)
+    async with db.uow() as uow:
+        if (replay := await uow.claim(idempotency)) is not None:
+            return replay  # a concurrent retry was answered meanwhile
+        await _check_room(uow, identity, person, programme, provider,
+                          application=vacancy is not None)
         now = utcnow()
         r = new_referral(
             profile_id=person, profile_organisation_id=str(profile["organisation_id"]),
@@ -89,6 +112,9 @@ async def create_referral(*, db: Database, peers: Peers, identity: Identity,
             referring_organisation_id=identity.organisation_id,
             referring_subject=identity.subject, notes=data.notes,
             credential_id=data.credential_id, consent_id=answer.consent_id, now=now)
+        if vacancy is not None:
+            r.vacancy_id = vacancy.id
+            r.open_key = application_key(person, vacancy.id)
         try:
             await open_referral(uow, r, identity, now)
         except IntegrityError:
@@ -101,11 +127,13 @@ async def create_referral(*, db: Database, peers: Peers, identity: Identity,
 
 
 async def _check_room(uow: UnitOfWork, identity: Identity, profile_id: str,
-                     programme: Programme, provider: Provider) -> None:
+                     programme: Programme, provider: Provider, *,
+                     application: bool = False) -> None:
     """409 when the person already has an open referral to the programme (its id only for
-    a caller who may see it) or the provider is at capacity."""
+    a caller who may see it) or the provider is at capacity. An application to a vacancy
+    may sit beside other referrals to the programme (one per vacancy: its open key)."""
     repo = ReferralRepository(uow.session)
-    existing = await repo.open_for(profile_id, programme.id)
+    existing = None if application else await repo.open_for(profile_id, programme.id)
     if existing is not None:
         raise ReferralAlreadyOpen(extra={"existing_referral_id": existing.id}
                                   if can_see_referral(identity, existing) else None)
@@ -123,14 +151,14 @@ async def list_referrals(*, db: Database, identity: Identity, cursors: CursorCod
                          ) -> Page[ReferralOut]:
     require_reader(identity)
     key = filters.as_dict()
-    after = decode_position(cursors, cursor, "referrals", key)
+    after = decode_position(cursors, cursor, "referrals", key, caller=identity)
     now = utcnow()
     async with db.uow() as uow:
         rows = await ReferralRepository(uow.session).find(
             identity=identity, filters=filters, now=now, after=after, limit=limit + 1)
         items = [_referral_out(r, now) for r in rows[:limit]]
     nxt = (encode_position(cursors, "referrals", key, rows[limit - 1].created_at,
-                           rows[limit - 1].id) if len(rows) > limit else None)
+                           rows[limit - 1].id, caller=identity) if len(rows) > limit else None)
     return Page(items=items, next_cursor=nxt)
 
 

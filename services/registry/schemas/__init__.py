@@ -36,6 +36,7 @@ from services.registry.schemas.consents import (
 )
 from services.registry.schemas.documents import DocumentIn, DocumentOut
 from services.registry.schemas.oversight import (
+    AccessDenialOut,
     AuditEntryOut,
     ExportOut,
     ExportSection,
@@ -54,7 +55,8 @@ from services.registry.schemas.profiles import (
 )
 
 __all__ = [
-    "AGE_BANDS", "EC_PROVINCE", "UBIGEO_PREFIX", "WRITTEN_EVIDENCE", "Alpha3", "AuditEntryOut",
+    "AGE_BANDS", "EC_PROVINCE", "UBIGEO_PREFIX", "WRITTEN_EVIDENCE", "AccessDenialOut",
+    "Alpha3", "AuditEntryOut",
     "BulkIn", "BulkItemResult", "BulkOut", "ConsentCheckOut", "ConsentIn", "ConsentOut",
     "ConsentPurpose", "ConsentStatus", "DisabilityType", "DocumentIn", "DocumentOut",
     "DuplicateCandidate", "DuplicatesOut", "Evidence", "ExportOut", "ExportSection",

@@ -38,13 +38,18 @@ class BulkItemResult(BaseModel):
     duplicate_of_index: int | None = Field(
         None, description="Duplicate of an earlier item of this same batch.")
     errors: list[FieldError] | None = None
+    warnings: list[FieldError] | None = Field(
+        None, description="Created, but something was left out: an optional phone that is "
+                          "not a valid number is dropped (field `phone`).")
 
 
 class BulkOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {
         "created": 2, "duplicates": 1, "invalid": 1, "results": [
             {"index": 0, "status": "created", "id": "6f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f"},
-            {"index": 1, "status": "created", "id": "7f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f"},
+            {"index": 1, "status": "created", "id": "7f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f",
+             "warnings": [{"field": "phone", "message": "Teléfono no válido: la persona se "
+                                                        "registró sin teléfono"}]},
             {"index": 2, "status": "duplicate",
              "existing_profile_id": "6f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f"},
             {"index": 3, "status": "invalid",

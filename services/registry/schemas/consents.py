@@ -19,6 +19,7 @@ from pydantic import (
 from services.registry.schemas.common import OrgId, assume_utc
 from shared.errors import InvalidValue
 from shared.i18n import Text
+from shared.text import OneLineText
 
 
 class ConsentPurpose(StrEnum):
@@ -27,6 +28,9 @@ class ConsentPurpose(StrEnum):
     CREDENTIAL_SHARING = "credential_sharing"  # issuing/exporting verifiable credentials
     STATISTICS = "statistics"
     CONTACT = "contact"
+    TRANSFER = "transfer"  # the portable record to another country's deployment (issue 21)
+    JOB_MATCHING = "job_matching"              # listed among a named organisation's vacancy
+    #                                            candidates (issue 20)
 
 
 class ConsentStatus(StrEnum):
@@ -48,6 +52,14 @@ WRITTEN_EVIDENCE = frozenset({Evidence.WRITTEN, Evidence.DIGITAL_SIGNATURE})
 _RECIPIENT_REQUIRED = Text(
     "El consentimiento para derivación debe nombrar la organización o el programa receptor",
     "A referral consent must name the receiving organisation or programme")
+_DEPLOYMENT_REQUIRED = Text(
+    "El consentimiento de transferencia, y solo él, nombra el despliegue de destino "
+    "(recipient_deployment_id)",
+    "A transfer consent, and only a transfer consent, names the destination deployment "
+    "(recipient_deployment_id)")
+_MATCHING_RECIPIENT_REQUIRED = Text(
+    "El consentimiento para intermediación laboral debe nombrar la organización receptora",
+    "A job matching consent must name the receiving organisation")
 _WRITTEN_REQUIRED = Text(
     "Los datos sensibles requieren consentimiento por escrito o firma digital (Ley 29733)",
     "Sensitive data needs written or digitally signed consent (Ley 29733)")
@@ -74,17 +86,21 @@ class ConsentIn(BaseModel):
     recipient_organisation_id: OrgId | None = Field(
         default=None, description="Organisation that may receive the data (referral: "
                                   "required unless a programme is named).")
+    recipient_deployment_id: OrgId | None = Field(
+        default=None, description="transfer: the other country's deployment (an id of "
+                                  "RUTA_PEER_DEPLOYMENTS) the portable record may go to.")
     programme_id: OrgId | None = None
     sensitive_data: StrictBool = Field(
         default=False, description="The consent covers sensitive data (violence, health, "
                                    "disability, protection): written evidence required.")
     evidence: Evidence
     evidence_reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                         max_length=200)] | None = Field(
+                                                         max_length=200),
+                                  OneLineText] | None = Field(
         default=None, description="Where the signed form or recording is filed; no personal "
                                   "data.")
     witnessed_by: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                   max_length=200)] | None = None
+                                                   max_length=200), OneLineText] | None = None
     valid_until: datetime | None = None
 
     @field_validator("valid_until")
@@ -100,6 +116,11 @@ class ConsentIn(BaseModel):
         if (self.purpose is ConsentPurpose.REFERRAL and self.recipient_organisation_id is None
                 and self.programme_id is None):
             raise InvalidValue(_RECIPIENT_REQUIRED)
+        if (self.purpose is ConsentPurpose.TRANSFER) != (self.recipient_deployment_id
+                                                          is not None):
+            raise InvalidValue(_DEPLOYMENT_REQUIRED)
+        if self.purpose is ConsentPurpose.JOB_MATCHING and self.recipient_organisation_id is None:
+            raise InvalidValue(_MATCHING_RECIPIENT_REQUIRED)
         if self.sensitive_data and self.evidence not in WRITTEN_EVIDENCE:
             raise InvalidValue(_WRITTEN_REQUIRED)
         if self.evidence is Evidence.VERBAL_WITNESSED and not self.witnessed_by:
@@ -113,6 +134,8 @@ class ConsentOut(BaseModel):
     purpose: ConsentPurpose
     status: ConsentStatus = Field(description="Expired when granted and past valid_until.")
     recipient_organisation_id: str | None
+    recipient_deployment_id: str | None = Field(
+        None, description="transfer: the destination deployment.")
     programme_id: str | None
     sensitive_data: bool
     evidence: Evidence

@@ -19,6 +19,7 @@ from services.registry import documents as docs
 from services.registry.documents import DocumentType, Verification
 from services.registry.schemas.common import Alpha3
 from shared.errors import InvalidValue
+from shared.text import OneLineText
 
 
 class DocumentIn(BaseModel):
@@ -33,7 +34,7 @@ class DocumentIn(BaseModel):
         "pe_dni (8 digits), pe_cpp, pe_ptp, pe_carne_extranjeria, "
         "pe_carne_solicitante_refugio, ec_cedula (10 digits, check digit), ec_visa_virte, "
         "ve_cedula (V/E + digits), ve_passport, passport (issuing_country required)"))
-    number: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(
+    number: Annotated[str, StringConstraints(min_length=1, max_length=40), OneLineText] = Field(
         description="As written on the document; stored normalised (upper case, no spaces, "
                     "dots or dashes).")
     issuing_country: Alpha3 | None = Field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +18,30 @@ class AuditEntryOut(BaseModel):
     actor_organisation_id: str | None
     fields: list[str]
     request_id: str | None
+
+
+class AccessDenialOut(BaseModel):
+    """Attempts of one caller on one route against this person on one day, refused as
+    outside their scope (404). Never what they sent: no body, no query values."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "id": 12, "profile_id": "6f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f",
+        "organisation_id": "ong-otra", "client_id": "integracion-ong-otra",
+        "role": "ngo_partner", "method": "GET", "route": "/v1/profiles/{profile_id}",
+        "day": "2026-12-04", "first_at": "2026-12-04T09:12:03Z",
+        "last_at": "2026-12-04T09:14:40Z", "attempts": 50}})
+
+    id: int
+    profile_id: str
+    organisation_id: str
+    client_id: str
+    role: str
+    method: str
+    route: str
+    day: date
+    first_at: datetime
+    last_at: datetime
+    attempts: int
 
 
 class StatisticsOut(BaseModel):

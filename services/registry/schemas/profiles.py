@@ -36,8 +36,10 @@ from services.registry.schemas.consents import ConsentIn
 from services.registry.schemas.documents import DocumentIn, DocumentOut
 from shared.errors import InvalidValue
 from shared.i18n import Text
+from shared.isco08 import IscoUnitGroup
 from shared.refdata import LANGUAGES_DOC, NATIONALITY_DOC, LanguageCode, NationalityCode
 from shared.regions import RegionCode
+from shared.text import MultiLineText, OneLineText
 
 
 # --- sensitive data ----------------------------------------------------------------------
@@ -60,10 +62,23 @@ class SensitiveData(BaseModel):
     disability_certificate: StrictBool | None = Field(
         default=None, description="CONADIS (Peru) or MSP (Ecuador) certificate.")
     protection_needs: list[ProtectionNeed] = Field(default_factory=list, max_length=9)
-    notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000),
+                    MultiLineText] | None = None
 
 
 # --- profiles ----------------------------------------------------------------------------
+class Experience(BaseModel):
+    """Years worked in one occupation: what a vacancy's experience requirement is checked
+    against (job matching, issue 20), beside the overall ``years_experience``."""
+
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"example": {"isco": "2221", "years": 8}})
+
+    isco: IscoUnitGroup = Field(description="ISCO-08 unit group (4 digits), e.g. 2221 "
+                                            "nursing professionals.")
+    years: int = Field(ge=0, le=70)
+
+
 class _ProfileFields(BaseModel):
     """Fields shared by create and rectification, validated the same way."""
 
@@ -71,10 +86,12 @@ class _ProfileFields(BaseModel):
     district: Annotated[str, StringConstraints(pattern=r"^\d{4}(\d{2})?$")] | None = Field(
         default=None, description="Peru: INEI ubigeo (6 digits); Ecuador: INEC canton (4) or "
                                   "parish (6). Must lie in `region`.")
-    phone: Annotated[str, StringConstraints(min_length=5, max_length=30)] | None = Field(
+    phone: Annotated[str, StringConstraints(min_length=5, max_length=30),
+                     OneLineText] | None = Field(
         default=None, description="Stored as E.164; national numbers are read in the "
                                   "region's country.")
-    email: Annotated[str, StringConstraints(min_length=3, max_length=254)] | None = None
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254),
+                     OneLineText] | None = None
     languages: list[LanguageCode] | None = Field(default=None, max_length=10,
                                                  description=LANGUAGES_DOC)
     education_level: int | None = Field(default=None, ge=0, le=8,
@@ -89,6 +106,19 @@ class _ProfileFields(BaseModel):
     skills: list[ShortText] | None = Field(default=None, max_length=50)
     interest_employment: StrictBool | None = None
     interest_self_employment: StrictBool | None = None
+    experience: list[Experience] | None = Field(
+        default=None, max_length=20,
+        description="Years of experience per occupation (ISCO-08 unit group), one entry per "
+                    "occupation; job matching reads it.")
+
+    @field_validator("experience")
+    @classmethod
+    def _one_entry_per_occupation(cls, value: list[Experience] | None
+                                  ) -> list[Experience] | None:
+        if value is not None and len({e.isco for e in value}) != len(value):
+            raise InvalidValue(Text("una sola entrada por ocupación",
+                                    "one entry per occupation"))
+        return value
 
     @field_validator("district")
     @classmethod
@@ -141,6 +171,7 @@ EXAMPLE_CREATE: dict[str, Any] = {
     "occupation_training": "2211",
     "occupation_desired": "2211",
     "years_experience": 8,
+    "experience": [{"isco": "2221", "years": 8}],
     "skills": ["atención primaria", "vacunación"],
     "interest_employment": True,
     "documents": [{"type": "ve_cedula", "number": "V-12.345.678", "verification": "seen"},
@@ -220,6 +251,14 @@ class ProfileUpdate(_ProfileFields, _UpdateCore):
         return self
 
 
+class ImportedFrom(BaseModel):
+    """Where a person imported from a peer deployment came from (issue 21): the caseworker
+    reading the profile sees it without looking up the transfer."""
+
+    deployment: str = Field(description="The peer deployment's id (`RUTA_PEER_DEPLOYMENTS`).")
+    profile_id: str = Field(description="The person's profile id at that deployment.")
+
+
 class ProfileOut(BaseModel):
     """A profile as its reader may see it. ``sensitive`` is present only for callers with the
     ``sensitive:read`` permission (and only when the person's consent covers that reader)."""
@@ -266,11 +305,17 @@ class ProfileOut(BaseModel):
     skills: list[str] | None
     interest_employment: bool | None
     interest_self_employment: bool | None
+    experience: list[Experience] | None = Field(
+        default=None, description="Years of experience per ISCO-08 unit group.")
     opt_out_statistics: bool = Field(description="ARCO opposition: excluded from statistics.")
     opt_out_contact: bool = Field(description="ARCO opposition: not to be contacted.")
     documents: list[DocumentOut]
     sensitive: SensitiveData | None = Field(
         default=None, description="Only with `sensitive:read`; absent otherwise.")
+    imported_from: ImportedFrom | None = Field(
+        default=None, description="Provenance: the peer deployment and original profile id "
+                                  "of the latest import of this person "
+                                  "(`POST /v1/transfers/import`); null if never imported.")
     created_at: datetime
     updated_at: datetime
 
@@ -318,7 +363,8 @@ class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
         "duplicate_id": "9a1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f", "duplicate_version": 2}})
 
-    duplicate_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+    duplicate_id: Annotated[str, StringConstraints(min_length=1, max_length=64),
+                            OneLineText] = Field(
         description="The profile merged into this one (it then answers with a pointer).")
     duplicate_version: int | None = Field(
         default=None, ge=1, description="The duplicate's version you checked (optional "

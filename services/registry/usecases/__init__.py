@@ -8,7 +8,9 @@ Who may do what (object-level; the gateway checks roles per route as well):
   read, rectify, cancel, merge and export the profiles their organisation registered (in their
   regions), and read the profiles other organisations shared with it by the person's consent;
 * ``provider`` reads only profiles shared with its organisation by consent;
-* ``coordinator`` of the owning organisation also reads the audit log; coordinators (their
+* ``coordinator`` of the owning organisation also reads the audit log and the access
+  denials (who was refused the person as outside their scope; admins read these too);
+  coordinators (their
   organisation), ``admin`` and the services' ``system`` identity read statistics;
 * ``admin`` and ``ministry_system`` never read profile data (403): the admin role holds no
   personal or sensitive data;
@@ -27,6 +29,7 @@ from services.registry.usecases.consents import (
     record_consent,
     withdraw_consent,
 )
+from services.registry.usecases.denials import read_denials, record_denial
 from services.registry.usecases.export import RegistryExport, export_ids, export_registry
 from services.registry.usecases.finding import SearchFilters, find_duplicates, search_profiles
 from services.registry.usecases.merging import merge_profiles
@@ -38,6 +41,7 @@ from services.registry.usecases.registration import create_profile, prepare
 __all__ = [
     "RegistryExport", "SearchFilters", "bulk_create", "check_consent", "create_profile",
     "erase_profile", "export_ids", "export_registry", "find_duplicates", "list_consents",
-    "merge_profiles", "prepare", "read_audit", "read_profile", "record_consent",
+    "merge_profiles", "prepare", "read_audit", "read_denials", "read_profile",
+    "record_consent", "record_denial",
     "search_profiles", "statistics", "update_profile", "withdraw_consent",
 ]

@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.registry.access import access_of
+from services.registry.clients import unknown_programmes
 from services.registry.crypto import SensitiveCipher
-from services.registry.errors import BatchConflict
+from services.registry.errors import PHONE_DROPPED, UNKNOWN_PROGRAMME, BatchConflict
 from services.registry.models import ProfileStatus
 from services.registry.presenters import SCALAR_FIELDS, RowView, dumps
 from services.registry.repository import DuplicateKey, ProfileRepository
@@ -29,20 +30,37 @@ from shared.errors import validation_errors
 from shared.i18n import current_language
 from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.identity import Identity
+from shared.peers import Peers
 
 DocKey = tuple[str, str, str]
 Owner = tuple[str, str, str, str]
 
 
+def _validate(raw: Any) -> tuple[ProfileCreate, list[dict[str, str]]]:
+    """One item, and its warnings: an optional phone that is not a valid number is dropped
+    (the person is registered without it, with a warning on the row) rather than sinking the
+    person, as NGO lists carry old and mistyped numbers."""
+    try:
+        return ProfileCreate.model_validate(raw), []
+    except ValidationError as exc:
+        bad_phone = isinstance(raw, dict) and raw.get("phone") is not None and all(
+            e["loc"][:1] == ("phone",) for e in exc.errors())
+        if not bad_phone:
+            raise
+    data = ProfileCreate.model_validate({k: v for k, v in raw.items() if k != "phone"})
+    return data, [{"field": "phone", "message": PHONE_DROPPED.render(current_language())}]
+
+
 def _validate_items(identity: Identity, items: list[Any], cipher: SensitiveCipher,
                     now: datetime, results: list[dict[str, Any]]
-                    ) -> list[tuple[int, Prepared]]:
-    """The valid items, prepared; an invalid one gets its result (with field errors) now."""
+                    ) -> list[tuple[int, Prepared, list[dict[str, str]]]]:
+    """The valid items, prepared, with their warnings; an invalid one gets its result (with
+    field errors) now."""
     lang = current_language()
-    prepared: list[tuple[int, Prepared]] = []
+    prepared: list[tuple[int, Prepared, list[dict[str, str]]]] = []
     for i, raw in enumerate(items):
         try:
-            data = ProfileCreate.model_validate(raw)
+            data, warnings = _validate(raw)
         except ValidationError as exc:
             results[i] = {"index": i, "status": "invalid",
                           "errors": validation_errors(exc.errors(), lang)}
@@ -52,8 +70,32 @@ def _validate_items(identity: Identity, items: list[Any], cipher: SensitiveCiphe
             results[i] = {"index": i, "status": "invalid", "errors": [
                 {"field": f, "message": t.render(lang)} for f, t in errors]}
             continue
-        prepared.append((i, prepare(identity, data, cipher, now)))
+        prepared.append((i, prepare(identity, data, cipher, now), warnings))
     return prepared
+
+
+async def _drop_unknown_programmes(peers: Peers, identity: Identity,
+                                   prepared: list[tuple[int, Prepared]],
+                                   results: list[dict[str, Any]]
+                                   ) -> list[tuple[int, Prepared]]:
+    """Items whose consents name a programme the referrals catalogue does not know become
+    invalid (naming each field); the catalogue is asked once for the whole batch, before the
+    transaction opens (503 when it cannot be asked: nothing is written)."""
+    wanted = {c["programme_id"] for _, p in prepared for c in p.consents if c["programme_id"]}
+    if not wanted:
+        return prepared
+    unknown = await unknown_programmes(peers, identity, wanted)
+    lang = current_language()
+    kept = []
+    for i, prep in prepared:
+        bad = [j for j, c in enumerate(prep.consents) if c["programme_id"] in unknown]
+        if bad:
+            results[i] = {"index": i, "status": "invalid", "errors": [
+                {"field": f"consents[{j}].programme_id",
+                 "message": UNKNOWN_PROGRAMME.render(lang)} for j in bad]}
+        else:
+            kept.append((i, prep))
+    return kept
 
 
 async def _visible_owners(repo: ProfileRepository, identity: Identity, now: datetime,
@@ -103,15 +145,17 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def bulk_create(
-    *, db: Database, identity: Identity, items: list[Any], cipher: SensitiveCipher,
-    idempotency: IdempotencyKey | None = None,
+    *, db: Database, peers: Peers, identity: Identity, items: list[Any],
+    cipher: SensitiveCipher, idempotency: IdempotencyKey | None = None,
 ) -> StoredResponse:
     """Up to 1,000 people in one transaction, each judged on its own: created, duplicate
     (document already registered, or repeated in the batch) or invalid (with field errors)."""
     require_role(identity, CASELOAD_ROLES)
     now = utcnow()
     results: list[dict[str, Any]] = [{} for _ in items]
-    prepared = _validate_items(identity, items, cipher, now, results)
+    checked = _validate_items(identity, items, cipher, now, results)
+    prepared = await _drop_unknown_programmes(
+        peers, identity, [(i, prep) for i, prep, _ in checked], results)
     async with db.uow() as uow:
         if (replay := await uow.claim(idempotency)) is not None:
             return replay
@@ -119,6 +163,9 @@ async def bulk_create(
         existing = await repo.find_documents({k for _, p in prepared for k in p.doc_keys})
         visible = await _visible_owners(repo, identity, now, existing)
         to_insert = _judge(prepared, existing, visible, results)
+        for i, _, warnings in checked:
+            if warnings and results[i]["status"] == "created":
+                results[i]["warnings"] = warnings
         try:
             await repo.insert_many([p.profile for _, p in to_insert],
                                    [d for _, p in to_insert for d in p.documents],

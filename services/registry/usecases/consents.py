@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from services.registry.clients import unknown_programmes
 from services.registry.consent_rules import (
     consent_row,
     covers_sensitive,
@@ -14,19 +15,32 @@ from services.registry.consent_rules import (
     effective_status,
     opposition,
 )
-from services.registry.errors import ConsentNotFound, ConsentNotGranted, ProfileNotFound
+from services.registry.errors import (
+    UNKNOWN_PROGRAMME,
+    ConsentNotFound,
+    ConsentNotGranted,
+    ProfileNotFound,
+)
 from services.registry.models import Consent, Profile, ProfileStatus
 from services.registry.presenters import consent_dict, dumps, profile_location
 from services.registry.repository import ProfileRepository
 from services.registry.schemas.consents import ConsentIn, ConsentStatus
 from services.registry.usecases.records import audit_row, consent_event, profile_event
-from services.registry.usecases.scope import READERS, load_access, load_visible, require_role
+from services.registry.usecases.scope import (
+    READERS,
+    load_access,
+    load_visible,
+    not_found,
+    require_role,
+)
 from shared.authz import CASELOAD_ROLES
 from shared.clock import utcnow
 from shared.concurrency import ExpectedVersion, etag
 from shared.db import Database, UnitOfWork
+from shared.errors import ValidationFailed
 from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.identity import Identity, Role
+from shared.peers import Peers
 
 
 async def list_consents(*, db: Database, identity: Identity, profile_id: str) -> bytes:
@@ -61,9 +75,25 @@ def _emit_updated(uow: UnitOfWork, p: Profile, changed: list[str]) -> None:
         uow.emit(profile_event("profile.updated", p, {"changed_fields": changed}))
 
 
-async def record_consent(*, db: Database, identity: Identity, profile_id: str, data: ConsentIn,
-                         idempotency: IdempotencyKey | None = None) -> StoredResponse:
+async def ensure_known_programmes(peers: Peers, identity: Identity,
+                                  named: Sequence[tuple[str, str | None]]) -> None:
+    """422 naming each field whose ``programme_id`` the referrals catalogue does not know
+    (``named``: field name, programme id or None); 503 when the catalogue cannot be asked.
+    Asked before any transaction opens: no connection is held while referrals answers."""
+    wanted = {pid for _, pid in named if pid is not None}
+    if not wanted:
+        return
+    unknown = await unknown_programmes(peers, identity, wanted)
+    errors = [(field, UNKNOWN_PROGRAMME) for field, pid in named if pid in unknown]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+async def record_consent(*, db: Database, peers: Peers, identity: Identity, profile_id: str,
+                         data: ConsentIn, idempotency: IdempotencyKey | None = None
+                         ) -> StoredResponse:
     require_role(identity, CASELOAD_ROLES)
+    await ensure_known_programmes(peers, identity, [("programme_id", data.programme_id)])
     now = utcnow()
     async with db.uow() as uow:
         if (replay := await uow.claim(idempotency)) is not None:
@@ -157,10 +187,10 @@ async def check_consent(*, db: Database, identity: Identity, profile_id: str, pu
         if p is not None and p.status == ProfileStatus.MERGED and p.merged_into:
             p = await repo.get(p.merged_into)
         if p is None or p.status != ProfileStatus.ACTIVE:
-            raise ProfileNotFound()
+            raise await not_found(repo, identity, profile_id)
         if identity.role is not Role.SYSTEM \
                 and await load_access(repo, identity, p, now) is None:
-            raise ProfileNotFound()
+            raise ProfileNotFound(profile_id=profile_id)
         consent = decide(await repo.consents_of(p.id), purpose, recipient, programme, now)
         if identity.role is not Role.SYSTEM:
             await repo.add_audit([audit_row(identity, p.id, "consent_check", ["consents"],

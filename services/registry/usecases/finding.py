@@ -48,7 +48,7 @@ async def search_profiles(*, db: Database, identity: Identity, cursors: CursorCo
                           ) -> bytes:
     require_role(identity, READERS)
     fp = filters.as_dict()
-    position = cursors.decode(cursor, "profiles", fp) if cursor else None
+    position = cursors.decode(cursor, "profiles", fp, caller=identity) if cursor else None
     now = utcnow()
     if filters.document is not None and filters.q is None and db.is_postgres:
         return await _by_document(db=db, identity=identity, cursors=cursors, filters=filters,
@@ -71,7 +71,7 @@ async def search_profiles(*, db: Database, identity: Identity, cursors: CursorCo
                 filters.q or filters.document) else "list", SUMMARY_GROUPS, now)
                 for it in items])
             await uow.commit()
-    nxt = cursors.encode("profiles", fp, next_pos) if next_pos else None
+    nxt = cursors.encode("profiles", fp, next_pos, caller=identity) if next_pos else None
     return dumps({"items": items, "next_cursor": nxt})
 
 
@@ -81,9 +81,21 @@ async def _by_name(repo: ProfileRepository, identity: Identity, now: datetime, q
     """Best matches first; the cursor is the last (score, id) of the page."""
     key = search.normalise(q) or ""
     where.append(visible_clause(identity, now))
-    candidates = await repo.name_candidates(query_key=key, where=where,
-                                            is_postgres=is_postgres)
-    ranked = search.rank(key, candidates)
+    ranked: list[tuple[float, str]] = []
+    if is_postgres:
+        # the selective path first: every token, then every token but one (a slip the
+        # dictionary could not correct); what neither answers (one token, two slips) goes
+        # to the trigram statement, as before
+        for all_but_one in (False, True):
+            tokens = await repo.token_candidates(query_key=key, where=where,
+                                                 all_but_one=all_but_one)
+            ranked = search.rank(key, tokens) if tokens else []
+            if ranked or tokens is None:
+                break
+    if not ranked:
+        candidates = await repo.name_candidates(query_key=key, where=where,
+                                                is_postgres=is_postgres)
+        ranked = search.rank(key, candidates)
     if position is not None:
         ps, pid = float(position[0]), str(position[1])
         ranked = [(s, i) for s, i in ranked if (s < ps) or (s == ps and i > pid)]
@@ -127,8 +139,8 @@ async def _by_document(*, db: Database, identity: Identity, cursors: CursorCodec
             organisation_id=filters.organisation_id, identity=identity, after=after,
             limit=limit, audit=audit_row(identity, "", "search", SUMMARY_GROUPS, now))
     items = [summary_dict(r) for r in found[:limit]]
-    nxt = cursors.encode("profiles", filters.as_dict(), [items[-1]["id"]]) \
-        if len(found) > limit else None
+    nxt = (cursors.encode("profiles", filters.as_dict(), [items[-1]["id"]], caller=identity)
+           if len(found) > limit else None)
     return dumps({"items": items, "next_cursor": nxt})
 
 

@@ -10,19 +10,16 @@ from sqlalchemy import ColumnElement
 from services.registry.errors import (
     AUDIT_FOR_COORDINATORS,
     NoProfileData,
-    NotOwner,
-    ProfileNotFound,
     RoleNotAllowed,
 )
-from services.registry.models import ProfileStatus, profiles_table
+from services.registry.models import profiles_table
 from services.registry.presenters import audit_dict, dumps
 from services.registry.repository import ProfileRepository
 from services.registry.usecases.records import audit_row
 from services.registry.usecases.scope import (
     READERS,
     STATISTICS_ROLES,
-    load_access,
-    require_live,
+    load_owned,
     require_role,
 )
 from shared.clock import utcnow
@@ -42,20 +39,12 @@ async def read_audit(*, db: Database, identity: Identity, cursors: CursorCodec,
     if identity.role in (Role.ADMIN, Role.MINISTRY_SYSTEM):
         raise NoProfileData()
     require_role(identity, READERS)
-    before = int(cursors.decode(cursor, "audit", {"p": profile_id})[0]) if cursor else None
+    before = (int(cursors.decode(cursor, "audit", {"p": profile_id}, caller=identity)[0])
+              if cursor else None)
     now = utcnow()
     async with db.uow() as uow:
         repo = ProfileRepository(uow.session)
-        p = await repo.get(profile_id)
-        if p is None:
-            raise ProfileNotFound()
-        access = await load_access(repo, identity, p, now)
-        if p.status == ProfileStatus.MERGED:
-            await require_live(repo, identity, p, access, now)
-        if access is None:
-            raise ProfileNotFound()
-        if not access.owner:
-            raise NotOwner()
+        p = await load_owned(repo, identity, profile_id, now)
         if identity.role is not Role.COORDINATOR:
             raise RoleNotAllowed(AUDIT_FOR_COORDINATORS)
         ids = [p.id, *await repo.merged_into(p.id)]
@@ -63,8 +52,8 @@ async def read_audit(*, db: Database, identity: Identity, cursors: CursorCodec,
         items = [audit_dict(r) for r in rows[:limit]]
         await repo.add_audit([audit_row(identity, p.id, "audit_read", [], now)])
         await uow.commit()
-    nxt = cursors.encode("audit", {"p": profile_id}, [items[-1]["id"]]) \
-        if len(rows) > limit else None
+    nxt = (cursors.encode("audit", {"p": profile_id}, [items[-1]["id"]], caller=identity)
+           if len(rows) > limit else None)
     return dumps({"items": items, "next_cursor": nxt})
 
 

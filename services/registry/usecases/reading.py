@@ -8,12 +8,23 @@ from typing import Any
 
 from services.registry.access import Access
 from services.registry.crypto import SensitiveCipher
-from services.registry.errors import ProfileNotFound
 from services.registry.hot_reads import read_audited
-from services.registry.presenters import READ_GROUPS, document_dict, dumps, profile_dict
+from services.registry.presenters import (
+    READ_GROUPS,
+    document_dict,
+    dumps,
+    imported_from,
+    profile_dict,
+)
 from services.registry.repository import ProfileRepository
 from services.registry.usecases.records import audit_row, decrypt_sensitive
-from services.registry.usecases.scope import READERS, load_access, require_live, require_role
+from services.registry.usecases.scope import (
+    READERS,
+    load_access,
+    not_found,
+    require_live,
+    require_role,
+)
 from shared.clock import utcnow
 from shared.db import Database
 from shared.identity import Identity, Permission, Role
@@ -23,7 +34,9 @@ async def read_profile(*, db: Database, identity: Identity, cipher: SensitiveCip
                        profile_id: str) -> tuple[bytes, int]:
     """The hot path. On PostgreSQL the common case (the owner reads an active profile) is
     one statement that reads and audits; everything else, and SQLite, goes through a unit
-    of work: one joined SELECT, a consent lookup for a shared reader, one audit INSERT."""
+    of work: one joined SELECT, a consent lookup for a reader outside the owner, one audit
+    INSERT. An id that answers nothing in one statement takes the general path too, so a
+    missing person costs what one outside scope does (usecases.scope)."""
     require_role(identity, READERS)
     now = utcnow()
     rows: Sequence[Any]
@@ -34,16 +47,14 @@ async def read_profile(*, db: Database, identity: Identity, cipher: SensitiveCip
         async with db.statement() as conn:
             rows = await read_audited(conn, profile_id=profile_id, audit=audit,
                                       regions=identity.regions)
-        if not rows:
-            raise ProfileNotFound()
-        if rows[0].audited:
+        if rows and rows[0].audited:
             return _read_body(cipher, rows, Access(owner=True, sensitive=sensitive),
                               now), rows[0].version
     async with db.uow() as uow:
         repo = ProfileRepository(uow.session)
         rows = await repo.get_with_documents(profile_id)
         if not rows:
-            raise ProfileNotFound()
+            raise await not_found(repo, identity, profile_id)
         p = rows[0]
         access = await require_live(repo, identity, p,
                                     await load_access(repo, identity, p, now), now)
@@ -64,4 +75,5 @@ def _read_body(cipher: SensitiveCipher, rows: Sequence[Any], access: Access, now
     documents = [document_dict(r, "d_", today) for r in rows if r.d_id is not None]
     sensitive = decrypt_sensitive(cipher, p) if access.sensitive else None
     return dumps(profile_dict(p, documents, sensitive=sensitive,
-                              include_sensitive=access.sensitive, today=today))
+                              include_sensitive=access.sensitive, today=today,
+                              provenance=imported_from(p)))

@@ -12,6 +12,7 @@ from services.registry.presenters import document_dict, profile_dict
 from services.registry.repository import ProfileRepository
 from shared.identity import Identity
 from shared.outbox import Event
+from shared.work_authorisation import rules
 
 
 def audit_row(identity: Identity, profile_id: str, action: str, fields: Sequence[str],
@@ -35,6 +36,17 @@ def consent_event(kind: str, p: Any, c: Any) -> Event:
                                    "programme_id": g("programme_id")})
 
 
+def recorded_event(kind: str, p: Any, doc: Any) -> Event:
+    """``document.recorded``: a document added to an existing profile (or its expiry date
+    changed: a renewal), with whether the rules file says its type authorises work in the
+    person's country (the caseworker's own flag stays evidence, not the rule)."""
+    return Event(type=kind, subject_type="document", subject_id=doc.id,
+                 organisation_id=p.organisation_id, regions=[p.region],
+                 data={"profile_id": p.id, "document_type": doc.doc_type,
+                       "expiry_date": doc.expiry_date.isoformat() if doc.expiry_date else None,
+                       "authorises_work": rules().authorises_work(doc.doc_type, p.country)})
+
+
 def decrypt_sensitive(cipher: SensitiveCipher, p: Any) -> dict[str, Any] | None:
     if p.sensitive_ciphertext is None or p.sensitive_key_id is None:
         return None
@@ -47,4 +59,5 @@ async def present_profile(repo: ProfileRepository, cipher: SensitiveCipher, p: A
     documents = [document_dict(d) for d in await repo.documents_of([p.id])]
     return profile_dict(p, documents,
                         sensitive=decrypt_sensitive(cipher, p) if include_sensitive else None,
-                        include_sensitive=include_sensitive)
+                        include_sensitive=include_sensitive,
+                        provenance=await repo.imported_from(p.id))

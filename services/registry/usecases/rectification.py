@@ -24,18 +24,25 @@ from services.registry.presenters import SCALAR_FIELDS, dumps
 from services.registry.repository import ProfileRepository
 from services.registry.schemas.common import check_district, normalise_phone
 from services.registry.schemas.profiles import ProfileUpdate, SensitiveData
-from services.registry.usecases.records import audit_row, present_profile, profile_event
+from services.registry.usecases.records import (
+    audit_row,
+    present_profile,
+    profile_event,
+    recorded_event,
+)
 from services.registry.usecases.scope import (
     load_visible,
     reject_registered_documents,
     require_role,
 )
+from services.registry.worklist import document_key, resolve
 from shared.authz import CASELOAD_ROLES
 from shared.clock import utcnow
 from shared.concurrency import ExpectedVersion
 from shared.db import Database
 from shared.errors import ValidationFailed
 from shared.identity import Identity, Permission
+from shared.models import new_id
 from shared.regions import country_of
 
 DocKey = tuple[str, str, str | None]
@@ -57,8 +64,9 @@ async def update_profile(
         p, access = await load_visible(repo, identity, profile_id, now, owner_only=True)
         expected.check(p.version)
         changed = _set_fields(p, data)
+        recorded: list[IdentityDocument] = []
         if "documents" in sent and data.documents is not None \
-                and await _replace_documents(repo, identity, p, data, now):
+                and await _replace_documents(repo, identity, p, data, now, recorded):
             changed.append("documents")
         sensitive_changed = False
         if "sensitive" in sent:
@@ -72,6 +80,8 @@ async def update_profile(
             public = [f for f in changed if f != "sensitive"]
             if public:
                 uow.emit(profile_event("profile.updated", p, {"changed_fields": sorted(public)}))
+            for doc in recorded:
+                uow.emit(recorded_event("document.recorded", p, doc))
         await repo.add_audit([audit_row(identity, p.id, "update",
                                         changed + ["sensitive"] * sensitive_changed, now)])
         body = await present_profile(repo, cipher, p, include_sensitive=access.sensitive)
@@ -92,6 +102,8 @@ def _set_fields(p: Profile, data: ProfileUpdate) -> list[str]:
         if name in sent:
             value = getattr(data, name)
             value = str(value) if hasattr(value, "value") else value
+            if isinstance(value, list):  # a JSON column keeps plain values
+                value = [v.model_dump() if hasattr(v, "model_dump") else v for v in value]
             if getattr(p, name) != value:
                 setattr(p, name, value)
                 changed.append(name)
@@ -117,7 +129,11 @@ def _wanted_documents(data: ProfileUpdate) -> dict[DocKey, Any]:
 
 
 async def _replace_documents(repo: ProfileRepository, identity: Identity, p: Profile,
-                             data: ProfileUpdate, now: datetime) -> bool:
+                             data: ProfileUpdate, now: datetime,
+                             recorded: list[IdentityDocument]) -> bool:
+    """Make the profile's documents the ones sent; ``recorded`` gets the documents added and
+    those whose expiry date changed (``document.recorded``), and the worklist items of the
+    documents removed or re-dated are resolved (the watch starts afresh on the new date)."""
     current = await repo.documents_of([p.id])
     by_key: dict[DocKey, Any] = {
         (d.doc_type, d.issuing_country, d.number): d for d in current}
@@ -130,10 +146,14 @@ async def _replace_documents(repo: ProfileRepository, identity: Identity, p: Pro
     changed = False
     for have, doc in by_key.items():
         if have not in wanted:
+            await resolve(repo.session, [document_key(doc.id, doc.expiry_date)], now)
             await repo.session.delete(doc)
             changed = True
             continue
         new = wanted[have]
+        if new.expiry_date != doc.expiry_date:
+            await resolve(repo.session, [document_key(doc.id, doc.expiry_date)], now)
+            recorded.append(doc)
         for attr, value in (("expiry_date", new.expiry_date),
                             ("verification", new.verification.value),
                             ("authorises_work", new.authorises_work)):
@@ -144,10 +164,12 @@ async def _replace_documents(repo: ProfileRepository, identity: Identity, p: Pro
         await repo.session.flush()  # free the numbers before re-adding any
     for nk in new_keys:
         d = wanted[nk]
-        repo.session.add(IdentityDocument(
-            profile_id=p.id, doc_type=nk[0], number=nk[2], issuing_country=nk[1],
+        added = IdentityDocument(
+            id=new_id(), profile_id=p.id, doc_type=nk[0], number=nk[2], issuing_country=nk[1],
             expiry_date=d.expiry_date, verification=d.verification.value,
-            authorises_work=d.authorises_work, created_at=now, created_by=identity.subject))
+            authorises_work=d.authorises_work, created_at=now, created_by=identity.subject)
+        repo.session.add(added)
+        recorded.append(added)
         changed = True
     return changed
 

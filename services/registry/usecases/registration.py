@@ -32,6 +32,7 @@ from services.registry.presenters import (
 from services.registry.repository import DuplicateKey, ProfileRepository
 from services.registry.schemas.consents import ConsentPurpose, ConsentStatus
 from services.registry.schemas.profiles import ProfileCreate
+from services.registry.usecases.consents import ensure_known_programmes
 from services.registry.usecases.finding import near_matches
 from services.registry.usecases.records import audit_row, consent_event, profile_event
 from services.registry.usecases.scope import reject_registered_documents, require_role
@@ -44,6 +45,7 @@ from shared.i18n import Text
 from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.identity import Identity, Permission
 from shared.models import new_id
+from shared.peers import Peers
 from shared.regions import country_of
 
 
@@ -140,10 +142,12 @@ def _check_create(identity: Identity, data: ProfileCreate) -> None:
 
 
 async def create_profile(
-    *, db: Database, identity: Identity, data: ProfileCreate, cipher: SensitiveCipher,
-    idempotency: IdempotencyKey | None = None,
+    *, db: Database, peers: Peers, identity: Identity, data: ProfileCreate,
+    cipher: SensitiveCipher, idempotency: IdempotencyKey | None = None,
 ) -> StoredResponse:
     _check_create(identity, data)
+    await ensure_known_programmes(peers, identity, [
+        (f"consents[{i}].programme_id", c.programme_id) for i, c in enumerate(data.consents)])
     now = utcnow()
     async with db.uow() as uow:
         if (replay := await uow.claim(idempotency)) is not None:

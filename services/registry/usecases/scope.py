@@ -2,6 +2,12 @@
 
 An object outside the caller's scope is 404, never 403 (a 403 would confirm the person is
 registered). Visibility itself is decided in services.registry.access.
+
+The 404 must not tell either, by its cost: a profile outside scope and an id that does not
+exist run the same statements — the profile lookup, then the person's consents naming the
+caller's organisation (:func:`load_access` reads them for every caller but the owner, and
+:func:`not_found` for a missing id) — and the access-denial record of services.registry.denials
+is one statement in both cases.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from services.registry.access import Access, access_of, may_be_shared, owns
+from services.registry.access import Access, access_of, owns
 from services.registry.errors import (
     DuplicateDocument,
     DuplicateDocumentVisible,
@@ -43,11 +49,23 @@ def require_role(identity: Identity, roles: Iterable[Role]) -> None:
 async def load_access(repo: ProfileRepository, identity: Identity, p: Any, now: datetime
                       ) -> Access | None:
     """How ``identity`` may see profile ``p`` (row or object), or None: out of scope. The
-    person's consents are read only when they can matter (a reader outside the owner)."""
-    if owns(identity, p) or not may_be_shared(identity, p) or identity.organisation_id is None:
+    person's consents naming the caller's organisation are read for every reader outside the
+    owner, even one the region alone excludes: that is the lookup :func:`not_found` repeats,
+    so an outsider cannot tell by the time taken whether the person exists."""
+    if owns(identity, p) or identity.organisation_id is None:
         return access_of(identity, p, (), now)
     consents = await repo.consents_naming(p.id, identity.organisation_id)
     return access_of(identity, p, consents, now)
+
+
+async def not_found(repo: ProfileRepository, identity: Identity, profile_id: str
+                    ) -> ProfileNotFound:
+    """The 404 for an id with no profile, after the same consent lookup an existing profile
+    outside scope costs (:func:`load_access`): it finds nothing, and it is there so both
+    404s run the same statements."""
+    if identity.organisation_id is not None:
+        await repo.consents_naming(profile_id, identity.organisation_id)
+    return ProfileNotFound(profile_id=profile_id)
 
 
 async def require_live(repo: ProfileRepository, identity: Identity, p: Any,
@@ -57,13 +75,13 @@ async def require_live(repo: ProfileRepository, identity: Identity, p: Any,
         survivor = await repo.get(p.merged_into)
         if survivor is not None and await load_access(repo, identity, survivor, now):
             raise ProfileMerged(survivor.id)
-        raise ProfileNotFound()
+        raise ProfileNotFound(profile_id=p.id)
     if access is None:
-        raise ProfileNotFound()
+        raise ProfileNotFound(profile_id=p.id)
     if p.status == ProfileStatus.ERASED:
         if access.owner:
             raise ProfileErased()
-        raise ProfileNotFound()
+        raise ProfileNotFound(profile_id=p.id)
     return access
 
 
@@ -72,12 +90,29 @@ async def load_visible(repo: ProfileRepository, identity: Identity, profile_id: 
     """The active profile ``identity`` may see (``owner_only``: as its owner), and how."""
     p = await repo.get(profile_id)
     if p is None:
-        raise ProfileNotFound()
+        raise await not_found(repo, identity, profile_id)
     access = await require_live(repo, identity, p, await load_access(repo, identity, p, now),
                                 now)
     if owner_only and not access.owner:
         raise NotOwner()
     return p, access
+
+
+async def load_owned(repo: ProfileRepository, identity: Identity, profile_id: str,
+                     now: datetime) -> Profile:
+    """The profile whose logs the caller's organisation reads as its owner: cancelled ones
+    too (their history stays); a merged one points to its survivor."""
+    p = await repo.get(profile_id)
+    if p is None:
+        raise await not_found(repo, identity, profile_id)
+    access = await load_access(repo, identity, p, now)
+    if p.status == ProfileStatus.MERGED:
+        await require_live(repo, identity, p, access, now)
+    if access is None:
+        raise ProfileNotFound(profile_id=p.id)
+    if not access.owner:
+        raise NotOwner()
+    return p
 
 
 async def pointer_if_visible(repo: ProfileRepository, identity: Identity, now: datetime,

@@ -231,17 +231,17 @@ async def test_lifecycle_to_recognised_with_history_and_events(
     assert recognised.status_code == 200, recognised.text
     body = recognised.json()
     assert body["status"] == "recognised"
-    assert body["recognition"] == SUNEDU
+    assert body["recognition"] == {**SUNEDU, "organisation_id": "sunedu"}
     assert body["allowed_actions"] == ["suspend", "revoke"]
 
-    no_reason = await flow.move(cid, recognised.headers["etag"], "revoke")
+    no_reason = await flow.decide(cid, recognised.headers["etag"], "revoke")
     assert no_reason.status_code == 422
-    suspended = await flow.move(cid, recognised.headers["etag"], "suspend",
+    suspended = await flow.decide(cid, recognised.headers["etag"], "suspend",
                                 reason="Colegio Médico suspendió la habilitación")
-    reinstated = await flow.move(cid, suspended.headers["etag"], "reinstate",
-                                 reason="Habilitación restituida")
+    reinstated = await flow.decide(cid, suspended.headers["etag"], "reinstate",
+                                   reason="Habilitación restituida")
     assert reinstated.json()["status"] == "recognised"
-    revoked = await flow.move(cid, reinstated.headers["etag"], "revoke",
+    revoked = await flow.decide(cid, reinstated.headers["etag"], "revoke",
                               reason="Título anulado por la universidad")
     assert revoked.json()["status"] == "revoked" and revoked.json()["allowed_actions"] == []
     final = await flow.move(cid, revoked.headers["etag"], "reinstate", reason="x" * 5)
@@ -261,8 +261,10 @@ async def test_lifecycle_to_recognised_with_history_and_events(
     assert history[3]["details"] == {"recognition": SUNEDU}
     assert history[2]["details"] == {"legalisation": "consular_legalisation"}
     assert history[-1]["reason"] == "Título anulado por la universidad"
-    assert {i["actor"] for i in history} == {"test-caseworker-ong-lima"}
-    assert all(i["actor_role"] == "caseworker" for i in history)
+    assert {i["actor"] for i in history} == {"test-caseworker-ong-lima",
+                                             "test-ministry_system-sunedu"}
+    assert [i["actor_role"] for i in history] == ["caseworker"] * 4 + [
+        "ministry_system"] * 3
 
     events = await events_of(dbs["credentials"], cid)
     assert [t for t, _ in events] == [

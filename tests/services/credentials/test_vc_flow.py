@@ -47,7 +47,7 @@ async def test_round_trip_recognised_export_verify_revoke(flow: Flow) -> None:
     assert (answer["status"], answer["reason"]) == ("valid", None)
     assert answer["message"] == "La credencial es válida."
 
-    revoked = await flow.move(cid, etag, "revoke", reason="Título anulado")
+    revoked = await flow.decide(cid, etag, "revoke", reason="Título anulado")
     assert revoked.status_code == 200
     answer = await flow.verify(token)
     assert (answer["status"], answer["reason"]) == ("revoked", "revoked")
@@ -69,7 +69,7 @@ async def test_round_trip_recognised_export_verify_revoke(flow: Flow) -> None:
 
 async def test_suspension_and_reinstatement_show_in_verification(flow: Flow) -> None:
     cid, etag, token = await exported(flow)
-    suspended = await flow.move(cid, etag, "suspend", reason="Habilitación suspendida")
+    suspended = await flow.decide(cid, etag, "suspend", reason="Habilitación suspendida")
     answer = await flow.verify(token)
     assert (answer["status"], answer["reason"]) == ("suspended", "suspended")
     unsecured = await flow.client.get(
@@ -77,7 +77,7 @@ async def test_suspension_and_reinstatement_show_in_verification(flow: Flow) -> 
         .removeprefix("http://127.0.0.1:8000"), headers={"Accept": "application/vc"})
     assert unsecured.headers["content-type"] == "application/vc"
     assert unsecured.json()["credentialSubject"]["statusPurpose"] == "suspension"
-    await flow.move(cid, suspended.headers["etag"], "reinstate", reason="Restituida")
+    await flow.decide(cid, suspended.headers["etag"], "reinstate", reason="Restituida")
     assert (await flow.verify(token))["status"] == "valid"
 
 
@@ -91,7 +91,7 @@ async def test_exported_vc_follows_the_vc_2_data_model_offline(flow: Flow) -> No
     assert claims["issuer"]["id"] == "http://127.0.0.1:8000/v1/credentials/issuer/profile"
     subject = claims["credentialSubject"]
     assert subject["achievement"]["name"] == "Médico Cirujano"
-    assert subject["identifier"][0]["identityHash"] == "María José Pérez Rodríguez"
+    assert subject["identifier"][0]["hashed"] is True  # no clear name by default
     assert claims["evidence"][0]["name"] == "Reconocimiento SUNEDU"
     # nothing internal: no profile or organisation ids, no document references
     for secret in ("ong-lima", "doc-7f3a", "PE-LMA", "1990-04-12"):
@@ -270,3 +270,60 @@ async def test_an_expired_licence_is_not_exported(flow: Flow) -> None:
     assert resp.status_code == 409
     assert resp.json()["type"] == "/problems/credential-expired"
     assert "2020-12-31" in resp.json()["detail"]
+
+
+# --- the holder named by a salted hash (issue 16, item 10) ---------------------------------
+
+def _recipe(name: str, birth_date: str, salt: str) -> str:
+    """The documented recipe, written out as a verifier would (README, OpenAPI)."""
+    import unicodedata
+    bare = "".join(ch for ch in unicodedata.normalize("NFKD", name)
+                   if not unicodedata.combining(ch))
+    identity = " ".join(bare.upper().split()) + "|" + birth_date
+    return "sha256$" + hashlib.sha256((identity + salt).encode("utf-8")).hexdigest()
+
+
+async def test_the_export_names_the_holder_by_a_salted_hash_by_default(flow: Flow) -> None:
+    pid, cid, _ = await flow.recognised_degree()
+    assert (await flow.consent(pid)).status_code == 201
+    first = await flow.export(cid)
+    assert first.status_code == 200, first.text
+    salt = first.headers["ruta-subject-salt"]
+    assert len(salt) == 32 and all(ch in "0123456789abcdef" for ch in salt)
+    claims = split_vc_jwt(first.text)[1]
+    assert "Pérez" not in first.text and "María" not in json.dumps(claims, ensure_ascii=False)
+    assert salt not in json.dumps(claims)  # the salt is the holder's, not in the signed VC
+    holder = claims["credentialSubject"]["identifier"][0]
+    assert (holder["identityType"], holder["hashed"]) == ("ext:nameAndBirthDate", True)
+    # a verifier shown the salt recomputes the hash from the identity document
+    assert holder["identityHash"] == _recipe("MARÍA JOSÉ PÉREZ RODRÍGUEZ", "1990-04-12", salt)
+    assert (await flow.verify(first.text))["status"] == "valid"
+    assert data_model_errors(claims) == []
+
+    second = await flow.export(cid)
+    assert second.headers["ruta-subject-salt"] != salt
+    assert split_vc_jwt(second.text)[1]["credentialSubject"]["identifier"][0][
+        "identityHash"] != holder["identityHash"]
+
+
+async def test_the_clear_name_only_when_the_person_asks(flow: Flow) -> None:
+    pid, cid, _ = await flow.recognised_degree()
+    assert (await flow.consent(pid)).status_code == 201
+    named = await flow.client.get(f"/v1/credentials/{cid}/vc", params={"subject": "name"},
+                                  headers=flow.h())
+    assert named.status_code == 200, named.text
+    assert "ruta-subject-salt" not in named.headers
+    holder = split_vc_jwt(named.text)[1]["credentialSubject"]["identifier"][0]
+    assert holder == {"type": "IdentityObject", "identityType": "name", "hashed": False,
+                      "identityHash": "María José Pérez Rodríguez"}
+    assert (await flow.verify(named.text))["status"] == "valid"
+
+
+@pytest.mark.invalid_request
+async def test_an_unknown_subject_option_is_422(flow: Flow) -> None:
+    pid, cid, _ = await flow.recognised_degree()
+    assert (await flow.consent(pid)).status_code == 201
+    bad = await flow.client.get(f"/v1/credentials/{cid}/vc", params={"subject": "both"},
+                                headers=flow.h())
+    assert bad.status_code == 422, bad.text
+    assert "subject" in bad.json()["errors"][0]["field"]

@@ -17,6 +17,7 @@ from services.credentials import status_list, vc
 from services.credentials.classification import is_isced_f, is_isco_08, isced_f_label
 from services.credentials.keys import SigningKey, new_key, public_jwk_of, thumbprint, unseal
 from services.credentials.models import Credential
+from services.credentials.subject import identity_hash, identity_object, new_salt
 from shared.crypto import DecryptionError, Sealer
 from shared.settings import Settings
 from tests.services.credentials.vcdm import data_model_errors, split_vc_jwt
@@ -48,7 +49,8 @@ def key() -> SigningKey:
 
 def claims_for(credential: Credential | None = None, **kw: Any) -> dict[str, Any]:
     return vc.build_credential(
-        credential=credential or degree(), holder_name="María José Pérez Rodríguez",
+        credential=credential or degree(),
+        holder=identity_object("María José Pérez Rodríguez", None, None),
         vc_id=str(uuid.uuid4()), issued_at=NOW, base_url=BASE,
         status_list_id=str(uuid.uuid4()), status_position=4242, **kw)
 
@@ -291,3 +293,26 @@ def test_isced_labels_and_isco() -> None:
     assert isced_f_label("058") == "Inter-disciplinary: Natural sciences, mathematics and " \
                                    "statistics"
     assert is_isco_08("2211") and is_isco_08("0") and not is_isco_08("22111")
+
+
+# --- the holder's salted identity hash (issue 16, item 10) ---------------------------------
+
+def test_the_identity_hash_follows_the_documented_recipe() -> None:
+    salt = "00112233445566778899aabbccddeeff"
+    expected = hashlib.sha256(
+        ("MARIA JOSE PEREZ RODRIGUEZ|1990-04-12" + salt).encode("utf-8")).hexdigest()
+    assert identity_hash(" María  José Pérez\tRodríguez ", date(1990, 4, 12), salt) \
+        == f"sha256${expected}"
+    # as a verifier types it off an identity document: no accents, any case
+    assert identity_hash("MARIA JOSE PEREZ RODRIGUEZ", date(1990, 4, 12), salt) \
+        == identity_hash("maría josé pérez rodríguez", date(1990, 4, 12), salt)
+    assert identity_hash("María José Pérez Rodríguez", None, salt) == "sha256$" + \
+        hashlib.sha256(("MARIA JOSE PEREZ RODRIGUEZ|" + salt).encode()).hexdigest()
+
+
+def test_the_hashed_holder_carries_neither_name_nor_salt() -> None:
+    salt = new_salt()
+    assert len(salt) == 32 and int(salt, 16) >= 0 and new_salt() != salt
+    holder = identity_object("María José Pérez Rodríguez", date(1990, 4, 12), salt)
+    assert (holder["identityType"], holder["hashed"]) == ("ext:nameAndBirthDate", True)
+    assert "salt" not in holder and salt not in str(holder)

@@ -52,8 +52,9 @@ async def test_provider_filters_and_pagination(client: httpx.AsyncClient,
     assert await ids(programme_id="pe-empleo") == ["mtpe-empleo", "mtpe-empleo-regiones"]
     assert await ids(programme_id="pe-empleo", region="PE-PIU") == ["mtpe-empleo-regiones"]
     assert await ids(organisation_id="sunedu") == ["sunedu"]
-    assert set(await ids(country="EC")) == {"acess", "mintrabajo-socio-empleo",
-                                            "oit-emprende-ec", "senescyt", "setec"}
+    assert set(await ids(country="EC")) == {"acess", "cancilleria-ec",
+                                            "mintrabajo-socio-empleo", "oit-emprende-ec",
+                                            "senescyt", "setec"}
     seen: list[str] = []
     cursor = None
     while True:
@@ -64,11 +65,11 @@ async def test_provider_filters_and_pagination(client: httpx.AsyncClient,
         cursor = page.json()["next_cursor"]
         if cursor is None:
             break
-    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 8
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 9  # with Migraciones
     regional = await client.get("/v1/programs", params={"region": "EC-T"}, headers=auth())
     assert {p["id"] for p in regional.json()["items"]} == {
         "ec-socio-empleo", "ec-senescyt-registro", "ec-acess-licencia",
-        "ec-setec-certificacion"}
+        "ec-setec-certificacion", "ec-visa-renovacion"}
 
 
 @pytest.mark.invalid_request

@@ -253,9 +253,12 @@ async def test_events_need_a_system_assertion(internal: httpx.AsyncClient) -> No
     assert (await internal.post("/internal/events", json=event, headers=caseworker)
             ).status_code == 403
     types = await internal.get("/internal/events/types", headers=assertion())
-    assert types.json() == {"types": [  # profile.* and consent.*: the reports' projection
-        "consent.granted", "consent.withdrawn", "credential.status_changed",
-        "profile.created", "profile.erased", "profile.merged", "profile.updated"]}
-    ignored = {**event, "type": "credential.created"}
+    assert types.json() == {"types": [  # profile.* and consent.*: the reports' projection;
+        # credential.*: job matching's candidates projection too; document.*: regularisation
+        "consent.granted", "consent.withdrawn", "credential.created", "credential.revoked",
+        "credential.status_changed", "document.expired", "document.expiring",
+        "document.recorded", "profile.created", "profile.erased", "profile.merged",
+        "profile.updated"]}
+    ignored = {**event, "type": "referral.created"}
     assert (await internal.post("/internal/events", json=ignored, headers=assertion())
             ).json() == {"handled": False}

@@ -85,3 +85,39 @@ async def test_a_source_cannot_move_another_organisations_referral(
     assert refused.status_code == 422, refused.text
     after = (await route.client.get(f"/v1/referrals/{r['id']}", headers=route.h())).json()
     assert after["status"] == "requested" and after["version"] == 1
+
+
+async def test_an_employment_service_pushes_its_vacancies_as_signed_callbacks(
+    route: Route, source: Any
+) -> None:
+    from tests.support.vacancies import vacancy
+
+    secret = await source(route.client, "mtpe-empleo")
+    body, headers = signed(secret, {"type": "vacancy.upsert",
+                                    "data": vacancy(external_id="EP-77", openings=4)})
+    applied = await route.client.post("/v1/inbound/mtpe-empleo", content=body, headers=headers)
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["status"] == "applied"
+    replayed = await route.client.post("/v1/inbound/mtpe-empleo", content=body,
+                                       headers=headers)
+    assert replayed.json()["status"] == "duplicate"
+    body, headers = signed(secret, {"type": "vacancy.upsert",
+                                    "data": vacancy(external_id="EP-77", openings=5)})
+    assert (await route.client.post("/v1/inbound/mtpe-empleo", content=body,
+                                    headers=headers)).status_code == 200
+    listed = (await route.client.get("/v1/vacancies", params={"external_id": "EP-77"},
+                                     headers=route.h())).json()["items"]
+    assert [(v["openings"], v["version"], v["organisation_id"]) for v in listed] == [
+        (5, 2, "mtpe-empleo")]
+
+    # a discriminatory offer is rejected, and recorded as such
+    body, headers = signed(secret, {"type": "vacancy.upsert", "data": vacancy(
+        external_id="EP-78", requirements={"sex": "F"})})
+    refused = await route.client.post("/v1/inbound/mtpe-empleo", content=body, headers=headers)
+    assert refused.status_code == 422, refused.text
+    # a source that is no employment service cannot post vacancies
+    other = await source(route.client, "sunedu")
+    body, headers = signed(other, {"type": "vacancy.upsert",
+                                   "data": vacancy(external_id="SU-1")})
+    assert (await route.client.post("/v1/inbound/sunedu", content=body,
+                                    headers=headers)).status_code in (403, 422)

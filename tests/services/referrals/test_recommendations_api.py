@@ -4,6 +4,8 @@ sibling is down."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from shared.errors import ServiceUnavailable
+from shared.work_authorisation import today_in
 from tests.support.referrals import Route
 from tests.support.tokens import TokenFactory
 
@@ -85,3 +88,63 @@ async def test_a_sibling_down_is_503_never_a_guess(
     resp = await route.client.get(f"/v1/profiles/{pid}/recommendations", headers=route.h())
     assert resp.status_code == 503
     assert resp.headers["content-type"] == "application/problem+json"
+
+
+def _cpp(days_left: int, **extra: Any) -> dict[str, Any]:
+    expiry = today_in("PE") + timedelta(days=days_left)
+    return {"type": "pe_cpp", "number": f"CPP{uuid.uuid4().int % 10**9:09d}",
+            "expiry_date": expiry.isoformat(), "verification": "seen", **extra}
+
+
+async def test_a_lapsed_cpp_puts_the_renewal_first_and_blocks_the_employment_service(
+    route: Route
+) -> None:
+    """Issue 19 item 4b through the gateway: the CPP lapsed three days ago (Lima's day)."""
+    cedula = {"type": "ve_cedula", "number": f"V{uuid.uuid4().int % 10**8}",
+              "verification": "seen"}
+    pid = await route.person(documents=[cedula, _cpp(-3, authorises_work=True)])
+    resp = await route.client.get(f"/v1/profiles/{pid}/recommendations", headers=route.h())
+    assert resp.status_code == 200, resp.text
+    items = resp.json()["items"]
+    first = items[0]
+    assert first["programme"] == {
+        "id": "pe-migraciones-renovacion", "route_type": "regularisation", "country": "PE",
+        "name": "Renovación del CPP o del carné de extranjería (Migraciones)"}
+    assert first["relevant"] and first["eligible"] and first["blocked_by"] is None
+    assert first["provider_ids"] == ["migraciones"]
+    empleo = next(i for i in items if i["programme"]["id"] == "pe-empleo")
+    assert empleo["eligible"] is False
+    assert "no_work_authorisation" in {m["code"] for m in empleo["missing"]}
+    assert empleo["blocked_by"]["programme_id"] == "pe-migraciones-renovacion"
+    assert empleo["blocked_by"]["code"] == "work_authorisation_lapsed"
+    assert empleo["blocked_by"]["message"].startswith(
+        "Bloqueado: Carné de Permiso Temporal de Permanencia (CPP) venció el ")
+    english = (await route.client.get(f"/v1/profiles/{pid}/recommendations", headers=route.h(
+        **{"Accept-Language": "en"}))).json()["items"]
+    blocked = next(i for i in english if i["programme"]["id"] == "pe-empleo")["blocked_by"]
+    assert blocked["message"].startswith("Blocked: the Temporary Permanence Permit card (CPP) "
+                                         "expired on ")
+    emprende = next(i for i in items if i["programme"]["id"] == "pe-emprende-segura")
+    assert emprende["blocked_by"] is None
+
+    # a referral to the renewal is made like any other (Migraciones' SLA from the catalogue)
+    await route.consent(pid, "migraciones")
+    referral = await route.referral(pid, "pe-migraciones-renovacion", "migraciones")
+    assert referral["route_type"] == "regularisation"
+    assert referral["outcome_kind"] == "regularisation"
+
+
+async def test_a_cpp_marked_as_not_authorising_work_shows_the_disagreement(
+    route: Route
+) -> None:
+    """The caseworker's mark stays recorded evidence; the shared rules decide, and say so."""
+    pid = await route.person(documents=[_cpp(200, authorises_work=False)])
+    items = (await route.client.get(f"/v1/profiles/{pid}/recommendations", headers=route.h(
+        **{"Accept-Language": "en"}))).json()["items"]
+    empleo = next(i for i in items if i["programme"]["id"] == "pe-empleo")
+    assert empleo["eligible"] is True and empleo["blocked_by"] is None
+    assert {"code": "work_authorisation_evidence_disagrees",
+            "message": "Temporary Permanence Permit card (CPP): recorded as 'authorises "
+                       "work: no', but by the rules yes; the rules apply"} in empleo["reasons"]
+    profile = (await route.client.get(f"/v1/profiles/{pid}", headers=route.h())).json()
+    assert profile["documents"][0]["authorises_work"] is False  # never overwritten

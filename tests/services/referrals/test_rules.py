@@ -145,9 +145,10 @@ PERSONAS = [
             person(documents=(VE_CEDULA,)), "pe-empleo", {
                 "pe-empleo": Expect(True, False, {"no_work_authorisation"}),
             }),
-    Persona("CPP marked as not authorising work",
+    Persona("CPP marked as not authorising work: the rules decide, the mark is shown",
             person(documents=(replace(CPP, authorises_work=False),)), "pe-empleo", {
-                "pe-empleo": Expect(True, False, {"no_work_authorisation"}),
+                "pe-empleo": Expect(True, True, reasons={
+                    "work_authorised", "work_authorisation_evidence_disagrees"}),
             }),
     Persona("Peruvian CPP of a person now living in Quito",
             person(region="EC-P", documents=(CPP,)), "ec-socio-empleo", {

@@ -29,7 +29,8 @@ async def _count(db: Database, org: str) -> tuple[int, int]:
 
 
 def _batch() -> tuple[list[dict[str, Any]], dict[int, str], dict[int, str]]:
-    """1,000 people (Peru regions of the caller) with 10 invalid and 5 duplicates."""
+    """1,000 people (Peru regions of the caller) with 9 invalid, 5 duplicates and 2 bad
+    optional phones."""
     people = []
     for p in SyntheticPeople(seed=99).people(4000):
         if p["region"] in ("PE-LMA", "PE-CAL") and len(people) < 1000:
@@ -37,7 +38,7 @@ def _batch() -> tuple[list[dict[str, Any]], dict[int, str], dict[int, str]]:
     assert len(people) == 1000
     invalid = {
         3: "documents[0].number", 50: "first_surname", 120: "region", 200: "birth_date",
-        333: "nationality", 404: "phone", 500: "organisation_id", 640: "sex",
+        333: "nationality", 500: "organisation_id", 640: "sex",
         777: "documents[0].issuing_country", 901: "region",
     }
     people[3]["documents"] = [{"type": "ec_cedula", "number": "1710034066"}]
@@ -45,7 +46,8 @@ def _batch() -> tuple[list[dict[str, Any]], dict[int, str], dict[int, str]]:
     people[120]["region"] = "PE-XXX"
     people[200]["birth_date"] = "2999-01-01"
     people[333]["nationality"] = "venezolana"
-    people[404]["phone"] = "12"
+    people[404]["phone"] = "12"           # optional and invalid: dropped with a warning
+    people[405]["phone"] = "+51 912 345 67"  # possible, not valid: the same
     people[500]["organisation_id"] = "otra"
     people[640]["sex"] = "f"
     people[777]["documents"] = [{"type": "passport", "number": "AB123456"}]
@@ -59,7 +61,7 @@ def _batch() -> tuple[list[dict[str, Any]], dict[int, str], dict[int, str]]:
     return people, invalid, duplicates
 
 
-async def test_thousand_items_with_ten_invalid_and_five_duplicates(
+async def test_thousand_items_with_nine_invalid_five_duplicates_two_phone_warnings(
     client: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Database]
 ) -> None:
     people, invalid, duplicates = _batch()
@@ -79,10 +81,18 @@ async def test_thousand_items_with_ten_invalid_and_five_duplicates(
     resp = await client.post("/v1/profiles/bulk", json={"items": people}, headers=headers)
     assert resp.status_code == 200, resp.text[:2000]
     body = resp.json()
-    assert (body["created"], body["duplicates"], body["invalid"]) == (985, 5, 10)
+    assert (body["created"], body["duplicates"], body["invalid"]) == (986, 5, 9)
     results = body["results"]
     assert [r["index"] for r in results] == list(range(1000))
     errors = {r["index"]: r for r in results if r["status"] != "created"}
+    warned = {r["index"]: r for r in results if r.get("warnings")}
+    assert set(warned) == {404, 405}
+    for r in warned.values():
+        assert r["status"] == "created"
+        assert [w["field"] for w in r["warnings"]] == ["phone"]
+        assert r["warnings"][0]["message"].startswith("Invalid phone")
+        registered = await client.get(f"/v1/profiles/{r['id']}", headers=auth(org=ORG))
+        assert registered.status_code == 200 and registered.json().get("phone") is None
     assert set(errors) == set(invalid) | set(duplicates)
     for i, field in invalid.items():
         assert errors[i]["status"] == "invalid"
@@ -97,10 +107,10 @@ async def test_thousand_items_with_ten_invalid_and_five_duplicates(
     assert foreign["id"] not in resp.text
     assert errors[602] == {"index": 602, "status": "duplicate"}  # nothing about that person
     created_ids = [r["id"] for r in results if r["status"] == "created"]
-    assert len(set(created_ids)) == 985
+    assert len(set(created_ids)) == 986
 
     after = await _count(dbs["registry"], ORG)
-    assert after == (before[0] + 985, before[1] + 985)
+    assert after == (before[0] + 986, before[1] + 986)
     one = await client.get(f"/v1/profiles/{created_ids[0]}", headers=auth(org=ORG))
     assert one.status_code == 200
 

@@ -120,3 +120,25 @@ async def test_unreachable_database_is_a_retryable_503() -> None:
         assert caught.value.status == 503
     finally:
         await db.dispose()
+
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="single statements are PostgreSQL's hot path")
+async def test_a_connection_the_driver_lost_track_of_is_a_503_and_never_reused(
+        root_dbs: dict[str, Database]) -> None:
+    """During a PostgreSQL restart asyncpg raised its InternalClientError ("another
+    operation is in progress") from a pooled connection, three reads in a row answered 500
+    (make faults, issue 22). Now: the retryable 503, and that connection is dropped, so the
+    next statement runs on a fresh one."""
+    from asyncpg.exceptions import InternalClientError
+
+    db = root_dbs["registry"]
+    with pytest.raises(ServiceUnavailable) as caught:
+        async with db.statement() as conn:
+            broken = await conn.fetchval("SELECT pg_backend_pid()")
+            raise InternalClientError("cannot switch to state 15; another operation "
+                                      "(2) is in progress")
+    assert caught.value.status == 503
+    for _ in range(3):
+        async with db.statement() as conn:
+            assert await conn.fetchval("SELECT pg_backend_pid()") != broken
