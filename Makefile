@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export RUTA_HOST ?= 127.0.0.1
 export RUTA_PORT ?= 8000
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
+## Test processes (pytest-xdist). Every test takes its own databases and free ports.
+TEST_WORKERS ?= 2
 
 .PHONY: deploy-check metrics-check install run test test-fast test-sqlite test-postgres lint run-distributed bench-smoke bench-webhooks bench-registry bench-reports bench-watch bench-matching bench fuzz fuzz-ci faults logcheck contract clean
 
@@ -31,17 +33,17 @@ run: install
 
 ## The whole suite on SQLite; on PostgreSQL too when RUTA_TEST_DATABASE=postgresql.
 test: install
-	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## The quick loop while editing: everything but the tests that spawn processes or run long.
 test-fast: install
 	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-sqlite: install
-	@RUTA_TEST_DATABASE=sqlite $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@RUTA_TEST_DATABASE=sqlite $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-postgres: install
-	@RUTA_TEST_DATABASE=postgresql RUTA_TEST_PG_URL=$(PG_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@RUTA_TEST_DATABASE=postgresql RUTA_TEST_PG_URL=$(PG_URL) $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## Style and types; the boundaries between rooms (import-linter contracts in pyproject.toml);
 ## module and function sizes; no block of 6+ lines repeated in application code.
@@ -89,7 +91,7 @@ bench: install
 fuzz: install
 	@$(BIN)/python bench/fuzz.py --backend both --max-examples $(or $(FUZZ_EXAMPLES),100) $(FUZZ_ARGS)
 
-## The bounded run CI does (a few minutes).
+## A bounded run (5 examples per operation; 30-60 min on two cores, so not part of CI).
 fuzz-ci: install
 	@$(BIN)/python bench/fuzz.py --backend both --max-examples 5 --phases examples,coverage,fuzzing $(FUZZ_ARGS)
 
