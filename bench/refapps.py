@@ -102,6 +102,27 @@ FLOOR_SEARCH = (
     " AND p.organisation_id = $2"
     " ORDER BY similarity($1, p.search_key) + word_similarity($1, p.search_key) DESC"
     " LIMIT 500")
+# Names of two tokens or more: the system's selective path (services/registry/repository.py,
+# ``token_candidates``): each token's closest spellings among the tokens people carry, then the
+# profiles whose key tokens overlap every token's spellings (GIN over the key's tokens).
+FLOOR_SPELLINGS = (
+    "SELECT q.tok, s.token FROM unnest($1::text[]) AS q(tok)"
+    " CROSS JOIN LATERAL (SELECT n.token FROM name_tokens n WHERE n.token % q.tok"
+    " ORDER BY similarity(n.token, q.tok) DESC, n.token"
+    f" LIMIT {system.registry_search.SPELLINGS_PER_TOKEN}) s")
+
+
+def floor_token_search(n_tokens: int) -> str:
+    """The candidates carrying every one of ``n_tokens`` tokens ($3..): $1 the key, $2 the
+    organisation."""
+    carries = " AND ".join(f"string_to_array(p.search_key, ' ') && ${i + 3}::text[]"
+                           for i in range(n_tokens))
+    return ("SELECT p.id, p.search_key FROM profiles p"
+            f" WHERE {carries} AND p.status = 'active' AND p.organisation_id = $2"
+            " ORDER BY similarity($1, p.search_key) DESC"
+            f" LIMIT {system.registry_search.CANDIDATE_LIMIT}")
+
+
 FLOOR_SUMMARIES_AUDITED = (
     "WITH a AS (INSERT INTO audit_log (profile_id, at, action, actor_subject, actor_role,"
     " actor_organisation_id, fields, request_id)"
@@ -168,7 +189,13 @@ def mix_floor() -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for name, dsn in dsns.items():
-            pools[name] = await asyncpg.create_pool(dsn, min_size=size, max_size=size)
+            # The system reads a profile on the direct asyncpg pool of its hot reads and
+            # searches on SQLAlchemy's, two pools of this size on the registry's database:
+            # the floor's registry pool has as many connections (with one pool, its
+            # searches held every connection and its reads queued behind them, a floor
+            # slower than the system).
+            n = 2 * size if name == "registry" else size
+            pools[name] = await asyncpg.create_pool(dsn, min_size=n, max_size=n)
         async with pools["referrals"].acquire() as conn:  # reference data, read once
             for row in await conn.fetch(
                     "SELECT g.id AS programme_id, g.country, g.route_type, v.id AS provider_id,"
@@ -207,7 +234,19 @@ def mix_floor() -> FastAPI:
         key = search.normalise(q) or ""
         now = dt.datetime.now(dt.UTC)
         async with pools["registry"].acquire() as conn:
-            ranked = search.rank(key, await conn.fetch(FLOOR_SEARCH, key, CALLER_ORG))
+            candidates: list[Any] = []
+            typed = sorted(set(search.tokens(key)))
+            if len(typed) >= 2:  # the selective path, as the system takes it
+                spellings: dict[str, set[str]] = {}
+                for tok, alt in await conn.fetch(FLOOR_SPELLINGS, typed):
+                    spellings.setdefault(tok, {tok}).add(alt)
+                if len(spellings) >= 2:
+                    candidates = await conn.fetch(
+                        floor_token_search(len(spellings)), key, CALLER_ORG,
+                        *[sorted(alts) for _, alts in sorted(spellings.items())])
+            if not candidates:  # one token: trigrams over the whole key
+                candidates = await conn.fetch(FLOOR_SEARCH, key, CALLER_ORG)
+            ranked = search.rank(key, [(r["id"], r["search_key"]) for r in candidates])
             page = [pid for _, pid in ranked[:limit]]
             rows = {r["id"]: dict(r) for r in await conn.fetch(
                 FLOOR_SUMMARIES_AUDITED, page, now, CALLER_ORG)} if page else {}
