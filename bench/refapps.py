@@ -96,12 +96,19 @@ def pk_read() -> FastAPI:
 # call. The caller is fixed: the load's caseworker / NGO (ong-lima) and provider / ministry
 # (mtpe-empleo); catalogue rows are read once at start (reference data).
 CALLER_ORG, PROVIDER_ORG = "ong-lima", "mtpe-empleo"
+CALLER_REGIONS = ["PE-LMA"]  # the load's caseworker is limited to Lima (bench/load.py)
+# The caller may see only what the registry's visibility rule lets it (the rule's own SQL
+# text, services/registry/access.py): $2 organisation, $3 regions, $4 now.
+FLOOR_VISIBLE = system.registry_access.visible_sql(
+    org="$2::varchar", provider="false", regions="$3::varchar[]", now="$4::timestamptz")
+# One name: pg_trgm over the whole key, as the system's statement (``name_candidates``).
 FLOOR_SEARCH = (
     "SELECT p.id, p.search_key FROM profiles p"
-    " WHERE (p.search_key % $1 OR p.search_key %> $1) AND p.status = 'active'"
-    " AND p.organisation_id = $2"
-    " ORDER BY similarity($1, p.search_key) + word_similarity($1, p.search_key) DESC"
-    " LIMIT 500")
+    " WHERE (p.search_key % $1::varchar OR p.search_key %> $1::varchar)"
+    f" AND p.status = 'active' AND {FLOOR_VISIBLE}"
+    " ORDER BY similarity($1::varchar, p.search_key)"
+    " + word_similarity($1::varchar, p.search_key) DESC"
+    f" LIMIT {system.registry_search.CANDIDATE_LIMIT}")
 # Names of two tokens or more: the system's selective path (services/registry/repository.py,
 # ``token_candidates``): each token's closest spellings among the tokens people carry, then the
 # profiles whose key tokens overlap every token's spellings (GIN over the key's tokens).
@@ -113,13 +120,13 @@ FLOOR_SPELLINGS = (
 
 
 def floor_token_search(n_tokens: int) -> str:
-    """The candidates carrying every one of ``n_tokens`` tokens ($3..): $1 the key, $2 the
-    organisation."""
-    carries = " AND ".join(f"string_to_array(p.search_key, ' ') && ${i + 3}::text[]"
+    """The candidates carrying every one of ``n_tokens`` tokens ($5..), as FLOOR_SEARCH's
+    placeholders otherwise."""
+    carries = " AND ".join(f"string_to_array(p.search_key, ' ') && ${i + 5}::text[]"
                            for i in range(n_tokens))
     return ("SELECT p.id, p.search_key FROM profiles p"
-            f" WHERE {carries} AND p.status = 'active' AND p.organisation_id = $2"
-            " ORDER BY similarity($1, p.search_key) DESC"
+            f" WHERE {carries} AND p.status = 'active' AND {FLOOR_VISIBLE}"
+            " ORDER BY similarity($1::varchar, p.search_key) DESC"
             f" LIMIT {system.registry_search.CANDIDATE_LIMIT}")
 
 
@@ -242,10 +249,11 @@ def mix_floor() -> FastAPI:
                     spellings.setdefault(tok, {tok}).add(alt)
                 if len(spellings) >= 2:
                     candidates = await conn.fetch(
-                        floor_token_search(len(spellings)), key, CALLER_ORG,
-                        *[sorted(alts) for _, alts in sorted(spellings.items())])
+                        floor_token_search(len(spellings)), key, CALLER_ORG, CALLER_REGIONS,
+                        now, *[sorted(alts) for _, alts in sorted(spellings.items())])
             if not candidates:  # one token: trigrams over the whole key
-                candidates = await conn.fetch(FLOOR_SEARCH, key, CALLER_ORG)
+                candidates = await conn.fetch(FLOOR_SEARCH, key, CALLER_ORG, CALLER_REGIONS,
+                                              now)
             ranked = search.rank(key, [(r["id"], r["search_key"]) for r in candidates])
             page = [pid for _, pid in ranked[:limit]]
             rows = {r["id"]: dict(r) for r in await conn.fetch(

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ruta.asgi import tune_gc
     from ruta.distributed import DistributedSystem, free_port, prepare_databases, wait_healthy
     from services.referrals.reports import queries as referral_reports
+    from services.registry import access as registry_access
     from services.registry import documents as registry_documents
     from services.registry import search as registry_search
     from services.registry import synthetic as registry_synthetic
@@ -50,8 +51,9 @@ if TYPE_CHECKING:
         "DistributedSystem", "EventEnvelope", "HTTPUpstream", "Identity", "KeyStore", "Role",
         "Sealer", "Settings", "SyntheticPeople", "TokenVerifier", "WebhookSubscription",
         "configure_logging", "free_port", "mint_dev_token", "new_secret", "prepare_databases",
-        "record_events", "referral_reports", "registry_documents", "registry_search",
-        "registry_synthetic", "registry_watch", "tune_gc", "upgrade", "utcnow", "wait_healthy",
+        "record_events", "referral_reports", "registry_access", "registry_documents",
+        "registry_search", "registry_synthetic", "registry_watch", "tune_gc", "upgrade", "utcnow",
+        "wait_healthy",
     ]
 
 # name -> the module that defines it
@@ -89,6 +91,7 @@ NAMES: dict[str, str] = {
 # name -> a module used whole (its functions are the statements a benchmark compares with)
 MODULES: dict[str, str] = {
     "referral_reports": "services.referrals.reports.queries",
+    "registry_access": "services.registry.access",
     "registry_documents": "services.registry.documents",
     "registry_search": "services.registry.search",
     "registry_synthetic": "services.registry.synthetic",
