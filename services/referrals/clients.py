@@ -37,6 +37,10 @@ GONE: dict[int, type[AppError]] = {410: ProfileGone}
 class ConsentAnswer:
     granted: bool
     consent_id: str | None
+    # the person answered for (a merged id's survivor), with the facts a referral needs
+    profile_id: str | None = None
+    organisation_id: str | None = None
+    region: str | None = None
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -79,8 +83,8 @@ class Registry:
         granted = _object(body).get("granted")
         if not isinstance(granted, bool):
             raise ServiceUnavailable()
-        consent_id = body.get("consent_id")
-        return ConsentAnswer(granted, consent_id if isinstance(consent_id, str) else None)
+        facts = [body.get(k) for k in ("consent_id", "profile_id", "organisation_id", "region")]
+        return ConsentAnswer(granted, *[v if isinstance(v, str) else None for v in facts])
 
 
 class Credentials:

@@ -94,10 +94,11 @@ def consent_check(peers: Peers, identity: Identity) -> ConsentCheck:
     return check
 
 
-async def load_route(uow: UnitOfWork, programme_id: str, provider_id: str, region: str
-                     ) -> tuple[Programme, Provider]:
+async def load_route(uow: UnitOfWork, programme_id: str, provider_id: str,
+                     region: str | None) -> tuple[Programme, Provider]:
     """The programme and the provider a referral goes to: both active, the provider
-    delivering the programme in the person's region (else 422 naming the field)."""
+    delivering the programme in the person's region (else 422 naming the field; None: the
+    region is checked later, with :func:`check_reach`)."""
     programme = await ProgrammeRepository(uow.session).get(programme_id)
     providers = ProviderRepository(uow.session)
     provider = await providers.get(provider_id)
@@ -115,11 +116,17 @@ async def load_route(uow: UnitOfWork, programme_id: str, provider_id: str, regio
         raise ValidationFailed([("provider_id", Text(
             "El proveedor no ofrece este programa", "The provider does not deliver this "
                                                     "programme"))])
+    if region is not None:
+        check_reach(provider, region)
+    return programme, provider
+
+
+def check_reach(provider: Provider, region: str) -> None:
+    """422 when ``provider`` does not serve the person's ``region``."""
     if region not in (provider.regions or []):
         raise ValidationFailed([("provider_id", Text(
             "El proveedor no atiende la región de la persona",
             "The provider does not serve the person's region"))])
-    return programme, provider
 
 
 # --- plumbing ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from services.referrals.access import can_see_referral, may_act
-from services.referrals.clients import SYSTEM, Registry
+from services.referrals.clients import SYSTEM, ConsentAnswer, Registry
 from services.referrals.errors import (
     PROFILE_FIELD,
     ActionNotForRole,
@@ -30,6 +30,7 @@ from services.referrals.schemas.referrals import (
 )
 from services.referrals.usecases.common import (
     NO_STORE,
+    check_reach,
     commit_or_conflict,
     consent_check,
     decode_position,
@@ -40,6 +41,7 @@ from services.referrals.usecases.common import (
     require_caseload,
     require_reader,
 )
+from services.referrals.vacancies.models import Vacancy
 from services.referrals.vacancies.usecases import application_route
 from services.referrals.workflow import (
     application_key,
@@ -51,7 +53,7 @@ from services.referrals.workflow import (
 from shared.clock import utcnow
 from shared.concurrency import ExpectedVersion, etag
 from shared.db import Database, UnitOfWork
-from shared.errors import ValidationFailed
+from shared.errors import ServiceUnavailable, ValidationFailed
 from shared.i18n import Text
 from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.identity import Identity
@@ -68,36 +70,24 @@ def _referral_out(r: Referral, now: datetime) -> ReferralOut:
 async def create_referral(*, db: Database, peers: Peers, identity: Identity,
                           data: ReferralCreate, idempotency: IdempotencyKey | None = None
                           ) -> StoredResponse:
-    """Refer a person. What is read elsewhere — the registry's profile and consent answers
-    (peer calls) and the catalogue route — is read before the Idempotency-Key is taken: the
+    """Refer a person. What is read elsewhere — the registry's consent answer, which also
+    says whom it answered for (one peer call; an application to a vacancy reads the profile
+    first, its route depending on the person's region) — and the catalogue route is read
+    before the Idempotency-Key is taken: the
     key's lock and a connection of this service's pool are held only for the checks and
     writes of the referral itself (docs/decisions/0015). A retry of an answered request is
     answered first, before any of that work."""
     require_caseload(identity)
     assert identity.organisation_id is not None
-    async with db.uow() as uow:
-        if (replay := await uow.stored(idempotency)) is not None:
-            return replay
-    registry = Registry(peers)
-    profile = await registry.profile(identity, data.profile_id)
-    if profile is None:
-        raise ValidationFailed([("profile_id", PROFILE_FIELD)])
-    person = str(profile["id"])  # a merged id answers as its survivor
-    region = str(profile["region"])
-    vacancy = None
-    async with db.uow() as uow:
-        if data.vacancy_id is not None:  # an application: the vacancy's own route
-            vacancy, programme, provider = await application_route(
-                uow, identity, vacancy_id=data.vacancy_id, programme_id=data.programme_id,
-                provider_id=data.provider_id, region=region)
-        else:
-            assert data.programme_id is not None and data.provider_id is not None
-            programme, provider = await load_route(uow, data.programme_id, data.provider_id,
-                                                   region)
-    answer = await registry.consent(identity, person, recipient=provider.organisation_id,
-                                    programme=programme.id)
-    if answer is None:
-        raise ValidationFailed([("profile_id", PROFILE_FIELD)])
+    if data.vacancy_id is None:
+        found = await _person_for_programme(db=db, peers=peers, identity=identity, data=data,
+                                            idempotency=idempotency)
+    else:
+        found = await _person_for_vacancy(db=db, peers=peers, identity=identity, data=data,
+                                          idempotency=idempotency)
+    if isinstance(found, StoredResponse):
+        return found  # a retry of an answered request
+    person, person_org, region, programme, provider, vacancy, answer = found
     if not answer.granted:
         raise ConsentMissing(provider.organisation_id, programme.id)
     async with db.uow() as uow:
@@ -107,8 +97,8 @@ async def create_referral(*, db: Database, peers: Peers, identity: Identity,
                           application=vacancy is not None)
         now = utcnow()
         r = new_referral(
-            profile_id=person, profile_organisation_id=str(profile["organisation_id"]),
-            region=region, programme=programme, provider=provider,
+            profile_id=person, profile_organisation_id=person_org, region=region,
+            programme=programme, provider=provider,
             referring_organisation_id=identity.organisation_id,
             referring_subject=identity.subject, notes=data.notes,
             credential_id=data.credential_id, consent_id=answer.consent_id, now=now)
@@ -124,6 +114,58 @@ async def create_referral(*, db: Database, peers: Peers, identity: Identity,
             "ETag": etag(r.version), "Location": f"/v1/referrals/{r.id}", **NO_STORE})
         await commit_or_conflict(uow)
         return stored
+
+
+Found = tuple[str, str, str, Programme, Provider, Vacancy | None, ConsentAnswer]
+
+
+async def _person_for_programme(*, db: Database, peers: Peers, identity: Identity,
+                                data: ReferralCreate, idempotency: IdempotencyKey | None
+                                ) -> Found | StoredResponse:
+    """A referral to a programme: its route is in the request, so the registry is asked once.
+    The consent check answers for the person (a merged id's survivor) with her organisation
+    and region; the provider's reach is checked on that region."""
+    assert data.programme_id is not None and data.provider_id is not None
+    async with db.uow() as uow:
+        if (replay := await uow.stored(idempotency)) is not None:
+            return replay
+        programme, provider = await load_route(uow, data.programme_id, data.provider_id, None)
+    answer = await Registry(peers).consent(identity, data.profile_id,
+                                           recipient=provider.organisation_id,
+                                           programme=programme.id)
+    if answer is None:
+        raise ValidationFailed([("profile_id", PROFILE_FIELD)])
+    if answer.profile_id is None or answer.organisation_id is None or answer.region is None:
+        raise ServiceUnavailable()  # a registry that does not say whom it answered for
+    check_reach(provider, answer.region)
+    return (answer.profile_id, answer.organisation_id, answer.region, programme, provider,
+            None, answer)
+
+
+async def _person_for_vacancy(*, db: Database, peers: Peers, identity: Identity,
+                              data: ReferralCreate, idempotency: IdempotencyKey | None
+                              ) -> Found | StoredResponse:
+    """An application: the vacancy's own route, which depends on the person's region."""
+    assert data.vacancy_id is not None
+    async with db.uow() as uow:
+        if (replay := await uow.stored(idempotency)) is not None:
+            return replay
+    registry = Registry(peers)
+    profile = await registry.profile(identity, data.profile_id)
+    if profile is None:
+        raise ValidationFailed([("profile_id", PROFILE_FIELD)])
+    person = str(profile["id"])  # a merged id answers as its survivor
+    region = str(profile["region"])
+    async with db.uow() as uow:
+        vacancy, programme, provider = await application_route(
+            uow, identity, vacancy_id=data.vacancy_id, programme_id=data.programme_id,
+            provider_id=data.provider_id, region=region)
+    answer = await registry.consent(identity, person, recipient=provider.organisation_id,
+                                    programme=programme.id)
+    if answer is None:
+        raise ValidationFailed([("profile_id", PROFILE_FIELD)])
+    return (person, str(profile["organisation_id"]), region, programme, provider, vacancy,
+            answer)
 
 
 async def _check_room(uow: UnitOfWork, identity: Identity, profile_id: str,

@@ -152,11 +152,15 @@ class ConsentOut(BaseModel):
 
 class ConsentCheckOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {
-        "profile_id": "6f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f", "purpose": "referral",
+        "profile_id": "6f1c1a52-3f7e-4b8e-9d55-0a3c2b1d4e5f", "organisation_id": "ong-lima",
+        "region": "PE-LMA", "purpose": "referral",
         "recipient": "mtpe-empleo", "granted": True,
         "consent_id": "0b7d9d3e-8a0e-4a43-9c55-6f3c2a1d4e5f"}})
 
-    profile_id: str
+    profile_id: str = Field(description="The profile answered for: a merged id's survivor.")
+    organisation_id: str = Field(description="The organisation that registered the person.")
+    region: str = Field(description="The person's region (ISO 3166-2), where services that "
+                        "act on the answer check their reach.")
     purpose: ConsentPurpose
     recipient: str | None
     granted: bool

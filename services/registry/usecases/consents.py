@@ -196,5 +196,6 @@ async def check_consent(*, db: Database, identity: Identity, profile_id: str, pu
             await repo.add_audit([audit_row(identity, p.id, "consent_check", ["consents"],
                                             now)])
             await uow.commit()
-    return {"profile_id": p.id, "purpose": purpose, "recipient": recipient,
+    return {"profile_id": p.id, "organisation_id": p.organisation_id, "region": p.region,
+            "purpose": purpose, "recipient": recipient,
             "granted": consent is not None, "consent_id": consent.id if consent else None}

@@ -3,6 +3,7 @@ the lifecycle over HTTP (If-Match, 403/404/409/412/428), history, events, idempo
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 import httpx
@@ -69,6 +70,43 @@ async def test_referral_needs_the_persons_consent_to_share_with_the_provider(
 
 
 # --- acceptance 4: scope -----------------------------------------------------------------
+async def test_a_provider_outside_the_persons_region_is_422_and_nothing_is_written(
+    route: Route, dbs: dict[str, Database]
+) -> None:
+    """The provider's reach is checked on the region the registry's consent answer gives
+    (the person is in Lima; the regional centres serve Cusco, La Libertad...)."""
+    pid = await route.person(consents_for=("mtpe-empleo-regiones",))
+    resp = await route.refer(pid, "pe-empleo", "mtpe-empleo-regiones")
+    assert resp.status_code == 422, resp.text
+    assert [e["field"] for e in resp.json()["errors"]] == ["provider_id"]
+    async with dbs["referrals"].uow() as uow:
+        assert (await uow.session.scalars(
+            select(Referral).where(Referral.profile_id == pid))).all() == []
+    # the same person, the provider that serves Lima: referred
+    assert (await route.consent(pid, "mtpe-empleo")).status_code == 201
+    assert (await route.refer(pid, *EMPLEO)).status_code == 201
+
+
+async def test_referring_asks_the_registry_once_without_reading_the_profile(
+    route: Route, client: httpx.AsyncClient
+) -> None:
+    """A referral to a programme asks the registry one question, the consent check, whose
+    answer says whom it answered for; the referrer received no personal data, so the
+    person's audit trail shows the consent check and no profile read."""
+    pid = await route.person(consents_for=("mtpe-empleo",))
+    before = (await client.get(f"/v1/profiles/{pid}/audit",
+                               headers=route.auth("coordinator"))).json()["items"]
+    created = await route.refer(pid, *EMPLEO)
+    assert created.status_code == 201, created.text
+    after = (await client.get(f"/v1/profiles/{pid}/audit",
+                              headers=route.auth("coordinator"))).json()["items"]
+    new = Counter(h["action"] for h in after) - Counter(h["action"] for h in before)
+    new.pop("audit_read", None)  # the coordinator's own reading of the trail
+    assert new == Counter({"consent_check": 1}), new
+    assert created.json()["region"] == "PE-LMA"
+    assert created.json()["profile_organisation_id"] == "ong-lima"
+
+
 async def test_other_providers_and_other_regions_get_404(
     route: Route, client: httpx.AsyncClient, auth: TokenFactory
 ) -> None:

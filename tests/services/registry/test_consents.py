@@ -103,7 +103,8 @@ async def test_consent_check_contract(
     url = f"/v1/profiles/{p['id']}/consent-check"
     params = {"purpose": "referral", "recipient": "mtpe-empleo"}
     no = await client.get(url, params=params, headers=auth())
-    assert no.json() == {"profile_id": p["id"], "purpose": "referral",
+    assert no.json() == {"profile_id": p["id"], "organisation_id": p["organisation_id"],
+                         "region": p["region"], "purpose": "referral",
                          "recipient": "mtpe-empleo", "granted": False, "consent_id": None}
     c = await share(client, auth, p["id"], "mtpe-empleo",
                     valid_until=(datetime.now(UTC) + timedelta(days=1)).isoformat())
