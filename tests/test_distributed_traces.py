@@ -94,17 +94,22 @@ async def test_a_referral_is_one_trace_across_processes(
         assert made.status_code == 201, made.text
 
     wanted = {"ruta-gateway", "ruta-referrals", "ruta-registry"}
+    # each process exports its spans in batches, in its own time: wait for everything the
+    # assertions below need (the referrals' client span of its call to the registry can
+    # arrive after both services' SQL spans)
     deadline = time.monotonic() + 15
     while True:
         with received.lock:
             ours = [s for s in received.spans if s["trace"] == CALLER_TRACE]
         services = {s["service"] for s in ours}
         sql = {s["service"] for s in ours if s["scope"].endswith("sqlalchemy")}
-        if (services >= wanted and sql >= {"ruta-referrals", "ruta-registry"}) \
+        clients = {s["service"] for s in ours
+                   if "aiohttp" in s["scope"] or "httpx" in s["scope"]}
+        if (services >= wanted and sql >= {"ruta-referrals", "ruta-registry"}
+                and clients >= {"ruta-gateway", "ruta-referrals"}) \
                 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     assert services >= wanted, ours
     assert sql >= {"ruta-referrals", "ruta-registry"}, ours
-    clients = {s["service"] for s in ours if "aiohttp" in s["scope"] or "httpx" in s["scope"]}
     assert clients >= {"ruta-gateway", "ruta-referrals"}  # gateway → referrals → registry
