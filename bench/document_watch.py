@@ -31,7 +31,7 @@ import time
 from typing import Any
 
 from kit import app
-from kit.databases import add_pg_url_option, admin_connect, asyncpg_dsn, run_on_named
+from kit.databases import add_pg_url_option, admin_connect, asyncpg_dsn, run_on_named, seq_scans
 from kit.report import machine_info, print_checks, write_results
 
 DB_PREFIX = "ruta_bench_watch"
@@ -70,19 +70,6 @@ WHERE d.expiry_date < $1::date - 30
 RESET_SQL = ["DELETE FROM document_watch_marks WHERE expiry_date >= $1::date - 30",
              "DELETE FROM worklist_items",
              "DELETE FROM outbox_events"]
-
-
-def seq_scans(plan: Any) -> list[str]:
-    found = []
-    if isinstance(plan, dict):
-        if plan.get("Node Type") == "Seq Scan":
-            found.append(str(plan.get("Relation Name")))
-        for v in plan.values():
-            found += seq_scans(v)
-    elif isinstance(plan, list):
-        for v in plan:
-            found += seq_scans(v)
-    return found
 
 
 async def explain(db: Any, sql: str, params: dict[str, Any]) -> dict[str, Any]:

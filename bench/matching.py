@@ -52,12 +52,18 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from kit import RESULTS, ROOT, app
-from kit.databases import add_pg_url_option, asyncpg_dsn, drop_named, named_urls, run_on_named
+from kit.databases import (
+    add_pg_url_option,
+    asyncpg_dsn,
+    drop_named,
+    named_urls,
+    run_on_named,
+    seq_scans,
+)
 from kit.processes import BenchError, Server
 from kit.report import machine_info, print_checks, write_results
 from kit.stats import latency_summary, ratio
@@ -413,18 +419,6 @@ def compiled(statement: Any) -> str | None:
 
 
 # --- measuring -----------------------------------------------------------------------------
-def seq_scans(plan: Any) -> Iterator[str]:
-    """Every relation read by a Seq Scan anywhere in an EXPLAIN (FORMAT JSON) plan."""
-    if isinstance(plan, dict):
-        if plan.get("Node Type") == "Seq Scan":
-            yield str(plan.get("Relation Name"))
-        for v in plan.values():
-            yield from seq_scans(v)
-    elif isinstance(plan, list):
-        for v in plan:
-            yield from seq_scans(v)
-
-
 async def explain(conn: Any, sql: str) -> dict[str, Any]:
     raw = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
     plan = json.loads(raw) if isinstance(raw, str) else raw

@@ -38,7 +38,14 @@ import uuid
 from typing import Any
 
 from kit import RESULTS, app
-from kit.databases import add_pg_url_option, asyncpg_dsn, drop_named, named_urls, run_on_named
+from kit.databases import (
+    add_pg_url_option,
+    asyncpg_dsn,
+    drop_named,
+    named_urls,
+    run_on_named,
+    seq_scans,
+)
 from kit.processes import Server
 from kit.report import machine_info, print_checks, write_results
 from kit.stats import latency_summary
@@ -323,19 +330,6 @@ async def time_raw(conn: Any, sql: str, args: list[tuple[Any, ...]],
         if sink is not None:
             sink.append(rows)
     return out
-
-
-def seq_scans(plan: Any) -> list[str]:
-    found = []
-    if isinstance(plan, dict):
-        if plan.get("Node Type") == "Seq Scan":
-            found.append(str(plan.get("Relation Name")))
-        for v in plan.values():
-            found += seq_scans(v)
-    elif isinstance(plan, list):
-        for v in plan:
-            found += seq_scans(v)
-    return found
 
 
 async def explain(conn: Any, sql: str, args: tuple[Any, ...]) -> tuple[str, list[str]]:

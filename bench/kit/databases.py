@@ -176,3 +176,17 @@ class Databases:
         t = threading.Thread(target=self.drop)
         t.start()
         t.join()
+
+
+def seq_scans(plan: Any) -> list[str]:
+    """Every relation read by a Seq Scan anywhere in an EXPLAIN (FORMAT JSON) plan."""
+    found: list[str] = []
+    if isinstance(plan, dict):
+        if plan.get("Node Type") == "Seq Scan":
+            found.append(str(plan.get("Relation Name")))
+        for v in plan.values():
+            found += seq_scans(v)
+    elif isinstance(plan, list):
+        for v in plan:
+            found += seq_scans(v)
+    return found

@@ -15,23 +15,21 @@ import json
 from collections.abc import Collection
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
     model_validator,
 )
 
+from services.referrals.rules import Isco, Sentence, Slug  # the rule files' vocabulary
 from shared.i18n import Text
 
 RULES_FILE = Path(__file__).with_name("rules.json")
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-Sentence = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 CountryCode = Literal["PE", "EC"]
 RequirementKind = Literal["work_authorisation", "degree", "licence", "certified_skills",
                           "experience", "languages"]
@@ -59,15 +57,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Message(_Strict):
-    es: Sentence
-    en: Sentence
-
-    @property
-    def text(self) -> Text:
-        return Text(self.es, self.en)
-
-
 class Step(_Strict):
     """A route step: a programme of the catalogue, or a pathway template (several steps)."""
 
@@ -85,7 +74,7 @@ class LicensingPathway(_Strict):
     """For an occupation (ISCO-08 prefix) in a country, the pathway template that leads to its
     licence (a nurse's licence in Peru: SUNEDU → Colegio de Enfermeros)."""
 
-    isco: Annotated[str, StringConstraints(pattern=r"^\d{1,4}$")]
+    isco: Isco
     country: CountryCode
     pathway: Slug
 
