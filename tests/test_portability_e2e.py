@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -21,7 +20,7 @@ from gateway.identity.devtokens import mint_dev_token
 from shared.identity import Identity, Role
 from shared.settings import Settings
 from tests.support.databases import IS_POSTGRES, TempDatabases
-from tests.support.live import ROOT, RUTA, free_port, server_env
+from tests.support.live import ROOT, RUTA, free_port, server_env, serving
 from tests.support.payloads import profile_payload
 
 pytestmark = pytest.mark.slow
@@ -50,7 +49,7 @@ def _deployment(data_dir: Path, port: int, me: str, country: str, peers: list[di
            "RUTA_PEER_DEPLOYMENTS": json.dumps(peers)}
     with stack:
         subprocess.run([RUTA, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
-        with _serving(env, data_dir, port) as base:
+        with serving(env, data_dir / "serve.log", port) as base:
             yield base, Settings(data_dir=data_dir, **{
                 k.removeprefix("RUTA_").lower(): v for k, v in urls.items()})
 
@@ -64,34 +63,6 @@ def _databases(stack: ExitStack, data_dir: Path, country: str) -> dict[str, str]
     urls = asyncio.run(dbs.create())
     stack.callback(lambda: asyncio.run(dbs.drop()))
     return {f"RUTA_{name.upper()}_DATABASE_URL": url for name, url in urls.items()}
-
-
-@contextmanager
-def _serving(env: dict[str, str], data_dir: Path, port: int) -> Iterator[str]:
-    log = (data_dir / "serve.log").open("wb")
-    proc = subprocess.Popen([RUTA, "serve"], env=env, cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, \
-                (data_dir / "serve.log").read_text()[-3000:]
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _token(settings: Settings, role: Role, org: str | None, region: str | None

@@ -7,7 +7,6 @@ cancelled at shutdown)."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.live import ROOT, RUTA, free_port, server_env
+from tests.support.live import ROOT, RUTA, free_port, server_env, serving
 
 pytestmark = pytest.mark.slow
 
@@ -31,33 +30,12 @@ def _serve(tmp_path: Path, extra: dict[str, str]) -> list[dict[str, Any]]:
     token = subprocess.run([RUTA, "token", "--as", "caseworker"], env=env, cwd=ROOT,
                            check=True, capture_output=True, text=True).stdout.strip()
     log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([RUTA, "serve"], env=env, cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None and time.monotonic() < deadline, \
-                    log_path.read_text()[-2000:]
-                time.sleep(0.2)
-            resp = httpx.get(base + "/v1/profiles", timeout=10, headers={
-                "authorization": f"Bearer {token}",
-                "traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"})
-            assert resp.status_code == 200, resp.text
-            time.sleep(0.5)  # the relay's long polls are waiting when the server stops
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with serving(env, log_path, port, stop_timeout=20) as base:  # stopped by SIGTERM
+        resp = httpx.get(base + "/v1/profiles", timeout=10, headers={
+            "authorization": f"Bearer {token}",
+            "traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"})
+        assert resp.status_code == 200, resp.text
+        time.sleep(0.5)  # the relay's long polls are waiting when the server stops
     lines = log_path.read_text().splitlines()
     assert lines
     parsed = []

@@ -46,34 +46,43 @@ def server_env(data_dir: Path, port: int) -> dict[str, str]:
 
 
 @contextmanager
+def serving(env: dict[str, str], log_path: Path, port: int, *, timeout: float = 60.0,
+            stop_timeout: float = 15.0) -> Iterator[str]:
+    """`ruta serve` with ``env`` (its output in ``log_path``) until /readyz answers 200; its
+    base URL; stopped by SIGTERM on exit, as an operator stops it (killed after
+    ``stop_timeout``)."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([RUTA, "serve"], env=env, cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT)
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if httpx.get(base_url + "/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("ruta serve did not start: "
+                                       + log_path.read_text()[-2000:])
+                time.sleep(0.2)
+            yield base_url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=stop_timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextmanager
 def live_server(data_dir: Path, timeout: float = 60.0) -> Iterator[LiveServer]:
     """Migrated, seeded with the demo data and answering /readyz; stopped on exit."""
     port = free_port()
     env = server_env(data_dir, port)
     for command in (["migrate"], ["seed-demo"]):
         subprocess.run([RUTA, *command], env=env, cwd=ROOT, check=True, capture_output=True)
-    log = (data_dir / "serve.log").open("wb")
-    proc = subprocess.Popen([RUTA, "serve"], env=env, cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(base_url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("ruta serve did not start: "
-                                   + (data_dir / "serve.log").read_text()[-2000:])
-            time.sleep(0.2)
+    with serving(env, data_dir / "serve.log", port, timeout=timeout) as base_url:
         yield LiveServer(base_url, env)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
