@@ -12,9 +12,7 @@ from fastapi import Depends, Request
 from starlette.types import Scope
 
 from shared.errors import Unauthenticated
-from shared.identity import Identity
-
-IDENTITY_SCOPE_KEY = "ruta.identity"
+from shared.identity import IDENTITY_SCOPE_KEY, Identity
 
 
 def identity_of(scope: Scope) -> Identity | None:

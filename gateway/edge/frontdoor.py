@@ -2,7 +2,8 @@
 
 In order: header size, route lookup, authentication (bearer token), route-level policy
 (role and scope → 403), rate limit (→ 429 with RateLimit headers), then either the gateway's
-own routes or a service, which receives the caller's identity as a signed assertion. Any
+own routes or a service, which receives the caller's identity as a signed assertion (over
+HTTP) or in the request's scope (in-process). Any
 identity header a caller sends is dropped: nobody outside may speak for the gateway.
 Security headers are added to every response on the way out.
 """
@@ -13,7 +14,6 @@ from dataclasses import replace
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.edge.caller import IDENTITY_SCOPE_KEY
 from gateway.edge.errors import BodyTooLarge, HeadersTooLarge, RateLimited, RouteForbidden
 from gateway.edge.policy import allowed
 from gateway.edge.ratelimit import Decision, Limiter, Quota
@@ -22,7 +22,13 @@ from gateway.edge.templates import TemplateIndex
 from gateway.edge.upstreams import Upstream
 from gateway.identity.tokens import TokenVerifier
 from shared.errors import AppError, render_error
-from shared.identity import ASSERTION_HEADER_B, AssertionSigner, Identity, bind_log_ids
+from shared.identity import (
+    ASSERTION_HEADER_B,
+    IDENTITY_SCOPE_KEY,
+    AssertionSigner,
+    Identity,
+    bind_log_ids,
+)
 from shared.metrics import RATE_LIMITED, note_route
 from shared.observability import current_request_id
 
@@ -110,7 +116,10 @@ class FrontDoor:
             await self.app(scope, receive, send)  # → 404 problem
             return
         if identity is not None:
-            headers.append((ASSERTION_HEADER_B, self.signer.sign(identity)))
+            if upstream.in_process:
+                scope[IDENTITY_SCOPE_KEY] = identity  # shared/identity.py says why
+            else:
+                headers.append((ASSERTION_HEADER_B, self.signer.sign(identity)))
         await upstream.forward(scope, body, send)
 
     async def _name_refused(self, scope: Scope) -> None:

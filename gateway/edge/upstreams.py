@@ -31,6 +31,8 @@ HOP_BY_HOP = {
 
 class Upstream(Protocol):
     name: str
+    # called in this process: the identity travels in the scope, not as a signed header
+    in_process: bool
 
     async def startup(self) -> None: ...
 
@@ -42,6 +44,8 @@ class Upstream(Protocol):
 
 
 class ASGIUpstream:
+    in_process = True
+
     def __init__(self, name: str, app: FastAPI) -> None:
         self.name = name
         self.app = app
@@ -75,6 +79,8 @@ def in_process_databases(upstreams: dict[str, Upstream]) -> dict[str, Database]:
 
 
 class HTTPUpstream:
+    in_process = False
+
     def __init__(self, name: str, base_url: str, *, timeout: float, connect_timeout: float,
                  pool_size: int) -> None:
         self.name = name
