@@ -27,9 +27,13 @@ from sqlalchemy.pool import NullPool
 
 from shared import idempotency
 from shared.errors import ServiceUnavailable, is_database_outage
+from shared.fairgate import FairGate
 from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.metrics import POOLS
 from shared.outbox import Event, OutboxSignal, insert_events
+
+# how long a request waits in line for a pooled connection before it is answered 503
+POOL_TIMEOUT_SECONDS = 10
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -134,6 +138,7 @@ class Database:
         self._pool_size = pool_size
         self._direct: Any = None
         self._direct_lock = asyncio.Lock()
+        self._direct_gate = FairGate(pool_size, patience=POOL_TIMEOUT_SECONDS)
         self.outbox_signal = OutboxSignal()
         own_engine = engine is None
         if engine is None:
@@ -202,16 +207,25 @@ class Database:
                     yield await uow.driver_connection()
                     await uow.commit()
                 return
-            async with (await self.root._direct_pool()).acquire(timeout=10) as conn:
-                try:
-                    yield conn
-                except Exception as exc:
-                    if _is_broken_connection(exc):
-                        # Its protocol state is unknown (seen during a PostgreSQL restart:
-                        # the next statement on it failed "another operation in progress"):
-                        # never hand it out again; the caller gets the retryable 503.
-                        conn.terminate()
-                    raise
+            pool = await self.root._direct_pool()
+            gate = self.root._direct_gate
+            await gate.acquire()  # in arrival order (shared/fairgate.py)
+            try:
+                # no timeout here: the gate's permit means a connection is free, and asyncpg
+                # would spend a task per acquire on one; opening one is bounded at the pool
+                async with pool.acquire() as conn:
+                    try:
+                        yield conn
+                    except Exception as exc:
+                        if _is_broken_connection(exc):
+                            # Its protocol state is unknown (seen during a PostgreSQL
+                            # restart: the next statement on it failed "another operation in
+                            # progress"): never hand it out again; the caller gets the
+                            # retryable 503.
+                            conn.terminate()
+                        raise
+            finally:
+                gate.release()
         except (OSError, TimeoutError) as exc:
             raise ServiceUnavailable(headers={"Retry-After": "2"}) from exc
         except Exception as exc:
@@ -229,6 +243,7 @@ class Database:
                     self._direct = await asyncpg.create_pool(
                         url.render_as_string(hide_password=False), min_size=0,
                         max_size=self._pool_size, reset=_keep_session, command_timeout=30,
+                        timeout=POOL_TIMEOUT_SECONDS,  # to open a connection
                         max_inactive_connection_lifetime=300,
                         server_settings={"application_name": "ruta-direct"})
         return self._direct
