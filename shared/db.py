@@ -27,7 +27,7 @@ from sqlalchemy.pool import NullPool
 
 from shared import idempotency
 from shared.errors import ServiceUnavailable, is_database_outage
-from shared.fairgate import FairGate
+from shared.fairgate import FairGate, FairQueuePool
 from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.metrics import POOLS
 from shared.outbox import Event, OutboxSignal, insert_events
@@ -166,8 +166,8 @@ class Database:
             # No overflow: overflow connections are closed when returned, so a steady load
             # above pool_size would open a new PostgreSQL session for every other request.
             return create_engine(
-                url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False,
-                pool_recycle=1800, pool_timeout=10,
+                url, poolclass=FairQueuePool, pool_size=pool_size, max_overflow=0,
+                pool_pre_ping=False, pool_recycle=1800, pool_timeout=POOL_TIMEOUT_SECONDS,
                 connect_args={"server_settings": {"application_name": "ruta"},
                               "command_timeout": 30},
             )
