@@ -83,6 +83,19 @@ class ProviderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def route(self, programme_id: str, provider_id: str
+                    ) -> tuple[Programme, Provider, bool] | None:
+        """The programme, the provider and whether the provider delivers the programme, in
+        one statement (a referral's route: three round trips were one ninth of its post);
+        None when either is missing."""
+        delivers = select(ProviderProgramme.provider_id).where(
+            ProviderProgramme.provider_id == Provider.id,
+            ProviderProgramme.programme_id == Programme.id).exists()
+        row = (await self.session.execute(
+            select(Programme, Provider, delivers)
+            .where(Programme.id == programme_id, Provider.id == provider_id))).first()
+        return None if row is None else (row[0], row[1], bool(row[2]))
+
     async def programme_ids(self, provider_ids: Sequence[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {pid: [] for pid in provider_ids}
         if not provider_ids:

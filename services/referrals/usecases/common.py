@@ -99,9 +99,14 @@ async def load_route(uow: UnitOfWork, programme_id: str, provider_id: str,
     """The programme and the provider a referral goes to: both active, the provider
     delivering the programme in the person's region (else 422 naming the field; None: the
     region is checked later, with :func:`check_reach`)."""
-    programme = await ProgrammeRepository(uow.session).get(programme_id)
     providers = ProviderRepository(uow.session)
-    provider = await providers.get(provider_id)
+    found = await providers.route(programme_id, provider_id)
+    if found is None:  # which one is missing, for the problem's fields
+        programme: Programme | None = await ProgrammeRepository(uow.session).get(programme_id)
+        provider: Provider | None = await providers.get(provider_id)
+        delivers = False
+    else:
+        programme, provider, delivers = found
     errors: list[tuple[str, Text]] = []
     if programme is None or not programme.active:
         errors.append(("programme_id", Text("Programa desconocido o inactivo",
@@ -112,7 +117,7 @@ async def load_route(uow: UnitOfWork, programme_id: str, provider_id: str,
     if errors:
         raise ValidationFailed(errors)
     assert programme is not None and provider is not None
-    if programme.id not in (await providers.programme_ids([provider.id]))[provider.id]:
+    if not delivers:
         raise ValidationFailed([("provider_id", Text(
             "El proveedor no ofrece este programa", "The provider does not deliver this "
                                                     "programme"))])
