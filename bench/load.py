@@ -57,7 +57,7 @@ from kit.databases import (
     url_env,
 )
 from kit.httpload import LoadGenerator, check_url
-from kit.meters import group_peak_rss_mb
+from kit.meters import group_peak_rss_mb, wait_quiet
 from kit.processes import (
     Server,
     base_env,
@@ -88,20 +88,31 @@ LIMITS = {"read": {"capacity": 600_000, "window_seconds": 60},
 
 
 # --------------------------------------------------------------------------- wrk
-def measure(label: str, url: str, headers: dict[str, str], args: argparse.Namespace
-            ) -> dict[str, Any]:
+def measure(label: str, url: str, headers: dict[str, str], args: argparse.Namespace,
+            settle: list[int]) -> dict[str, Any]:
     """One URL under ``args.load`` (wrk -t2 -c50, or bench/loadgen.py where wrk is missing
-    and cannot be installed), after a warm-up."""
+    and cannot be installed), after a warm-up, once the processes ``settle`` are quiet."""
+    quiet_after = settled(label, settle)
     check_url(url, headers, None)
     if args.warmup:
         args.load.run(url, headers, args.warmup)
     r: dict[str, Any] = args.load.run(url, headers, args.duration)
     r["label"] = label
+    r["settled_after_s"] = quiet_after
     bad = r["non_2xx"] + r["errors"]
     print(f"  {label:<38}{r['requests_per_s']:>8.0f} req/s  p50 {r['p50_ms']:6.2f}  "
           f"p95 {r['p95_ms']:6.2f}  p99 {r['p99_ms']:7.2f} ms"
           + (f"  !! {r['non_2xx']} non-2xx, {r['errors']} errors" if bad else ""), flush=True)
     return r
+
+
+def settled(label: str, pgids: list[int]) -> float:
+    """Wait for the system under test to finish the work the phase before left it (the event
+    hub's catch-up, kit.meters.wait_quiet); said when it took a while."""
+    waited = round(wait_quiet(pgids), 1)
+    if waited > 4.5:
+        print(f"  ({label}: waited {waited:.0f} s for the processes to settle)", flush=True)
+    return waited
 
 
 # --------------------------------------------------------------------------- the mix client
@@ -243,7 +254,9 @@ async def client_main(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_mix(label: str, url: str, tokens: dict[str, str], read_ids: list[str],
-            referable: list[str], args: argparse.Namespace) -> dict[str, Any]:
+            referable: list[str], args: argparse.Namespace, settle: list[int]
+            ) -> dict[str, Any]:
+    quiet_after = settled(label, settle)
     spec = {"url": url, "tokens": tokens, "read_ids": read_ids, "referable_ids": referable,
             "connections": CONNECTIONS, "duration": args.mix_duration, "seed": 7}
     spec_file = RESULTS / f"load-spec-{os.getpid()}.json"
@@ -258,6 +271,7 @@ def run_mix(label: str, url: str, tokens: dict[str, str], read_ids: list[str],
         raise RuntimeError(f"mix client failed: {out.stderr[-2000:]}")
     r: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     r["label"] = label
+    r["settled_after_s"] = quiet_after
     print(f"  {label}: {r['requests_per_s']:.0f} req/s overall, {r['unexpected']} unexpected "
           f"statuses, {r['socket_errors']} socket errors", flush=True)
     for op, o in r["per_op"].items():
@@ -317,14 +331,14 @@ def measure_references(res: dict[str, Any], rss: dict[str, float], urls: dict[st
     """ref A (bare /ping) and ref B (raw asyncpg PK read of profile ``pid``)."""
     print("ref A: bare FastAPI /ping", flush=True)
     with Server("ref-ping", "refapps:ping", base_env({}), args.log_dir, app_dir=BENCH) as s:
-        res["ref_a"] = measure("ref A  bare /ping", s.url + "/ping", {}, args)
+        res["ref_a"] = measure("ref A  bare /ping", s.url + "/ping", {}, args, [s.pid])
         rss["ref A (bare FastAPI)"] = group_peak_rss_mb(s.pid)
     print("ref B: bare FastAPI + raw asyncpg PK read", flush=True)
     ref_env = base_env({"RUTA_BENCH_REF_DSN": asyncpg_dsn(urls["registry"]),
                         "RUTA_BENCH_REF_POOL": str(app.Settings().database_pool_size)})
     with Server("ref-pk", "refapps:pk_read", ref_env, args.log_dir, app_dir=BENCH) as s:
         res["ref_b"] = measure("ref B  raw asyncpg PK read", f"{s.url}/profiles/{pid}",
-                               {}, args)
+                               {}, args, [s.pid])
         rss["ref B (FastAPI + asyncpg)"] = group_peak_rss_mb(s.pid)
 
 
@@ -343,10 +357,12 @@ def measure_shapes(res: dict[str, Any], rss: dict[str, float], urls: dict[str, s
     print("E: embedded shape (one process) on PostgreSQL", flush=True)
     with Server("embedded", "ruta.asgi:embedded", base_env({**url_env(urls), **limits}),
                 args.log_dir) as s:
-        res["embedded"] = measure("E  profile read via gateway", s.url + path, auth, args)
+        res["embedded"] = measure("E  profile read via gateway", s.url + path, auth, args,
+                                  [s.pid])
         people = referable_people(s.url, tokens["ngo_partner"], args.referable)
         floor_people = referable_people(s.url, tokens["ngo_partner"], args.referable)
-        res["mix_embedded"] = run_mix("E  mix", s.url, tokens, read_ids, people, args)
+        res["mix_embedded"] = run_mix("E  mix", s.url, tokens, read_ids, people, args,
+                                      [s.pid])
         rss["embedded (gateway + 3 services)"] = group_peak_rss_mb(s.pid)
     print("F: the mix's floor (bare FastAPI + raw asyncpg, each operation's statements)",
           flush=True)
@@ -357,7 +373,7 @@ def measure_shapes(res: dict[str, Any], rss: dict[str, float], urls: dict[str, s
     with Server("ref-mix-floor", "refapps:mix_floor", floor_env, args.log_dir,
                 app_dir=BENCH) as s:
         res["mix_floor"] = run_mix("F  mix floor", s.url, tokens, read_ids, floor_people,
-                                   args)
+                                   args, [s.pid])
         rss["mix floor (FastAPI + asyncpg)"] = group_peak_rss_mb(s.pid)
 
     redis_ok = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True,
@@ -372,21 +388,23 @@ def measure_shapes(res: dict[str, Any], rss: dict[str, float], urls: dict[str, s
     with system.running():
         signer = app.AssertionSigner(app.Settings().internal_secret, TOKEN_TTL)
         assertion = signer.sign(idents["caseworker"]).decode()
+        everyone = [proc.pid for proc in system.procs.values()]
         res["direct"] = measure("D  registry direct (signed identity)",
                                 system.url("registry") + path,
-                                {app.ASSERTION_HEADER: assertion}, args)
+                                {app.ASSERTION_HEADER: assertion}, args, everyone)
         res["through"] = measure("D  profile read via gateway",
-                                 system.url("gateway") + path, auth, args)
+                                 system.url("gateway") + path, auth, args, everyone)
         proxy_env = base_env({"RUTA_BENCH_UPSTREAM": system.url("registry"),
                               "RUTA_BENCH_REF_POOL": str(app.Settings().database_pool_size)})
         with Server("ref-proxy", "refapps:proxy", proxy_env, args.log_dir,
                     app_dir=BENCH) as proxy:
             res["proxy"] = measure("D  bare proxy -> registry", proxy.url + path,
-                                   {app.ASSERTION_HEADER: assertion}, args)
+                                   {app.ASSERTION_HEADER: assertion}, args,
+                                   [*everyone, proxy.pid])
         people = referable_people(system.url("gateway"), tokens["ngo_partner"],
                                   args.referable)
         res["mix_distributed"] = run_mix("D  mix", system.url("gateway"), tokens, read_ids,
-                                         people, args)
+                                         people, args, everyone)
         for name, proc in system.procs.items():
             rss[f"distributed {name}"] = group_peak_rss_mb(proc.pid)
 
