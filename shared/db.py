@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -38,8 +39,10 @@ POOL_TIMEOUT_SECONDS = 10
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Every engine the project opens: SQLAlchemy never puts a statement's parameters (names,
-    document numbers, e-mails) in an error's text or an echoed statement."""
-    return create_async_engine(url, hide_parameters=True, **kwargs)
+    document numbers, e-mails) in an error's text or an echoed statement. JSON columns are
+    read with orjson (the standard library's decoder was a fifth of a feed page's CPU)."""
+    return create_async_engine(url, hide_parameters=True, json_deserializer=orjson.loads,
+                               **kwargs)
 
 
 async def driver_connection(session: AsyncSession) -> Any:

@@ -7,9 +7,9 @@ BaseHTTPMiddleware costs a task and a memory stream per request.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 
@@ -44,6 +44,13 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
+def new_request_id() -> str:
+    """32 hex digits of randomness, as ``uuid4().hex`` gives, without its system call per
+    request (2% of the embedded read's CPU in py-spy): a request id is shown to the caller
+    and is no secret. The random module reseeds itself in a forked worker."""
+    return f"{random.getrandbits(128):032x}"
+
+
 def header(scope: Scope, name: bytes) -> bytes | None:
     for k, v in scope["headers"]:
         if k == name:
@@ -76,7 +83,7 @@ class RequestContextMiddleware:
         if raw is not None and _SAFE_ID.match(raw):
             rid = raw.decode()
         else:
-            rid = uuid.uuid4().hex
+            rid = new_request_id()
             if raw is not None:  # an unsafe id is replaced, so downstream sees ours
                 scope["headers"] = [(k, v) for k, v in scope["headers"] if k != REQUEST_ID_HEADER]
             scope["headers"] = [*scope["headers"], (REQUEST_ID_HEADER, rid.encode())]

@@ -49,16 +49,19 @@ async def events(identity: GatewayIdentity, db: DbDep, cursors: CursorsDep,
                  types: Annotated[str | None, Query(max_length=1000, description=(
                      "Comma-separated event types, e.g. referral.created,referral.overdue")),
                                   OneLineText] = None,
-                 limit: Limit = 100, cursor: Cursor = None) -> FeedPage:
+                 limit: Limit = 100, cursor: Cursor = None) -> Response:
     """The ordered feed of domain events visible to the caller's organisation (oldest first).
     Filter with `types`; resume from the last page's `next_cursor`, which only the caller it
     was given to may present. A cursor kept from before cursors were bound to their caller
     works until `RUTA_LEGACY_FEED_CURSORS_UNTIL` for the first caller that presents it, and
     the page answered carries a cursor bound to that caller."""
     wanted = [t.strip() for t in (types or "").split(",") if t.strip()]
-    return await feed.list_events(db=db, identity=identity, cursors=cursors, types=wanted,
+    page = await feed.list_events(db=db, identity=identity, cursors=cursors, types=wanted,
                                   cursor=cursor, limit=limit,
                                   legacy_until=settings.legacy_feed_cursors_until)
+    # serialised once, by the page's own schema: FastAPI would validate the 100 items again
+    # against response_model first (docs/decisions/0017)
+    return Response(page.model_dump_json().encode(), media_type="application/json")
 
 
 @router.post("/webhook-subscriptions", operation_id="webhook_subscriptions_create", status_code=201,

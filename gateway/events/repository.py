@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,16 +28,18 @@ class EventsRepository:
         self.session = session
 
     async def feed(self, *, after: int, types: Sequence[str], audience: str | None,
-                   limit: int) -> list[FeedEvent]:
+                   limit: int) -> list[Any]:
         """Events after a position, oldest first; with ``audience``, only those that
-        organisation may see (None: every event, for an administrator)."""
-        q = select(FeedEvent).where(FeedEvent.position > after)
+        organisation may see (None: every event, for an administrator). Rows, not ORM
+        objects: a page is read-only, and building 100 mapped objects was most of a poll's
+        CPU (docs/decisions/0017)."""
+        q = select(*FeedEvent.__table__.c).where(FeedEvent.position > after)
         if types:
             q = q.where(FeedEvent.type.in_(types))
         if audience is not None:
             q = q.join(EventAudience, and_(EventAudience.position == FeedEvent.position,
                                            EventAudience.organisation_id == audience))
-        return list((await self.session.scalars(
+        return list((await self.session.execute(
             q.order_by(FeedEvent.position).limit(limit))).all())
 
     async def feed_recorded_since(self, since: datetime, *, limit: int) -> list[FeedEvent]:
