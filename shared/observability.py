@@ -7,11 +7,13 @@ BaseHTTPMiddleware costs a task and a memory stream per request.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import re
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -38,6 +40,18 @@ access_log = structlog.get_logger("ruta.access")
 # What the access log and metrics record for a request cancelled before it was answered
 # (nginx's "client closed request").
 CANCELLED = 499
+
+
+@functools.lru_cache(maxsize=4096)
+def _counted(service: str, method: str, template: str, status: int) -> Any:
+    """The counter's child for these labels, looked up once (``labels()`` validates and
+    locks on every call; routes are templates, so the label sets are few)."""
+    return REQUESTS.labels(service, method, template, str(status))
+
+
+@functools.lru_cache(maxsize=4096)
+def _timed(service: str, method: str, template: str) -> Any:
+    return LATENCY.labels(service, method, template)
 
 
 def current_request_id() -> str | None:
@@ -123,8 +137,8 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - start
             template = route_label(scope, slot)
             method = scope["method"]
-            REQUESTS.labels(self.service, method, template, str(status)).inc()
-            LATENCY.labels(self.service, method, template).observe(elapsed)
+            _counted(self.service, method, template, status).inc()
+            _timed(self.service, method, template).observe(elapsed)
             # the relay's polling of /internal/* would drown the access log at INFO
             emit = access_log.debug if scope["path"].startswith("/internal/") and (
                 status < 400 or status == CANCELLED) else access_log.info

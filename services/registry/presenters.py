@@ -97,7 +97,9 @@ def profile_dict(p: Any, documents: list[dict[str, Any]], *,
                  sensitive: dict[str, Any] | None = None, include_sensitive: bool = False,
                  today: date | None = None,
                  provenance: dict[str, str] | None = None) -> dict[str, Any]:
-    out = {k: getattr(p, k) for k in PUBLIC_COLUMNS}
+    # a driver row is a dict (hot_reads.Record): read by key, not through its __getattr__
+    out = ({k: p[k] for k in PUBLIC_COLUMNS} if isinstance(p, dict)
+           else {k: getattr(p, k) for k in PUBLIC_COLUMNS})
     out["created_at"] = as_utc(out["created_at"])
     out["updated_at"] = as_utc(out["updated_at"])
     out["age_band"] = age_band(p.birth_date, today) or p.erased_age_band
