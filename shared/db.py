@@ -179,6 +179,11 @@ class Database:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
 
+    @property
+    def statements_waiting(self) -> int:
+        """Callers in line for a connection of the statement pool (:meth:`statement`)."""
+        return self._direct_gate.waiting if self.root is self else 0
+
     def bound_to(self, connection: AsyncConnection) -> Database:
         """A view of this database whose sessions run inside ``connection``'s transaction.
 

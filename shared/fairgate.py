@@ -86,6 +86,11 @@ class FairAsyncQueue(AsyncAdaptedQueue[Any]):
         super().__init__(maxsize, use_lifo)
         self._waiters: deque[asyncio.Future[Any]] = deque()
 
+    @property
+    def waiting(self) -> int:
+        """Callers in line for a connection (the pool metrics read it)."""
+        return len(self._waiters)
+
     def put_nowait(self, item: Any) -> None:
         while self._waiters:
             fut = self._waiters.popleft()

@@ -176,7 +176,7 @@ class PoolCollector(Collector):
             row = totals.setdefault(database_label(database.url.database), [0, 0, 0])
             row[0] += size()
             row[1] += pool.checkedout()
-            row[2] += _waiting(pool)
+            row[2] += _waiting(pool) + getattr(database, "statements_waiting", 0)
         for i, (name, doc) in enumerate((
                 ("ruta_db_pool_size", "Connections a pool may hold"),
                 ("ruta_db_pool_in_use", "Connections checked out of the pool"),
@@ -188,10 +188,13 @@ class PoolCollector(Collector):
 
 
 def _waiting(pool: Any) -> int:
-    """Callers blocked on the pool's queue (SQLAlchemy's async queue wraps an asyncio.Queue,
-    whose waiting getters are the callers without a connection)."""
-    queue = getattr(getattr(pool, "_pool", None), "_queue", None)
-    getters = getattr(queue, "_getters", None)
+    """Callers blocked on the pool's queue: the fair queue's line (shared/fairgate.py), else
+    the waiting getters of the asyncio.Queue SQLAlchemy's async queue wraps."""
+    queue = getattr(pool, "_pool", None)
+    line = getattr(queue, "waiting", None)
+    if isinstance(line, int):
+        return line
+    getters = getattr(getattr(queue, "_queue", None), "_getters", None)
     return sum(1 for g in getters if not g.done()) if getters is not None else 0
 
 

@@ -17,6 +17,7 @@ from shared.db import Database
 from shared.settings import Settings
 from tests.operations.metrics_support import sample
 from tests.support.contract import contract_client
+from tests.support.databases import IS_POSTGRES
 from tests.support.payloads import profile_payload
 from tests.support.tokens import TokenFactory
 
@@ -94,5 +95,33 @@ async def test_a_caller_blocked_on_a_full_pool_is_waiting(dbs: dict[str, Databas
             blocked.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await blocked
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the statement pool is PostgreSQL only")
+async def test_a_caller_in_line_for_the_statement_pool_is_waiting(
+    dbs: dict[str, Database]
+) -> None:
+    """The hot reads' pool (Database.statement) serves callers in arrival order through a
+    gate; a caller in its line is counted as waiting like one on the session pool."""
+    db = Database(str(dbs["registry"].url.render_as_string(hide_password=False)),
+                  pool_size=1)
+    base = sample("ruta_db_pool_waiting", database="registry")
+
+    async def one() -> None:
+        async with db.statement() as conn:
+            await conn.fetchval("SELECT 1")
+
+    try:
+        async with db.statement():
+            blocked = asyncio.create_task(one())
+            for _ in range(100):
+                if sample("ruta_db_pool_waiting", database="registry") > base:
+                    break
+                await asyncio.sleep(0.01)
+            assert sample("ruta_db_pool_waiting", database="registry") == base + 1
+        await asyncio.wait_for(blocked, 5)  # served once the first is done
+        assert sample("ruta_db_pool_waiting", database="registry") == base
     finally:
         await db.dispose()
