@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.pool import AsyncAdaptedQueuePool
@@ -24,57 +25,86 @@ from sqlalchemy.util.concurrency import await_
 from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty
 
 
+class _Line:
+    """Waiters in arrival order: what is handed over goes to the oldest one still waiting.
+    The one mechanism of :class:`FairGate` (permits) and :class:`FairAsyncQueue`
+    (connections)."""
+
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: deque[asyncio.Future[Any]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._waiters)
+
+    def join(self, patience: float | None) -> asyncio.Future[Any]:
+        """A place at the back; it fails with TimeoutError after ``patience`` seconds."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._waiters.append(fut)
+        if patience is not None:
+            expiry = loop.call_later(patience, self._expire, fut)
+            fut.add_done_callback(lambda _: expiry.cancel())
+        return fut
+
+    def hand(self, item: Any) -> bool:
+        """Give ``item`` to the oldest waiter; False when nobody waits."""
+        while self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(item)
+                return True
+        return False
+
+    def cancelled(self, fut: asyncio.Future[Any], pass_on: Callable[[Any], None]) -> None:
+        """The waiter's task was cancelled: it leaves the line, or passes on what it was
+        handed in the same turn as the cancellation."""
+        if fut.cancelled():
+            self._leave(fut)
+        elif fut.exception() is None:
+            pass_on(fut.result())
+
+    def _expire(self, fut: asyncio.Future[Any]) -> None:
+        if not fut.done():
+            self._leave(fut)
+            fut.set_exception(TimeoutError())
+
+    def _leave(self, fut: asyncio.Future[Any]) -> None:
+        # out of the line at once: a line of only departed waiters would keep a newcomer
+        # off the fast path while permits are free
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(fut)
+
+
 class FairGate:
-    __slots__ = ("_free", "_patience", "_waiters")
+    __slots__ = ("_free", "_line", "_patience")
 
     def __init__(self, permits: int, *, patience: float) -> None:
         """``patience``: seconds a request waits in line before TimeoutError."""
         self._free = permits
         self._patience = patience
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._line = _Line()
 
     @property
     def waiting(self) -> int:
-        return len(self._waiters)
+        return len(self._line)
 
     async def acquire(self) -> None:
         """A permit, or TimeoutError after the gate's patience in the line."""
-        if self._free > 0 and not self._waiters:
+        if self._free > 0 and not self._line:
             self._free -= 1
             return
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        self._waiters.append(fut)
-        expiry = loop.call_later(self._patience, self._expire, fut)
+        fut = self._line.join(self._patience)
         try:
             await fut
         except asyncio.CancelledError:
-            if fut.cancelled():
-                self._leave(fut)
-            elif fut.exception() is None:
-                self.release()  # handed a permit in the same turn as the cancellation
+            self._line.cancelled(fut, lambda _: self.release())
             raise
-        finally:
-            expiry.cancel()
 
     def release(self) -> None:
-        while self._waiters:
-            fut = self._waiters.popleft()
-            if not fut.done():
-                fut.set_result(None)  # the permit changes hands; _free is untouched
-                return
-        self._free += 1
-
-    def _expire(self, fut: asyncio.Future[None]) -> None:
-        if not fut.done():
-            self._leave(fut)
-            fut.set_exception(TimeoutError())
-
-    def _leave(self, fut: asyncio.Future[None]) -> None:
-        # out of the line at once: a line of only departed waiters would keep a newcomer
-        # off the fast path while permits are free
-        with contextlib.suppress(ValueError):
-            self._waiters.remove(fut)
+        if not self._line.hand(None):  # the permit changes hands, or goes back
+            self._free += 1
 
 
 class FairAsyncQueue(AsyncAdaptedQueue[Any]):
@@ -84,57 +114,35 @@ class FairAsyncQueue(AsyncAdaptedQueue[Any]):
 
     def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
         super().__init__(maxsize, use_lifo)
-        self._waiters: deque[asyncio.Future[Any]] = deque()
+        self._line = _Line()
 
     @property
     def waiting(self) -> int:
         """Callers in line for a connection (the pool metrics read it)."""
-        return len(self._waiters)
+        return len(self._line)
 
     def put_nowait(self, item: Any) -> None:
-        while self._waiters:
-            fut = self._waiters.popleft()
-            if not fut.done():
-                fut.set_result(item)
-                return
-        super().put_nowait(item)
+        if not self._line.hand(item):
+            super().put_nowait(item)
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         self.put_nowait(item)  # the pool's queue is never full of connections it owns
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        if not self._waiters or not block:
+        if not self._line or not block:
             try:
                 return self._queue.get_nowait()
             except asyncio.QueueEmpty:
                 if not block:
                     raise Empty() from None
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        self._waiters.append(fut)
-        expiry = None if timeout is None else loop.call_later(timeout, self._expire, fut)
+        fut = self._line.join(timeout)
         try:
             return await_(fut)
         except TimeoutError:
             raise Empty() from None
         except asyncio.CancelledError:
-            if fut.cancelled():
-                self._leave(fut)
-            elif fut.exception() is None:
-                self.put_nowait(fut.result())  # handed over as we were cancelled: pass on
+            self._line.cancelled(fut, self.put_nowait)
             raise
-        finally:
-            if expiry is not None:
-                expiry.cancel()
-
-    def _expire(self, fut: asyncio.Future[Any]) -> None:
-        if not fut.done():
-            self._leave(fut)
-            fut.set_exception(TimeoutError())
-
-    def _leave(self, fut: asyncio.Future[Any]) -> None:
-        with contextlib.suppress(ValueError):
-            self._waiters.remove(fut)
 
 
 class FairQueuePool(AsyncAdaptedQueuePool):
