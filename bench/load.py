@@ -21,6 +21,10 @@ file's ``client`` mode — aiohttp — for the mix). Each run measures, in this 
           (some retried: replays), provider transitions (accept), event-feed polling — each
           with throughput and p50/p95/p99
 
+The reads compared by a target (ref B and E; ref B, D direct, the bare proxy and D via the
+gateway) are measured in turns (``--slices`` slices each, order reversed every round) so that
+the machine's drift over minutes falls on both sides of each ratio.
+
 Rate limits stay on, as in production (token buckets per caller; Redis in the distributed
 shape) with the load clients' quota sized to fit the run (``RUTA_RATE_LIMITS``).
 Targets (issue 22), each a ratio of figures of one run, judged on the median of ``--runs``
@@ -56,7 +60,7 @@ from kit.databases import (
     named_urls,
     url_env,
 )
-from kit.httpload import LoadGenerator, check_url
+from kit.httpload import LoadGenerator, check_url, merge_slices
 from kit.meters import group_peak_rss_mb, wait_quiet
 from kit.processes import (
     Server,
@@ -104,6 +108,48 @@ def measure(label: str, url: str, headers: dict[str, str], args: argparse.Namesp
           f"p95 {r['p95_ms']:6.2f}  p99 {r['p99_ms']:7.2f} ms"
           + (f"  !! {r['non_2xx']} non-2xx, {r['errors']} errors" if bad else ""), flush=True)
     return r
+
+
+ReadTarget = tuple[str, str, dict[str, str], list[int]]  # label, url, headers, pgids to settle
+
+
+def measure_interleaved(entries: list[ReadTarget], args: argparse.Namespace
+                        ) -> dict[str, dict[str, Any]]:
+    """Measurements compared with each other taken in turns: ``args.slices`` slices of
+    ``args.duration / args.slices`` seconds each, the order reversed every round, each slice
+    from a settled system after ``args.warmup`` seconds of the same load (the first second of
+    load on an idle process has a tail of its own: in 2-s slices without it, E's p99 was
+    59-65 ms against 33-44 ms over 10 s); each measurement's slices merged
+    (``merge_slices``).
+
+    Measured one after the other, a ratio also measured the machine's drift: on this VM the
+    same process read 2,165-2,325/s at one hour and 1,742-1,874/s the next (2026-12-05),
+    while ref B, measured minutes earlier, did not move. In turns, both sides of a ratio see
+    the same minutes."""
+    for _label, url, headers, _settle in entries:
+        check_url(url, headers, None)
+    seconds = max(1, round(args.duration / args.slices))
+    slices: dict[str, list[dict[str, Any]]] = {e[0]: [] for e in entries}
+    for k in range(args.slices):
+        for label, url, headers, settle in (entries if k % 2 == 0 else entries[::-1]):
+            quiet_after = wait_quiet(settle)
+            if args.warmup:  # every slice starts warm, as one long measurement would
+                args.load.run(url, headers, args.warmup)
+            part = args.load.run(url, headers, seconds)
+            part["settled_after_s"] = round(quiet_after, 1)
+            slices[label].append(part)
+    out: dict[str, dict[str, Any]] = {}
+    for label, *_ in entries:
+        r = merge_slices(slices[label])
+        r["label"] = label
+        out[label] = r
+        bad = r["non_2xx"] + r["errors"]
+        print(f"  {label:<38}{r['requests_per_s']:>8.0f} req/s  p50 {r['p50_ms']:6.2f}  "
+              f"p95 {r['p95_ms']:6.2f}  p99 {r['p99_ms']:7.2f} ms  ("
+              + " ".join(f"{p['requests_per_s']:.0f}" for p in r["slices"]) + ")"
+              + (f"  !! {r['non_2xx']} non-2xx, {r['errors']} errors" if bad else ""),
+              flush=True)
+    return out
 
 
 def settled(label: str, pgids: list[int]) -> float:
@@ -326,25 +372,33 @@ def referable_people(url: str, token: str, n: int) -> list[str]:
 
 
 # --------------------------------------------------------------------------- main
-def measure_references(res: dict[str, Any], rss: dict[str, float], urls: dict[str, str],
-                       pid: str, args: argparse.Namespace) -> None:
-    """ref A (bare /ping) and ref B (raw asyncpg PK read of profile ``pid``)."""
+def measure_reference_a(res: dict[str, Any], rss: dict[str, float],
+                        args: argparse.Namespace) -> None:
+    """ref A: bare FastAPI /ping (the framework's own ceiling; no target depends on it)."""
     print("ref A: bare FastAPI /ping", flush=True)
     with Server("ref-ping", "refapps:ping", base_env({}), args.log_dir, app_dir=BENCH) as s:
         res["ref_a"] = measure("ref A  bare /ping", s.url + "/ping", {}, args, [s.pid])
         rss["ref A (bare FastAPI)"] = group_peak_rss_mb(s.pid)
-    print("ref B: bare FastAPI + raw asyncpg PK read", flush=True)
-    ref_env = base_env({"RUTA_BENCH_REF_DSN": asyncpg_dsn(urls["registry"]),
-                        "RUTA_BENCH_REF_POOL": str(app.Settings().database_pool_size)})
-    with Server("ref-pk", "refapps:pk_read", ref_env, args.log_dir, app_dir=BENCH) as s:
-        res["ref_b"] = measure("ref B  raw asyncpg PK read", f"{s.url}/profiles/{pid}",
-                               {}, args, [s.pid])
-        rss["ref B (FastAPI + asyncpg)"] = group_peak_rss_mb(s.pid)
 
 
 def measure_shapes(res: dict[str, Any], rss: dict[str, float], urls: dict[str, str],
                    read_ids: list[str], args: argparse.Namespace) -> None:
-    """E (embedded) and D (distributed): the profile read, then the mix, on each."""
+    """ref B (bare FastAPI + raw asyncpg PK read), up throughout; E (embedded) measured in
+    turns with ref B, then the mix on E, the mix floor, and D (distributed) measured in turns
+    with ref B and the bare proxy, then the mix on D."""
+    print("ref B: bare FastAPI + raw asyncpg PK read, measured in turns with each shape",
+          flush=True)
+    ref_env = base_env({"RUTA_BENCH_REF_DSN": asyncpg_dsn(urls["registry"]),
+                        "RUTA_BENCH_REF_POOL": str(app.Settings().database_pool_size)})
+    with Server("ref-pk", "refapps:pk_read", ref_env, args.log_dir, app_dir=BENCH) as ref:
+        ref_b: ReadTarget = ("ref B  raw asyncpg PK read",
+                             f"{ref.url}/profiles/{read_ids[len(read_ids) // 2]}", {}, [ref.pid])
+        measure_on_shapes(res, rss, urls, read_ids, args, ref_b)
+        rss["ref B (FastAPI + asyncpg)"] = group_peak_rss_mb(ref.pid)
+
+
+def measure_on_shapes(res: dict[str, Any], rss: dict[str, float], urls: dict[str, str],
+                      read_ids: list[str], args: argparse.Namespace, ref_b: ReadTarget) -> None:
     path = f"/v1/profiles/{read_ids[len(read_ids) // 2]}"
     run_tag = uuid.uuid4().hex[:8]
     idents = {r: identity_for(r, subject=f"load-{r}-{run_tag}") for r in ROLE_CALLERS}
@@ -357,8 +411,9 @@ def measure_shapes(res: dict[str, Any], rss: dict[str, float], urls: dict[str, s
     print("E: embedded shape (one process) on PostgreSQL", flush=True)
     with Server("embedded", "ruta.asgi:embedded", base_env({**url_env(urls), **limits}),
                 args.log_dir) as s:
-        res["embedded"] = measure("E  profile read via gateway", s.url + path, auth, args,
-                                  [s.pid])
+        e_read = ("E  profile read via gateway", s.url + path, auth, [s.pid])
+        got = measure_interleaved([ref_b, e_read], args)
+        res["ref_b"], res["embedded"] = got[ref_b[0]], got[e_read[0]]
         people = referable_people(s.url, tokens["ngo_partner"], args.referable)
         floor_people = referable_people(s.url, tokens["ngo_partner"], args.referable)
         res["mix_embedded"] = run_mix("E  mix", s.url, tokens, read_ids, people, args,
@@ -388,19 +443,24 @@ def measure_shapes(res: dict[str, Any], rss: dict[str, float], urls: dict[str, s
     with system.running():
         signer = app.AssertionSigner(app.Settings().internal_secret, TOKEN_TTL)
         assertion = signer.sign(idents["caseworker"]).decode()
+        signed = {app.ASSERTION_HEADER: assertion}
         everyone = [proc.pid for proc in system.procs.values()]
-        res["direct"] = measure("D  registry direct (signed identity)",
-                                system.url("registry") + path,
-                                {app.ASSERTION_HEADER: assertion}, args, everyone)
-        res["through"] = measure("D  profile read via gateway",
-                                 system.url("gateway") + path, auth, args, everyone)
         proxy_env = base_env({"RUTA_BENCH_UPSTREAM": system.url("registry"),
                               "RUTA_BENCH_REF_POOL": str(app.Settings().database_pool_size)})
         with Server("ref-proxy", "refapps:proxy", proxy_env, args.log_dir,
                     app_dir=BENCH) as proxy:
-            res["proxy"] = measure("D  bare proxy -> registry", proxy.url + path,
-                                   {app.ASSERTION_HEADER: assertion}, args,
-                                   [*everyone, proxy.pid])
+            entries: list[ReadTarget] = [
+                (ref_b[0] + " (with D)", *ref_b[1:]),
+                ("D  registry direct (signed identity)", system.url("registry") + path,
+                 signed, everyone),
+                ("D  bare proxy -> registry", proxy.url + path, signed,
+                 [*everyone, proxy.pid]),
+                ("D  profile read via gateway", system.url("gateway") + path, auth,
+                 everyone)]
+            got = measure_interleaved(entries, args)
+            for key, (label, *_) in zip(("ref_b_distributed", "direct", "proxy", "through"),
+                                        entries, strict=True):
+                res[key] = got[label]
         people = referable_people(system.url("gateway"), tokens["ngo_partner"],
                                   args.referable)
         res["mix_distributed"] = run_mix("D  mix", system.url("gateway"), tokens, read_ids,
@@ -435,7 +495,7 @@ def run(args: argparse.Namespace) -> int:
             res: dict[str, Any] = {"load": machine_load()}
             rss: dict[str, float] = {}
             print(f"--- run {k + 1}/{args.runs} (load average {res['load']})", flush=True)
-            measure_references(res, rss, urls, read_ids[len(read_ids) // 2], args)
+            measure_reference_a(res, rss, args)
             measure_shapes(res, rss, urls, read_ids, args)
             runs.append((res, rss, when if k == 0 else stamp()))
     finally:
@@ -465,6 +525,7 @@ def print_rows(res: dict[str, Any]) -> None:
           f"{'x ref A':>9}{'x ref B':>9}")
     rows = [("ref A  bare FastAPI /ping", a), ("ref B  raw asyncpg PK read", b),
             ("E  profile read via gateway", res["embedded"]),
+            ("ref B  (in turns with D)", res["ref_b_distributed"]),
             ("D  registry direct", res["direct"]),
             ("D  bare proxy -> registry", res["proxy"]),
             ("D  profile read via gateway", res["through"])]
@@ -487,16 +548,17 @@ Target = tuple[str, float, str, float]  # (name, value, ">=" or "<=", limit)
 def targets_of(res: dict[str, Any]) -> list[Target]:
     """Issue 22's targets as ratios of figures of one run."""
     b, e, g, proxy = res["ref_b"], res["embedded"], res["through"], res["proxy"]
+    bd = res["ref_b_distributed"]  # measured in turns with D (measure_interleaved)
     checks: list[Target] = [
         ("E profile read / ref B throughput", ratio(e["requests_per_s"], b["requests_per_s"]),
          ">=", TARGETS["embedded_vs_raw"]),
-        ("D via gateway / ref B throughput", ratio(g["requests_per_s"], b["requests_per_s"]),
+        ("D via gateway / ref B throughput", ratio(g["requests_per_s"], bd["requests_per_s"]),
          ">=", TARGETS["distributed_vs_raw"]),
         ("hop: D via gateway / bare proxy", ratio(g["requests_per_s"],
                                                   proxy["requests_per_s"]),
          ">=", TARGETS["hop"]),
         ("E p99 / ref B p99", ratio(e["p99_ms"], b["p99_ms"]), "<=", TARGETS["p99_x"]),
-        ("D via gateway p99 / ref B p99", ratio(g["p99_ms"], b["p99_ms"]), "<=",
+        ("D via gateway p99 / ref B p99", ratio(g["p99_ms"], bd["p99_ms"]), "<=",
          TARGETS["p99_x"]),
     ]
     floor = res["mix_floor"]["per_op"]
@@ -513,7 +575,8 @@ def targets_of(res: dict[str, Any]) -> list[Target]:
 
 def errors_of(res: dict[str, Any]) -> int:
     errors = sum(res[k]["non_2xx"] + res[k]["errors"]
-                 for k in ("ref_a", "ref_b", "embedded", "direct", "proxy", "through"))
+                 for k in ("ref_a", "ref_b", "embedded", "ref_b_distributed", "direct", "proxy",
+                           "through"))
     return errors + sum(res[m]["unexpected"] + res[m]["socket_errors"]
                         for m in ("mix_floor", "mix_embedded", "mix_distributed"))
 
@@ -583,8 +646,11 @@ def main() -> None:
         return
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--duration", type=int, default=10, help="seconds per wrk measurement")
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--duration", type=int, default=12, help="seconds per wrk measurement")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="seconds of load before each measurement (each slice)")
+    p.add_argument("--slices", type=int, default=4,
+                   help="turns in which the compared reads are measured (measure_interleaved)")
     p.add_argument("--mix-duration", type=int, default=15)
     p.add_argument("--profiles", type=int, default=10_000)
     p.add_argument("--runs", type=int, default=3,

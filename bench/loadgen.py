@@ -96,6 +96,8 @@ def main() -> None:
         "p99_ms": percentile(lat, 0.99) * 1000,
         "non_2xx": sum(p["non_2xx"] for p in parts),
         "errors": sum(p["errors"] for p in parts),
+        # as kit.httpload's wrk summary: slices of one measurement merge (merge_slices)
+        "quantiles_ms": [percentile(lat, (i + 0.5) / 1000) * 1000 for i in range(1000)],
     }
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")

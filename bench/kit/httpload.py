@@ -19,17 +19,23 @@ from typing import Any
 from kit import BENCH
 from kit.processes import STARTED, BenchError, kill_group
 
-# wrk's summary as one JSON line at the end of its output (latency in µs)
+# wrk's summary as one JSON line at the end of its output (latency in µs), with the latency
+# at 1,000 evenly spaced quantiles (the middle of each 0.1% of requests) so that slices of one
+# measurement can be merged (``merge_slices``)
+QUANTILES = 1000
 WRK_LUA = """
 done = function(summary, latency, requests)
   local e = summary.errors
+  local q = {}
+  for i = 1, QUANTILES do q[i] = latency:percentile((i - 0.5) * 100 / QUANTILES) end
   io.write(string.format(
     '{"requests":%d,"duration_us":%d,"non_2xx":%d,"errors":%d,' ..
-    '"p50_us":%d,"p95_us":%d,"p99_us":%d}\\n',
+    '"p50_us":%d,"p95_us":%d,"p99_us":%d,"q_us":[%s]}\\n',
     summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    table.concat(q, ",")))
 end
-"""
+""".replace("QUANTILES", str(QUANTILES))
 
 
 def ensure_wrk() -> bool:
@@ -53,7 +59,32 @@ def wrk_summary(out: str) -> dict[str, Any]:
             "requests_per_s": data["requests"] / secs if secs else 0.0,
             "p50_ms": data["p50_us"] / 1000, "p95_ms": data["p95_us"] / 1000,
             "p99_ms": data["p99_us"] / 1000, "non_2xx": data["non_2xx"],
-            "errors": data["errors"]}
+            "errors": data["errors"], "quantiles_ms": [q / 1000 for q in data["q_us"]]}
+
+
+def merge_slices(slices: list[dict[str, Any]]) -> dict[str, Any]:
+    """One measurement from slices of it taken at different moments (interleaved with
+    another measurement): requests and seconds add up; the percentiles are those of the
+    slices' latency quantiles, each standing for an equal share of its slice's requests."""
+    requests = sum(s["requests"] for s in slices)
+    seconds = sum(s["seconds"] for s in slices)
+    points = sorted((q, s["requests"] / len(s["quantiles_ms"]))
+                    for s in slices for q in s["quantiles_ms"])
+
+    def at(share: float) -> float:
+        seen = 0.0
+        for value, weight in points:
+            seen += weight
+            if seen >= share * requests:
+                return value
+        return points[-1][0] if points else float("nan")
+
+    return {"requests": requests, "seconds": seconds,
+            "requests_per_s": requests / seconds if seconds else 0.0,
+            "p50_ms": at(.50), "p95_ms": at(.95), "p99_ms": at(.99),
+            "non_2xx": sum(s["non_2xx"] for s in slices),
+            "errors": sum(s["errors"] for s in slices),
+            "slices": [{k: v for k, v in s.items() if k != "quantiles_ms"} for s in slices]}
 
 
 class LoadGenerator:
