@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.registry.api import router
 from services.registry.crypto import SensitiveCipher
 from services.registry.denials import install_denial_audit
+from services.registry.fast_lane import install_fast_lane
 from services.registry.internal import internal_router
 from services.registry.portability.trust import PeerTrust
 from services.registry.transfers_api import internal_router as transfers_internal_router
@@ -54,6 +55,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.peer_trust = PeerTrust(settings)
     app.state.consumer = consumer
     install_denial_audit(app)
+    install_fast_lane(app)
     if database is None:
         _run_document_watch(app, db, settings)
     return app
