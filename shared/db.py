@@ -54,14 +54,16 @@ async def driver_connection(session: AsyncSession) -> Any:
 
 
 class UnitOfWork:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, reading: bool = False) -> None:
         self._db = db
+        self._reading = reading
         self.session: AsyncSession
         self._events: list[Event] = []
         self._local_claims = idempotency.LocalClaims(id(db.root))
 
     async def __aenter__(self) -> UnitOfWork:
-        self.session = self._db.sessionmaker()
+        self.session = (self._db.reading_sessionmaker if self._reading
+                        else self._db.sessionmaker)()
         return self
 
     async def __aexit__(
@@ -84,6 +86,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Store the queued events in the outbox and commit them with the change."""
+        if self._reading:
+            raise RuntimeError("a reading unit of work writes nothing (Database.reading)")
         wrote_events = bool(self._events)
         if self._events:
             await insert_events(self.session, self._events)
@@ -155,6 +159,11 @@ class Database:
             autoflush=False,
             join_transaction_mode="create_savepoint",
         )
+        # reads without BEGIN/ROLLBACK (:meth:`reading`): PostgreSQL on its own pool only
+        self.reading_sessionmaker = self.sessionmaker if bind is not None or not \
+            self.is_postgres else async_sessionmaker(
+                bind=engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False, autoflush=False)
 
     def _make_engine(self, url: str, pool_size: int) -> AsyncEngine:
         if self.is_sqlite:
@@ -178,6 +187,15 @@ class Database:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work that only reads. On PostgreSQL each of its statements runs in its
+        own implicit transaction: no BEGIN before them nor ROLLBACK after, two round trips
+        fewer (a referral's post made 19 of them). For reads that need no snapshot across
+        their statements — each row read stands on its own — and never for a write: a
+        statement that writes would commit at once. Elsewhere (SQLite, a database bound to
+        a test's transaction) it is :meth:`uow`."""
+        return UnitOfWork(self, reading=True)
 
     @property
     def statements_waiting(self) -> int:

@@ -36,7 +36,10 @@ async def list_events(*, db: Database, identity: Identity, cursors: CursorCodec,
     opened = cursors.open(cursor, "events", filters, caller=identity) if cursor else None
     after = _position(opened)
     audience = None if identity.is_admin else (identity.organisation_id or "")
-    async with db.uow() as uow:
+    legacy = opened is not None and opened.legacy
+    # a page is one statement: read without BEGIN/ROLLBACK (a legacy cursor's rebinding
+    # writes, in a unit of work)
+    async with (db.uow() if legacy else db.reading()) as uow:
         repo = EventsRepository(uow.session)
         if opened is not None and opened.legacy:
             await _rebind(repo, cursors, identity, opened, after, legacy_until)

@@ -126,7 +126,7 @@ async def _person_for_programme(*, db: Database, peers: Peers, identity: Identit
     The consent check answers for the person (a merged id's survivor) with her organisation
     and region; the provider's reach is checked on that region."""
     assert data.programme_id is not None and data.provider_id is not None
-    async with db.uow() as uow:
+    async with db.reading() as uow:
         if (replay := await uow.stored(idempotency)) is not None:
             return replay
         programme, provider = await load_route(uow, data.programme_id, data.provider_id, None)
