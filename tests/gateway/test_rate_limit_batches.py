@@ -1,0 +1,90 @@
+"""The Redis limiter sends the hits of one turn of the event loop as one script call
+(gateway/edge/ratelimit.py): each hit is still decided on its own bucket, in order, and a
+Redis that does not answer still leaves every request decided (from memory)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from gateway.edge.ratelimit import Quota, RedisLimiter
+
+REDIS_URL = os.environ.get("RUTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+async def limiter() -> AsyncIterator[tuple[RedisLimiter, list[int]]]:
+    """A limiter with its own key prefix, and the sizes of the script calls it made."""
+    if not _redis_up():
+        if os.environ.get("CI"):
+            pytest.fail("Redis must be running in CI (127.0.0.1:6379)")
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    lim = RedisLimiter(REDIS_URL, prefix=f"ruta:test:{uuid.uuid4().hex}:")
+    calls: list[int] = []
+    script = lim._script
+
+    async def counted(*, keys: list[str], args: list[Any]) -> Any:
+        calls.append(len(keys))
+        return await script(keys=keys, args=args)
+
+    lim._script = counted
+    yield lim, calls
+    await lim.close()
+
+
+async def test_hits_of_one_turn_are_one_call_decided_in_order(
+        limiter: tuple[RedisLimiter, list[int]]) -> None:
+    lim, calls = limiter
+    three = Quota("read", 3, 600)
+    one = Quota("write", 1, 600)
+    decisions = await asyncio.gather(
+        *(lim.hit("ana", three) for _ in range(5)), lim.hit("ana", one), lim.hit("ana", one))
+    assert calls == [7]
+    assert [d.allowed for d in decisions] == [True, True, True, False, False, True, False]
+    assert [d.remaining for d in decisions[:3]] == [2, 1, 0]
+    assert decisions[3].retry_after >= 1
+    # the next turn: its own call, on the same buckets
+    assert (await lim.hit("ana", three)).allowed is False
+    assert (await lim.hit("luis", three)).allowed is True
+    assert calls == [7, 1, 1]
+
+
+async def test_a_cancelled_request_leaves_the_rest_of_its_batch_decided(
+        limiter: tuple[RedisLimiter, list[int]]) -> None:
+    lim, calls = limiter
+    quota = Quota("read", 2, 600)
+    gone = asyncio.ensure_future(lim.hit("eva", quota))
+    kept = asyncio.ensure_future(lim.hit("eva", quota))
+    await asyncio.sleep(0)
+    gone.cancel()
+    assert (await kept).allowed is True
+    # the cancelled request spent its token: the bucket of two is empty
+    assert (await lim.hit("eva", quota)).allowed is False
+    assert calls == [2, 1]
+
+
+async def test_without_redis_every_hit_of_the_batch_is_decided_from_memory() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    lim = RedisLimiter(f"redis://127.0.0.1:{port}/0")
+    try:
+        quota = Quota("read", 2, 600)
+        decisions = await asyncio.gather(*(lim.hit("ana", quota) for _ in range(3)))
+        assert [d.allowed for d in decisions] == [True, True, False]
+    finally:
+        await lim.close()
