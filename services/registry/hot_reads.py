@@ -48,6 +48,25 @@ PG_READ_AUDITED = (
     " d.authorises_work AS d_authorises_work, d.created_at AS d_created_at"
     " FROM p LEFT OUTER JOIN identity_documents d ON d.profile_id = p.id"
     " ORDER BY d.created_at, d.id")
+# The consent check of a person the caller's organisation registered (an NGO about to refer
+# her: once per referral), audited in the same statement when the profile is active and the
+# caller's (in their regions); the person's consents come with it. Parameters as the read's.
+PG_CONSENT_CHECK_AUDITED = (
+    "WITH p AS (SELECT id, organisation_id, region, status FROM profiles WHERE id = $1),"
+    " audited AS (" + _AUDIT_COLUMNS +
+    " SELECT p.id, $2::timestamptz, 'consent_check', $3::varchar, $4::varchar, $5::varchar,"
+    " $6::json, $7::varchar FROM p WHERE p.status = 'active' AND "
+    + owner_sql(org="$5::varchar", regions="$8::varchar[]") +
+    " RETURNING 1)"
+    " SELECT p.id, p.organisation_id, p.region, (SELECT count(*) FROM audited) AS audited,"
+    " c.id AS c_id, c.purpose AS c_purpose, c.recipient_organisation_id AS c_recipient,"
+    " c.programme_id AS c_programme, c.status AS c_status, c.valid_until AS c_valid_until,"
+    " c.recorded_at AS c_recorded_at"
+    " FROM p LEFT OUTER JOIN consents c ON c.profile_id = p.id ORDER BY c.recorded_at, c.id")
+_CONSENT_FIELDS = {"id": "c_id", "purpose": "c_purpose",
+                   "recipient_organisation_id": "c_recipient", "programme_id": "c_programme",
+                   "status": "c_status", "valid_until": "c_valid_until",
+                   "recorded_at": "c_recorded_at"}
 # $1 numbers, $2 document type or null, $3 status, $4 region or null, $5 organisation or
 # null (filters); $6 caller's organisation, $7 caller is a provider (sees shared only),
 # $8 caller's regions ({} = all), $9 after id or null, $10 page size; audit as above from $11
@@ -79,6 +98,22 @@ async def read_audited(conn: Any, *, profile_id: str, audit: dict[str, Any],
         PG_READ_AUDITED, profile_id, audit["at"], audit["actor_subject"],
         audit["actor_role"], audit["actor_organisation_id"],
         orjson.dumps(audit["fields"]).decode(), audit["request_id"], sorted(regions))]
+
+
+async def consent_check_audited(conn: Any, *, profile_id: str, audit: dict[str, Any],
+                                regions: Collection[str]) -> tuple[Record, list[Record]]:
+    """The profile (id, organisation, region, ``audited``) and its consents as the rules of
+    services.registry.consent_rules read them; ``audited`` is 0 when the profile is not the
+    caller's active one (left to the general path, which audits as the rules say)."""
+    rows = await conn.fetch(
+        PG_CONSENT_CHECK_AUDITED, profile_id, audit["at"], audit["actor_subject"],
+        audit["actor_role"], audit["actor_organisation_id"],
+        orjson.dumps(audit["fields"]).decode(), audit["request_id"], sorted(regions))
+    if not rows:
+        return Record(audited=0), []
+    consents = [Record({k: r[c] for k, c in _CONSENT_FIELDS.items()})
+                for r in rows if r["c_id"] is not None]
+    return Record(rows[0]), consents
 
 
 def profile_record(rec: Any) -> Record:

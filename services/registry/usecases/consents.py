@@ -21,6 +21,7 @@ from services.registry.errors import (
     ConsentNotGranted,
     ProfileNotFound,
 )
+from services.registry.hot_reads import consent_check_audited
 from services.registry.models import Consent, Profile, ProfileStatus
 from services.registry.presenters import consent_dict, dumps, profile_location
 from services.registry.repository import ProfileRepository
@@ -181,6 +182,17 @@ async def check_consent(*, db: Database, identity: Identity, profile_id: str, pu
     if identity.role is not Role.SYSTEM:
         require_role(identity, READERS)
     now = utcnow()
+    if db.is_postgres and identity.role not in (Role.SYSTEM, Role.PROVIDER) \
+            and identity.organisation_id:
+        # the common case in one statement: the caller's organisation asks about a person
+        # it registered (as the profile read, usecases/reading.py)
+        async with db.statement() as conn:
+            owned, consents = await consent_check_audited(
+                conn, profile_id=profile_id, regions=identity.regions,
+                audit=audit_row(identity, profile_id, "consent_check", ["consents"], now))
+        if owned.audited:
+            return _answer(owned, purpose, recipient,
+                           decide(consents, purpose, recipient, programme, now))
     async with db.uow() as uow:
         repo = ProfileRepository(uow.session)
         p = await repo.get(profile_id)
@@ -196,6 +208,10 @@ async def check_consent(*, db: Database, identity: Identity, profile_id: str, pu
             await repo.add_audit([audit_row(identity, p.id, "consent_check", ["consents"],
                                             now)])
             await uow.commit()
+    return _answer(p, purpose, recipient, consent)
+
+
+def _answer(p: Any, purpose: str, recipient: str | None, consent: Any) -> dict[str, Any]:
     return {"profile_id": p.id, "organisation_id": p.organisation_id, "region": p.region,
             "purpose": purpose, "recipient": recipient,
             "granted": consent is not None, "consent_id": consent.id if consent else None}

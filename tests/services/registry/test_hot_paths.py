@@ -4,11 +4,14 @@ caller was shown — no more (a refused or unseen profile), no less (every item 
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from sqlalchemy import select
 
 from services.registry.models import AuditEntry
+from services.registry.usecases import consents as consents_usecases
 from shared.db import Database
 from shared.errors import ServiceUnavailable
 from tests.support.databases import IS_POSTGRES
@@ -142,3 +145,43 @@ async def test_a_connection_the_driver_lost_track_of_is_a_503_and_never_reused(
     for _ in range(3):
         async with db.statement() as conn:
             assert await conn.fetchval("SELECT pg_backend_pid()") != broken
+
+
+async def test_consent_check_by_the_owner_is_audited_once_and_answers_as_the_rules_say(
+        client: httpx.AsyncClient, auth: TokenFactory, dbs: dict[str, Database],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL the owner's check is one statement (hot_reads.consent_check_audited);
+    a provider's goes the general way: both answer the same."""
+    one_statement: list[int] = []
+    checked = consents_usecases.consent_check_audited
+
+    async def counted(conn: Any, **kw: Any) -> Any:
+        owned, consents = await checked(conn, **kw)
+        one_statement.append(int(owned.audited))
+        return owned, consents
+
+    monkeypatch.setattr(consents_usecases, "consent_check_audited", counted)
+    p = await create(client, auth(), region="PE-LMA")
+    url = f"/v1/profiles/{p['id']}/consent-check"
+    params = {"purpose": "referral", "recipient": "mtpe-empleo", "programme": "pe-empleo"}
+    refused = await client.get(url, params=params, headers=auth())
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["granted"] is False and refused.json()["consent_id"] is None
+    consent = await share(client, auth, p["id"], "mtpe-empleo")
+    owner = (await client.get(url, params=params, headers=auth())).json()
+    assert owner == {"profile_id": p["id"], "organisation_id": "ong-lima", "region": "PE-LMA",
+                     "purpose": "referral", "recipient": "mtpe-empleo", "granted": True,
+                     "consent_id": consent["id"]}
+    other = await client.get(url, params={**params, "recipient": "ong-quito"}, headers=auth())
+    assert other.json()["granted"] is False
+    provider = await client.get(url, params=params, headers=auth("provider", org="mtpe-empleo"))
+    assert provider.json() == owner
+    # outside the organisation or the regions: 404, and nothing audited
+    for headers in (auth(org="ong-quito"), auth(regions=["PE-ARE"])):
+        assert (await client.get(url, params=params, headers=headers)).status_code == 404
+    checks = [(o, f) for a, o, f in await audit_rows(dbs["registry"], p["id"])
+              if a == "consent_check"]
+    assert checks == [("ong-lima", ["consents"])] * 3 + [("mtpe-empleo", ["consents"])]
+    # the owner's three answers came from the one statement; the outsiders' went the general
+    # way (and the provider's never tried it)
+    assert one_statement == ([1, 1, 1, 0, 0] if IS_POSTGRES else [])
