@@ -32,6 +32,7 @@ from shared.fairgate import FairGate, FairQueuePool
 from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.metrics import POOLS
 from shared.outbox import Event, OutboxSignal, insert_events
+from shared.tracing import traced_connection
 
 # how long a request waits in line for a pooled connection before it is answered 503
 POOL_TIMEOUT_SECONDS = 10
@@ -230,7 +231,7 @@ class Database:
         try:
             if self._bind is not None:
                 async with self.uow() as uow:
-                    yield await uow.driver_connection()
+                    yield traced_connection(await uow.driver_connection())
                     await uow.commit()
                 return
             pool = await self.root._direct_pool()
@@ -241,7 +242,7 @@ class Database:
                 # would spend a task per acquire on one; opening one is bounded at the pool
                 async with pool.acquire() as conn:
                     try:
-                        yield conn
+                        yield traced_connection(conn)
                     except Exception as exc:
                         if _is_broken_connection(exc):
                             # Its protocol state is unknown (seen during a PostgreSQL

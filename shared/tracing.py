@@ -142,6 +142,44 @@ def instrument_engine(engine: AsyncEngine) -> None:
                  engine.sync_engine, usage, enable_commenter=False)
 
 
+def traced_connection(conn: Any) -> Any:
+    """An asyncpg connection of the statement pool (``Database.statement``) whose statements
+    make SQL spans as the engines' do (the statement, never its parameters); ``conn`` itself
+    when tracing is off."""
+    return conn if _provider is None else _TracedConnection(conn, tracer(STATEMENTS_SCOPE))
+
+
+STATEMENTS_SCOPE = "ruta.db.statements"
+
+
+class _TracedConnection:
+    def __init__(self, conn: Any, spans: trace.Tracer) -> None:
+        self._conn = conn
+        self._spans = spans
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    async def _run(self, method: str, sql: str, *args: Any, **kw: Any) -> Any:
+        with self._spans.start_as_current_span(
+                sql.split(None, 1)[0].upper() if sql.strip() else "SQL",
+                kind=trace.SpanKind.CLIENT,
+                attributes={"db.system": "postgresql", "db.statement": sql}):
+            return await getattr(self._conn, method)(sql, *args, **kw)
+
+    async def fetch(self, sql: str, *args: Any, **kw: Any) -> Any:
+        return await self._run("fetch", sql, *args, **kw)
+
+    async def fetchrow(self, sql: str, *args: Any, **kw: Any) -> Any:
+        return await self._run("fetchrow", sql, *args, **kw)
+
+    async def fetchval(self, sql: str, *args: Any, **kw: Any) -> Any:
+        return await self._run("fetchval", sql, *args, **kw)
+
+    async def execute(self, sql: str, *args: Any, **kw: Any) -> Any:
+        return await self._run("execute", sql, *args, **kw)
+
+
 def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name, tracer_provider=_provider)
 

@@ -17,6 +17,7 @@ from ruta.embedded import create_embedded_app
 from shared import tracing
 from shared.db import Database
 from shared.settings import Settings
+from shared.tracing import STATEMENTS_SCOPE
 from tests.support.contract import contract_client
 from tests.support.referrals import Route
 from tests.support.tokens import TokenFactory
@@ -55,7 +56,9 @@ async def test_one_trace_spans_gateway_registry_referrals_and_databases(
     routes = {s.attributes.get("http.route") for s in http}
     assert "/v1/referrals" in routes                                  # the referrals service
     assert "/v1/profiles/{profile_id}/consent-check" in routes       # its call to the registry
-    sql = [s for s in ours if _service_of(s).endswith("sqlalchemy")]
+    # SQL spans of the engines, and of the statement pool (the hot reads, on PostgreSQL)
+    sql = [s for s in ours if _service_of(s).endswith("sqlalchemy")
+           or _service_of(s) == STATEMENTS_SCOPE]
     assert {s.attributes.get("db.system") for s in sql} >= {"sqlite"} or \
         {s.attributes.get("db.system") for s in sql} >= {"postgresql"}
     assert any("referrals" in (s.attributes.get("db.statement") or "") for s in sql)
