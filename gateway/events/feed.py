@@ -41,11 +41,12 @@ async def list_events(*, db: Database, identity: Identity, cursors: CursorCodec,
     # writes, in a unit of work)
     async with (db.uow() if legacy else db.reading()) as uow:
         repo = EventsRepository(uow.session)
-        if opened is not None and opened.legacy:
+        if legacy:
+            assert opened is not None
             await _rebind(repo, cursors, identity, opened, after, legacy_until)
         rows = await repo.feed(after=after, types=wanted, audience=audience, limit=limit)
         items = [_feed_item(r) for r in rows]
-        if opened is not None and opened.legacy:
+        if legacy:
             await uow.commit()
     last = items[-1].position if items else after
     return FeedPage.model_construct(

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from services.registry.access import owner_sql, visible_sql
+from shared.db import Database
 from shared.identity import Identity, Role
 
 JSON_COLUMNS = ("languages", "skills", "experience")
@@ -89,15 +90,30 @@ PG_BY_DOCUMENT_AUDITED = (
     " SELECT found.*, (SELECT count(*) FROM audited) AS audited FROM found ORDER BY id")
 
 
+def owner_statement_serves(db: Database, identity: Identity) -> bool:
+    """Whether a one-statement path (the profile read, the consent check) may serve this
+    caller: on PostgreSQL, a caller of an organisation, neither a provider (who sees only
+    what is shared) nor the system (whose checks are not audited). The statement then
+    decides whether the profile is the caller's own; anything else takes the general path."""
+    return db.is_postgres and identity.role not in (Role.PROVIDER, Role.SYSTEM) \
+        and bool(identity.organisation_id)
+
+
+def _audit_args(audit: dict[str, Any]) -> tuple[Any, ...]:
+    """An audit row (usecases.records.audit_row) as the statements' audit parameters:
+    at, subject, role, organisation, fields (JSON), request id."""
+    return (audit["at"], audit["actor_subject"], audit["actor_role"],
+            audit["actor_organisation_id"], orjson.dumps(audit["fields"]).decode(),
+            audit["request_id"])
+
+
 async def read_audited(conn: Any, *, profile_id: str, audit: dict[str, Any],
                        regions: Collection[str]) -> list[Record]:
     """The profile joined with its documents, audited in the same statement when it is
     active and owned by the reader's organisation (in their regions): ``audited`` says so.
     Anything else (shared, merged, erased) is left to the general path."""
     return [profile_record(rec) for rec in await conn.fetch(
-        PG_READ_AUDITED, profile_id, audit["at"], audit["actor_subject"],
-        audit["actor_role"], audit["actor_organisation_id"],
-        orjson.dumps(audit["fields"]).decode(), audit["request_id"], sorted(regions))]
+        PG_READ_AUDITED, profile_id, *_audit_args(audit), sorted(regions))]
 
 
 async def consent_check_audited(conn: Any, *, profile_id: str, audit: dict[str, Any],
@@ -106,9 +122,7 @@ async def consent_check_audited(conn: Any, *, profile_id: str, audit: dict[str, 
     services.registry.consent_rules read them; ``audited`` is 0 when the profile is not the
     caller's active one (left to the general path, which audits as the rules say)."""
     rows = await conn.fetch(
-        PG_CONSENT_CHECK_AUDITED, profile_id, audit["at"], audit["actor_subject"],
-        audit["actor_role"], audit["actor_organisation_id"],
-        orjson.dumps(audit["fields"]).decode(), audit["request_id"], sorted(regions))
+        PG_CONSENT_CHECK_AUDITED, profile_id, *_audit_args(audit), sorted(regions))
     if not rows:
         return Record(audited=0), []
     consents = [Record({k: r[c] for k, c in _CONSENT_FIELDS.items()})
@@ -134,9 +148,7 @@ async def by_document_audited(conn: Any, *, numbers: list[str], doc_type: str | 
     rows = await conn.fetch(
         PG_BY_DOCUMENT_AUDITED, numbers, doc_type, status, region, organisation_id,
         identity.organisation_id, identity.role is Role.PROVIDER, sorted(identity.regions),
-        after, limit, audit["at"], audit["actor_subject"], audit["actor_role"],
-        audit["actor_organisation_id"], orjson.dumps(audit["fields"]).decode(),
-        audit["request_id"])
+        after, limit, *_audit_args(audit))
     return [Record(r) for r in rows]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -20,9 +19,9 @@ from ruta.embedded import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
 from tests.support.contract import contract_client
+from tests.support.redis import REDIS_URL, require_redis
 from tests.support.tokens import TokenFactory
 
-REDIS_URL = os.environ.get("RUTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TIGHT = '{"read": {"capacity": 3, "window_seconds": 60}}'
 
 
@@ -103,21 +102,10 @@ async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
     assert len(unsafe.headers["x-request-id"]) == 32
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def two_gateways(database_urls: dict[str, str], tmp_path: Path) -> Iterator[list[str]]:
     """Two embedded processes sharing the suite's databases and one Redis."""
-    if not _redis_up():
-        if os.environ.get("CI"):
-            pytest.fail("Redis must be running in CI (127.0.0.1:6379)")
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    require_redis()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUTA_")}
     env.update({f"RUTA_{n.upper()}_DATABASE_URL": u for n, u in database_urls.items()})
     env.update({"RUTA_REDIS_URL": REDIS_URL, "RUTA_RATE_LIMITS":

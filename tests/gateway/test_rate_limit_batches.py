@@ -5,7 +5,6 @@ Redis that does not answer still leaves every request decided (from memory)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -14,25 +13,13 @@ from typing import Any
 import pytest
 
 from gateway.edge.ratelimit import Quota, RedisLimiter
-
-REDIS_URL = os.environ.get("RUTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
+from tests.support.redis import REDIS_URL, require_redis
 
 
 @pytest.fixture
 async def limiter() -> AsyncIterator[tuple[RedisLimiter, list[int]]]:
     """A limiter with its own key prefix, and the sizes of the script calls it made."""
-    if not _redis_up():
-        if os.environ.get("CI"):
-            pytest.fail("Redis must be running in CI (127.0.0.1:6379)")
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    require_redis()
     lim = RedisLimiter(REDIS_URL, prefix=f"ruta:test:{uuid.uuid4().hex}:")
     calls: list[int] = []
     script = lim._script

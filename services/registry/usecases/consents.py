@@ -21,7 +21,7 @@ from services.registry.errors import (
     ConsentNotGranted,
     ProfileNotFound,
 )
-from services.registry.hot_reads import consent_check_audited
+from services.registry.hot_reads import consent_check_audited, owner_statement_serves
 from services.registry.models import Consent, Profile, ProfileStatus
 from services.registry.presenters import consent_dict, dumps, profile_location
 from services.registry.repository import ProfileRepository
@@ -182,8 +182,7 @@ async def check_consent(*, db: Database, identity: Identity, profile_id: str, pu
     if identity.role is not Role.SYSTEM:
         require_role(identity, READERS)
     now = utcnow()
-    if db.is_postgres and identity.role not in (Role.SYSTEM, Role.PROVIDER) \
-            and identity.organisation_id:
+    if owner_statement_serves(db, identity):
         # the common case in one statement: the caller's organisation asks about a person
         # it registered (as the profile read, usecases/reading.py)
         async with db.statement() as conn:

@@ -8,7 +8,7 @@ from typing import Any
 
 from services.registry.access import Access
 from services.registry.crypto import SensitiveCipher
-from services.registry.hot_reads import read_audited
+from services.registry.hot_reads import owner_statement_serves, read_audited
 from services.registry.presenters import (
     READ_GROUPS,
     document_dict,
@@ -27,7 +27,7 @@ from services.registry.usecases.scope import (
 )
 from shared.clock import utcnow
 from shared.db import Database
-from shared.identity import Identity, Permission, Role
+from shared.identity import Identity, Permission
 
 
 async def read_profile(*, db: Database, identity: Identity, cipher: SensitiveCipher,
@@ -40,7 +40,7 @@ async def read_profile(*, db: Database, identity: Identity, cipher: SensitiveCip
     require_role(identity, READERS)
     now = utcnow()
     rows: Sequence[Any]
-    if db.is_postgres and identity.role is not Role.PROVIDER and identity.organisation_id:
+    if owner_statement_serves(db, identity):  # READERS has no system caller
         # the common case in one statement: the owner's organisation reads an active profile
         sensitive = identity.has(Permission.SENSITIVE_READ)
         audit = audit_row(identity, profile_id, "read", _read_groups(sensitive), now)
