@@ -187,10 +187,10 @@ async def load(urls: dict[str, str], people: int, referrals: int, seed: int
         await db.dispose()
     conn = await asyncpg.connect(asyncpg_dsn(urls["referrals"]))
     try:
-        for table in ("report_rollup_cells", "report_rollup_facts"):
+        tables = ("report_rollup_cells", "report_rollup_day_cells", "report_rollup_facts")
+        for table in tables:
             await conn.execute(f"VACUUM ANALYZE {table}")
-        rows = {t: await conn.fetchval(f"SELECT count(*) FROM {t}")
-                for t in ("report_rollup_cells", "report_rollup_facts")}
+        rows = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
     finally:
         await conn.close()
     print(f"  rollups built: {months} months in {built:.0f} s ({rows})")

@@ -307,20 +307,33 @@ def _rollup_keys() -> list[Column[Any]]:
             Column("provider_id", String(64), nullable=False)]
 
 
+def _cell_columns() -> list[Column[Any]]:
+    return [
+        Column("kind", String(1), nullable=False), Column("dim", String(20), nullable=False),
+        Column("value", String(40), nullable=False),
+        Column("people_registered", Float, nullable=False, default=0),
+        *[Column(rollup_column(n), Float, nullable=False, default=0)
+          for n in rollup_sum_names()],
+        # open referrals already overdue when the month was built (overdue only grows with
+        # time until the referral changes, which marks its month changed)
+        Column("m_referrals_overdue", Float, nullable=False, default=0)]
+
+
 # Marginal cells of one calendar month (UTC) of a region, programme and provider: ``kind``
 # "p" (people registered that month) or "r" (referrals created that month); ``dim`` "" for
 # the key's total, else sex, age (value: the birth year, "band:<frozen band>" or "unknown"),
 # nationality or population_type; one column per count/sum indicator.
 report_rollup_cells = Table(
-    "report_rollup_cells", Base.metadata, *_rollup_keys(),
-    Column("kind", String(1), nullable=False), Column("dim", String(20), nullable=False),
-    Column("value", String(40), nullable=False),
-    Column("people_registered", Float, nullable=False, default=0),
-    *[Column(rollup_column(n), Float, nullable=False, default=0) for n in rollup_sum_names()],
-    # open referrals already overdue when the month was built (overdue only grows with time
-    # until the referral changes, which marks its month changed)
-    Column("m_referrals_overdue", Float, nullable=False, default=0),
+    "report_rollup_cells", Base.metadata, *_rollup_keys(), *_cell_columns(),
     Index("ix_report_rollup_cells_month", "month", "kind"),
+)
+# The same cells by day (UTC) of the month: a period's partial months at its edges are read
+# from these instead of the raw rows (the raw rows of one month cost a join with every person
+# and the outcomes' JSON: 0.4 s at 1M people, decision 0019).
+report_rollup_day_cells = Table(
+    "report_rollup_day_cells", Base.metadata, *_rollup_keys(),
+    Column("day", Date, nullable=False), *_cell_columns(),
+    Index("ix_report_rollup_day_cells_day", "day", "kind"),
 )
 # What cannot be summed, one row per referral that has any of it: the inputs of the medians
 # and, for an open referral not yet overdue when the month was built, the deadline from which
@@ -333,6 +346,7 @@ report_rollup_facts = Table(
     Column("population_type", String(30), nullable=False),
     Column("overdue_from", DateTime(timezone=True), nullable=True),
     *[Column(rollup_column(n), Float, nullable=True) for n in rollup_median_names()],
+    Column("day", Date, nullable=False),  # the referral's creation day (UTC)
     Index("ix_report_rollup_facts_month", "month"),
 )
 # Months whose cells and facts are built (a month absent is computed from the raw rows).

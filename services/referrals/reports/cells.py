@@ -15,12 +15,14 @@ from services.referrals.reports.queries import DIMENSIONS, UNKNOWN, Key, Measure
 
 
 async def cells_postgres(session: Any, inner: Select[Any] | CompoundSelect,
-                         measures: Sequence[Measure]) -> dict[Key, float]:
+                         measures: Sequence[Measure], *, branches: int = 1
+                         ) -> dict[Key, float]:
     n = len(DIMENSIONS)
     which = {(1 << n) - 1: None, **{((1 << n) - 1) ^ (1 << (n - 1 - i)): d
                                     for i, d in enumerate(DIMENSIONS)}}
     cells: dict[Key, float] = {}
-    for row in (await session.execute(grouped(inner, measures))).mappings():
+    for row in (await session.execute(grouped(inner, measures, branches=branches))
+                ).mappings():
         dim = which[row["g"]]
         value = None if dim is None else str(row[dim] if row[dim] is not None else UNKNOWN)
         for m in measures:
@@ -31,7 +33,9 @@ async def cells_postgres(session: Any, inner: Select[Any] | CompoundSelect,
 
 
 async def cells_python(session: Any, inner: Select[Any] | CompoundSelect,
-                       measures: Sequence[Measure]) -> dict[Key, float]:
+                       measures: Sequence[Measure], *, branches: int = 1
+                       ) -> dict[Key, float]:
+    """``branches``: PostgreSQL's (:func:`~.queries.grouped`); one pass here."""
     counts: dict[Key, float] = defaultdict(float)
     values: dict[Key, list[float]] = defaultdict(list)
     for row in (await session.execute(inner)).mappings():

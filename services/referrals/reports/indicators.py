@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import literal, select, text, union_all
 
 from services.referrals.models import Programme, Referral, ReportPerson
 from services.referrals.reports import rollups
@@ -39,6 +39,10 @@ async def compute(db: Database, f: Filters, *, threshold: int, now: datetime | N
         session = uow.session
         if db.is_postgres and db.root is db:  # the rollups and the raw rows of one snapshot
             await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        if db.is_postgres:
+            # statements over the rollups take tenths of a second: compiling them (JIT, on by
+            # default above a cost these reach) took 0.1-0.2 s more in every process
+            await session.execute(text("SET LOCAL jit = off"))
         dialect = uow.session.get_bind().dialect.name
         q = select(Programme.id).order_by(Programme.id)
         if f.programme_id:
@@ -49,15 +53,14 @@ async def compute(db: Database, f: Filters, *, threshold: int, now: datetime | N
         cells_of = cells_postgres if dialect == "postgresql" else cells_python
         lo, hi = f.bounds()
         plan = (await rollups.plan(session, lo, hi, now) if use_rollups
-                else rollups.Plan([], [(lo, hi)]))
+                else rollups.Plan([], [], [(lo, hi)]))
         # counts, sums and the overdue known at the build: whole months from the rollups'
         # cells, the rest of the period from the raw rows; the medians and the rest of overdue
         # in one narrow statement over the union of those raw rows and the rollups' facts
         summed = [m for m in ref_measures if m.agg != "median"]
         per_row = [m for m in ref_measures if m.agg == "median" or m.name == rollups.OVERDUE]
         raw_summed = [m for m in summed if m.name != rollups.OVERDUE]
-        cells = await rollups.rollup_cells(session, f, plan.months, end_year, programmes,
-                                           summed)
+        cells = await rollups.rollup_cells(session, f, plan, end_year, programmes, summed)
         parts: list[Any] = []
         if plan.raw:
             rollups.merge(cells, await cells_of(
@@ -68,12 +71,13 @@ async def compute(db: Database, f: Filters, *, threshold: int, now: datetime | N
                     rollups.in_ranges(Referral.created_at, plan.raw)), raw_summed))
             parts.append(referrals_query(f, end_year, per_row).where(
                 rollups.in_ranges(Referral.created_at, plan.raw)))
-        if plan.months:
-            parts.append(rollups.facts_query(f, plan.months, end_year, per_row, now))
+        if plan.months or plan.days:
+            parts.append(rollups.facts_query(f, plan, end_year, per_row, now))
         inner: Any = parts[0]
         if len(parts) > 1:
             inner = union_all(*parts)
-        rollups.merge(cells, await cells_of(session, inner, per_row))
+        # the medians' sorts in three branches PostgreSQL may run side by side (decision 0019)
+        rollups.merge(cells, await cells_of(session, inner, per_row, branches=3))
         # as of today in each country, from the people's work authorisations (never rolled up:
         # a lapse moves with the day, not with a write)
         wa_measures = work_authorisation_measures(

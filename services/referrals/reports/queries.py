@@ -24,6 +24,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    union_all,
 )
 
 from services.referrals.lifecycle import Status
@@ -260,11 +261,17 @@ def work_authorisation_query(f: Filters, end_year: int, measures: Sequence[Measu
 Key = tuple[str, str | None, str | None]  # (indicator, dimension or None for the total, value)
 
 
-def grouped(inner: Select[Any] | CompoundSelect, measures: Sequence[Measure]
-            ) -> Select[Any]:
-    """PostgreSQL: every total and one-dimension cell of every measure in one statement."""
+def grouped(inner: Select[Any] | CompoundSelect, measures: Sequence[Measure], *,
+            branches: int = 1) -> Select[Any] | CompoundSelect:
+    """PostgreSQL: every total and one-dimension cell of every measure in one statement.
+
+    ``branches`` > 1 divides the grouping sets among that many branches of a ``UNION ALL``,
+    each aggregating the same rows, which PostgreSQL can run side by side (Parallel Append).
+    Ordered-set aggregates (the medians) under ``GROUPING SETS`` otherwise run in one process,
+    one sort of every row per set: 0.7 s of a year's report from the rollups at 1M people,
+    about 0.4 s in three branches (decision 0019). ``g`` is the same bitmask in either form
+    (``grouping()`` of the five dimensions: 1 where not grouped)."""
     sub = inner.subquery("r")
-    cols = [sub.c[d] for d in DIMENSIONS]
     aggs: list[ColumnElement[Any]] = []
     for m in measures:
         c = sub.c[m.name]
@@ -274,5 +281,20 @@ def grouped(inner: Select[Any] | CompoundSelect, measures: Sequence[Measure]
             aggs.append(func.sum(c).label(m.name))
         else:
             aggs.append(func.percentile_cont(0.5).within_group(c).label(m.name))
-    return (select(func.grouping(*cols).label("g"), *cols, *aggs)
-            .group_by(func.grouping_sets(*cols, literal_column("()"))))
+    cols = [sub.c[d] for d in DIMENSIONS]
+    if branches <= 1:
+        return (select(func.grouping(*cols).label("g"), *cols, *aggs)
+                .group_by(func.grouping_sets(*cols, literal_column("()"))))
+    sets: list[str | None] = [*DIMENSIONS, None]  # None: the total
+    size = -(-len(sets) // branches)
+    parts = []
+    for chunk in (sets[i:i + size] for i in range(0, len(sets), size)):
+        bits: ColumnElement[Any] = literal(0)
+        for i, d in enumerate(DIMENSIONS):
+            bit = 1 << (len(DIMENSIONS) - 1 - i)
+            bits = bits + (func.grouping(sub.c[d]) * bit if d in chunk else literal(bit))
+        dims = [sub.c[d] if d in chunk else cast(null(), sub.c[d].type).label(d)
+                for d in DIMENSIONS]
+        parts.append(select(bits.label("g"), *dims, *aggs).group_by(func.grouping_sets(
+            *[sub.c[d] if d is not None else literal_column("()") for d in chunk])))
+    return union_all(*parts)

@@ -10,14 +10,17 @@ referrals. Most of that work is the same every time, so it is done once per cale
   and a coordinator's scope are sums of cells. The birth year (not the band) is kept, so the
   age band is worked out for each report's year: people change band with time and the
   cells follow.
+* ``report_rollup_day_cells``: the same cells by day (UTC), for the months a period covers
+  only in part (a period starts and ends on any day; decision 0019).
 * ``report_rollup_facts``: what does not add up, one narrow row per referral that has any
   of it: the inputs of the medians (kept exactly, so medians are exact) and the deadline
-  from which an open referral is overdue (overdue is "as of now").
+  from which an open referral is overdue (overdue is "as of now"), with its day.
 * ``report_rollup_months``: the months built; ``report_rollup_dirty``: months changed since.
 
-A report reads the rollups for the whole months of its period that are built and unchanged,
-and the raw rows for everything else (the partial months at the edges, months never built,
-months changed since their build), then merges: counts and sums add, medians are taken over
+A report reads the rollups for the months of its period that are built and unchanged (the
+monthly cells for a whole month, the day cells for the days of a month it covers in part),
+and the raw rows for everything else (months never built, months changed since their
+build), then merges: counts and sums add, medians are taken over
 the union of the facts and the raw values. The result equals the raw aggregate at any moment,
 whatever the state of the rollups; the rollups only decide how fast it is.
 
@@ -50,12 +53,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import structlog
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Float,
     String,
     and_,
@@ -72,6 +76,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
 
 from services.referrals.lifecycle import COMPLETION_CLOCK, Status
@@ -83,6 +88,7 @@ from services.referrals.models import (
     rollup_sum_names,
 )
 from services.referrals.models import report_rollup_cells as CELLS
+from services.referrals.models import report_rollup_day_cells as DAY_CELLS
 from services.referrals.models import report_rollup_dirty as DIRTY
 from services.referrals.models import report_rollup_facts as FACTS
 from services.referrals.models import report_rollup_months as MONTHS
@@ -124,6 +130,14 @@ def next_month(m: date) -> date:
 def as_month(v: Any) -> date:
     """A month as read back (SQLite may hand a string)."""
     return v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
+
+
+def utc_day(col: Any, dialect: str) -> ColumnElement[Any]:
+    """The UTC day of an instant, in SQL (a report's bounds are UTC midnights). SQLite keeps
+    instants as UTC text, whose first ten characters are the day."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", col), Date)
+    return func.substr(col, 1, 10)
 
 
 # --- changes: which months are no longer what was built -----------------------------------
@@ -205,40 +219,54 @@ async def build_month(db: Database, m: date, *, now: datetime | None = None) -> 
         dialect = s.get_bind().dialect.name
         seen = list((await s.scalars(select(DIRTY.c.id).where(DIRTY.c.month == m))).all())
         await s.execute(delete(CELLS).where(CELLS.c.month == m))
+        await s.execute(delete(DAY_CELLS).where(DAY_CELLS.c.day >= m,
+                                                DAY_CELLS.c.day < next_month(m)))
         await s.execute(delete(FACTS).where(FACTS.c.month == m))
         measures = _measures(dialect, now)
         sums = [measures[n] for n in rollup_sum_names()]
         keep = RP.statistics_opt_out.is_(False)
+        # the day cells from the raw rows, then the month's cells as their sums (one pass
+        # over the month's rows, not two)
+        keys = ["month", "region", "country", "programme_id", "provider_id", "day", "kind",
+                "dim", "value"]
+        columns = ["people_registered", *[rollup_column(x.name) for x in sums],
+                   "m_referrals_overdue"]
         for dim, expr in _build_dims():
             value = expr if expr is not None else literal("")
             group = [RP.region, RP.country] + ([expr] if expr is not None else [])
+            reg_day = utc_day(RP.registered_at, dialect)
             people = (select(literal(m), RP.region, RP.country, literal(""), literal(""),
-                             literal("p"), literal(dim), value, func.count())
+                             reg_day, literal("p"), literal(dim), value, func.count())
                       .where(keep, RP.registered_at >= lo, RP.registered_at < hi)
-                      .group_by(*group))
-            await s.execute(insert(CELLS).from_select(
-                ["month", "region", "country", "programme_id", "provider_id", "kind", "dim",
-                 "value", "people_registered"], people))
+                      .group_by(*group, reg_day))
+            await s.execute(insert(DAY_CELLS).from_select([*keys, "people_registered"], people))
             aggs: list[Any] = [
                 func.coalesce(func.count(x.expr) if x.agg == "count" else func.sum(x.expr), 0)
                 for x in sums]
             aggs.append(func.count(case((_overdue_from() < now, 1), else_=None)))
+            ref_day = utc_day(Referral.created_at, dialect)
             refs = (select(literal(m), RP.region, RP.country, Referral.programme_id,
-                           Referral.provider_id, literal("r"), literal(dim), value, *aggs)
+                           Referral.provider_id, ref_day, literal("r"), literal(dim), value,
+                           *aggs)
                     .select_from(Referral).join(RP, RP.profile_id == Referral.profile_id)
                     # placements by ISCO group read the vacancy's occupation (issue 20)
                     .outerjoin(Vacancy, Vacancy.id == Referral.vacancy_id)
                     .where(keep, Referral.created_at >= lo, Referral.created_at < hi)
-                    .group_by(*group, Referral.programme_id, Referral.provider_id))
-            await s.execute(insert(CELLS).from_select(
-                ["month", "region", "country", "programme_id", "provider_id", "kind", "dim",
-                 "value", *[rollup_column(x.name) for x in sums], "m_referrals_overdue"], refs))
+                    .group_by(*group, Referral.programme_id, Referral.provider_id, ref_day))
+            await s.execute(insert(DAY_CELLS).from_select([*keys, *columns[1:]], refs))
+        d = DAY_CELLS.c
+        month_keys = [d.region, d.country, d.programme_id, d.provider_id, d.kind, d.dim,
+                      d.value]
+        await s.execute(insert(CELLS).from_select(
+            ["month", *[k for k in keys if k not in ("month", "day")], *columns],
+            select(literal(m), *month_keys, *[func.sum(d[c]) for c in columns])
+            .where(d.day >= m, d.day < next_month(m)).group_by(*month_keys)))
         medians = [measures[n] for n in rollup_median_names()]
         later = case((_overdue_from() >= now, _overdue_from()), else_=None)
         facts = (select(literal(m), RP.region, RP.country, Referral.programme_id,
                         Referral.provider_id, RP.sex, RP.birth_year, RP.age_band,
                         RP.nationality, RP.population_type, later,
-                        *[x.expr for x in medians])
+                        *[x.expr for x in medians], utc_day(Referral.created_at, dialect))
                  .select_from(Referral).join(RP, RP.profile_id == Referral.profile_id)
                  .where(keep, Referral.created_at >= lo, Referral.created_at < hi,
                         or_(_overdue_from() >= now,
@@ -246,7 +274,7 @@ async def build_month(db: Database, m: date, *, now: datetime | None = None) -> 
         await s.execute(insert(FACTS).from_select(
             ["month", "region", "country", "programme_id", "provider_id", "sex", "birth_year",
              "age_band", "nationality", "population_type", "overdue_from",
-             *[rollup_column(x.name) for x in medians]], facts))
+             *[rollup_column(x.name) for x in medians], "day"], facts))
         await s.execute(delete(MONTHS).where(MONTHS.c.month == m))
         await s.execute(insert(MONTHS).values(month=m, built_at=now))
         for i in range(0, len(seen), 1000):
@@ -302,36 +330,56 @@ async def refresh_periodically(db: Database, interval: float) -> None:
 # --- reading ------------------------------------------------------------------------------
 @dataclass
 class Plan:
-    """Which whole months of a period come from the rollups, and the raw ranges left."""
+    """Where each part of a period is read from: whole months from the monthly cells, the
+    days of a month the period covers in part from the day cells (both only for months built
+    and unchanged since), and the raw rows for the rest."""
 
     months: list[date]
+    days: list[tuple[date, date]]  # [first, end) days, each within one month
     raw: list[Range]
+
+
+def _at_midnight(ts: datetime) -> bool:
+    return as_utc(ts).time() == time()
 
 
 async def plan(session: Any, lo: datetime | None, hi: datetime | None, now: datetime
                ) -> Plan:
-    """A month is read from the rollups when it is whole in the period, built (no later than
-    ``now``: its overdue counts hold from then on) and unchanged since."""
+    """A month is read from the rollups when it is built (no later than ``now``: its overdue
+    counts hold from then on) and unchanged since: as a whole when the period covers it, else
+    by its days in the period (a report's bounds are UTC midnights; any other bound leaves
+    that month to the raw rows)."""
     built = {as_month(v) for v in (await session.scalars(
         select(MONTHS.c.month).where(MONTHS.c.built_at <= now))).all()}
     dirty = {as_month(v) for v in
              (await session.scalars(select(DIRTY.c.month).distinct())).all()}
-    usable = sorted(m for m in built - dirty
-                    if (lo is None or month_start(m) >= lo)
-                    and (hi is None or month_start(next_month(m)) <= hi))
+    months: list[date] = []
+    days: list[tuple[date, date]] = []
+    covered: list[tuple[datetime, datetime]] = []
+    for m in sorted(built - dirty):
+        start, end = month_start(m), month_start(next_month(m))
+        a = start if lo is None else max(start, lo)
+        b = end if hi is None else min(end, hi)
+        if a >= b:
+            continue
+        if (a, b) == (start, end):
+            months.append(m)
+        elif _at_midnight(a) and _at_midnight(b):
+            days.append((as_utc(a).date(), as_utc(b).date()))
+        else:
+            continue
+        covered.append((a, b))
+    if not covered:
+        return Plan([], [], [(lo, hi)])
     raw: list[Range] = []
     cur: datetime | None = lo
-    first = True
-    for m in usable:
-        start, end = month_start(m), month_start(next_month(m))
-        if (first and cur is None) or (cur is not None and start > cur):
-            raw.append((cur, start))
-        cur, first = end, False
-    if not usable:
-        raw = [(lo, hi)]
-    elif hi is None or (cur is not None and cur < hi):
+    for i, (a, b) in enumerate(covered):
+        if (i == 0 and cur is None) or (cur is not None and a > cur):
+            raw.append((cur, a))
+        cur = b
+    if hi is None or (cur is not None and cur < hi):
         raw.append((cur, hi))
-    return Plan(usable, raw)
+    return Plan(months, days, raw)
 
 
 def in_ranges(col: Any, ranges: Sequence[Range]) -> ColumnElement[bool]:
@@ -372,23 +420,41 @@ def _targets(dim: str, value: str, region: str, end_year: int
     return [(dim, value)]
 
 
-async def rollup_cells(session: Any, f: Filters, months: list[date], end_year: int,
+def _covered(table: Any, months: list[date], days: list[tuple[date, date]]
+             ) -> ColumnElement[bool]:
+    """The rows of ``table`` (cells or facts) for the plan's months and days."""
+    parts: list[ColumnElement[bool]] = []
+    if months and table is not DAY_CELLS:
+        parts.append(table.c.month.in_(months))
+    if table is not CELLS:
+        parts += [and_(table.c.month == a.replace(day=1), table.c.day >= a, table.c.day < b)
+                  for a, b in days]
+    return or_(*parts) if parts else false()
+
+
+async def rollup_cells(session: Any, f: Filters, p: Plan, end_year: int,
                        programmes: Sequence[str], ref_measures: Sequence[Measure]
                        ) -> dict[Key, float]:
-    """The count and sum cells of ``months`` (whole, built, unchanged), as
+    """The count and sum cells of the plan's months and days (built, unchanged), as
     :func:`~.cells.cells_postgres` would give them for the same rows."""
     cells: dict[Key, float] = {}
-    if not months:
+    tables = [t for t, used in ((CELLS, p.months), (DAY_CELLS, p.days)) if used]
+    if not tables:
         return cells
     wanted = {m.name for m in ref_measures}
     names = [n for n in [*rollup_sum_names(), OVERDUE] if n in wanted]
     progs = set(programmes)
     for kind, cols in (("p", ["people_registered"]), ("r", names)):
-        aggs = [func.sum(CELLS.c[c if kind == "p" else rollup_column(c)]) for c in cols]
-        q = (select(CELLS.c.dim, CELLS.c.value, CELLS.c.region, CELLS.c.programme_id, *aggs)
-             .where(CELLS.c.month.in_(months), CELLS.c.kind == kind,
-                    *_key_filters(CELLS, f, referrals=kind == "r"))
-             .group_by(CELLS.c.dim, CELLS.c.value, CELLS.c.region, CELLS.c.programme_id))
+        columns = [c if kind == "p" else rollup_column(c) for c in cols]
+        src = union_all(*[
+            select(t.c.dim, t.c.value, t.c.region, t.c.programme_id,
+                   *[t.c[c] for c in columns])
+            .where(_covered(t, p.months, p.days), t.c.kind == kind,
+                   *_key_filters(t, f, referrals=kind == "r"))
+            for t in tables]).subquery("c")
+        q = (select(src.c.dim, src.c.value, src.c.region, src.c.programme_id,
+                    *[func.sum(src.c[c]) for c in columns])
+             .group_by(src.c.dim, src.c.value, src.c.region, src.c.programme_id))
         for row in (await session.execute(q)).all():
             dim, value, region, programme = row[0], row[1], row[2], row[3]
             values = list(zip(cols, row[4:], strict=True))
@@ -407,11 +473,11 @@ async def rollup_cells(session: Any, f: Filters, months: list[date], end_year: i
     return cells
 
 
-def facts_query(f: Filters, months: list[date], end_year: int, measures: Sequence[Measure],
+def facts_query(f: Filters, p: Plan, end_year: int, measures: Sequence[Measure],
                 now: datetime) -> Any:
     """Rows shaped like ``queries.referrals_query`` (dimensions, then ``measures``) from the
-    facts of ``months``: the medians' values and the overdue not counted in the cells; NULL
-    for what the cells sum."""
+    facts of the plan's months and days: the medians' values and the overdue not counted in
+    the cells; NULL for what the cells sum."""
     t = FACTS.c
     cols: list[Any] = [t.sex.label("sex"),
                        age_band_sql(end_year, t.birth_year, t.age_band).label("age_band"),
@@ -424,7 +490,8 @@ def facts_query(f: Filters, months: list[date], end_year: int, measures: Sequenc
             cols.append(t[rollup_column(m.name)].label(m.name))
         else:  # summed in the cells
             cols.append(cast(null(), Float).label(m.name))
-    return select(*cols).where(t.month.in_(months), *_key_filters(FACTS, f, referrals=True))
+    return select(*cols).where(_covered(FACTS, p.months, p.days),
+                               *_key_filters(FACTS, f, referrals=True))
 
 
 def merge(into: dict[Key, float], more: dict[Key, float]) -> None:
