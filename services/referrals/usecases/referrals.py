@@ -87,14 +87,33 @@ async def create_referral(*, db: Database, peers: Peers, identity: Identity,
                                           idempotency=idempotency)
     if isinstance(found, StoredResponse):
         return found  # a retry of an answered request
-    person, person_org, region, programme, provider, vacancy, answer = found
+    person, _, _, programme, provider, vacancy, answer = found
     if not answer.granted:
         raise ConsentMissing(provider.organisation_id, programme.id)
+    try:
+        return await _write_referral(db=db, identity=identity, data=data,
+                                     idempotency=idempotency, found=found)
+    except _AlreadyOpen:
+        # the open key's unique index refused it: which referral, for a caller who may see
+        # it, is read only now (checking first cost every referral a round trip)
+        raise await _already_open(db, identity, person, programme.id,
+                                  application=vacancy is not None) from None
+
+
+class _AlreadyOpen(Exception):
+    """The person already has an open referral to the programme (or applied to the
+    vacancy): the referral's transaction is rolled back before the 409 is worked out."""
+
+
+async def _write_referral(*, db: Database, identity: Identity, data: ReferralCreate,
+                          idempotency: IdempotencyKey | None, found: Found) -> StoredResponse:
+    assert identity.organisation_id is not None
+    person, person_org, region, programme, provider, vacancy, answer = found
     async with db.uow() as uow:
         if (replay := await uow.claim(idempotency)) is not None:
             return replay  # a concurrent retry was answered meanwhile
-        await _check_room(uow, identity, person, programme, provider,
-                          application=vacancy is not None)
+        await _check_capacity(uow, identity, person, programme, provider,
+                              application=vacancy is not None)
         now = utcnow()
         r = new_referral(
             profile_id=person, profile_organisation_id=person_org, region=region,
@@ -108,7 +127,7 @@ async def create_referral(*, db: Database, peers: Peers, identity: Identity,
         try:
             await open_referral(uow, r, identity, now)
         except IntegrityError:
-            raise ReferralAlreadyOpen() from None
+            raise _AlreadyOpen() from None
         out = _referral_out(r, now)
         stored = await uow.remember(idempotency, status_code=201, body=dumps(out), headers={
             "ETag": etag(r.version), "Location": f"/v1/referrals/{r.id}", **NO_STORE})
@@ -168,24 +187,36 @@ async def _person_for_vacancy(*, db: Database, peers: Peers, identity: Identity,
             answer)
 
 
-async def _check_room(uow: UnitOfWork, identity: Identity, profile_id: str,
-                     programme: Programme, provider: Provider, *,
-                     application: bool = False) -> None:
-    """409 when the person already has an open referral to the programme (its id only for
-    a caller who may see it) or the provider is at capacity. An application to a vacancy
-    may sit beside other referrals to the programme (one per vacancy: its open key)."""
-    repo = ReferralRepository(uow.session)
-    existing = None if application else await repo.open_for(profile_id, programme.id)
-    if existing is not None:
-        raise ReferralAlreadyOpen(extra={"existing_referral_id": existing.id}
-                                  if can_see_referral(identity, existing) else None)
-    if provider.capacity is not None:
-        # one referral at a time per limited provider (PostgreSQL row lock; SQLite has
-        # one writer): the count below cannot be overtaken
-        await ProviderRepository(uow.session).get(provider.id, for_update=True)
-        taken = await repo.open_count(provider.id)
-        if taken >= provider.capacity:
-            raise ProviderAtCapacity(open=taken, capacity=provider.capacity)
+async def _check_capacity(uow: UnitOfWork, identity: Identity, profile_id: str,
+                          programme: Programme, provider: Provider, *,
+                          application: bool = False) -> None:
+    """409 when the provider is at capacity. A person's second open referral to the
+    programme is refused by the open key's unique index when the referral is written (an
+    application to a vacancy may sit beside other referrals to the programme: one per
+    vacancy, its own key); at capacity, that refusal is still the one given."""
+    if provider.capacity is None:
+        return
+    # one referral at a time per limited provider (PostgreSQL row lock; SQLite has one
+    # writer): the count below cannot be overtaken
+    await ProviderRepository(uow.session).get(provider.id, for_update=True)
+    taken = await ReferralRepository(uow.session).open_count(provider.id)
+    if taken >= provider.capacity:
+        if not application and await ReferralRepository(uow.session).open_for(
+                profile_id, programme.id) is not None:
+            raise _AlreadyOpen()
+        raise ProviderAtCapacity(open=taken, capacity=provider.capacity)
+
+
+async def _already_open(db: Database, identity: Identity, profile_id: str,
+                        programme_id: str, *, application: bool) -> ReferralAlreadyOpen:
+    """The 409, with the open referral's id for a caller who may see it."""
+    if application:
+        return ReferralAlreadyOpen()
+    async with db.reading() as uow:
+        existing = await ReferralRepository(uow.session).open_for(profile_id, programme_id)
+    return ReferralAlreadyOpen(extra={"existing_referral_id": existing.id}
+                               if existing is not None and can_see_referral(identity, existing)
+                               else None)
 
 
 async def list_referrals(*, db: Database, identity: Identity, cursors: CursorCodec,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from fastapi import FastAPI
+from sqlalchemy import event, select
 
 from services.referrals.models import Referral
 from shared.db import Database
@@ -383,10 +385,15 @@ async def test_one_open_referral_per_programme_and_provider_capacity(
     b = await route.person(consents_for=("ong-cupos",), given_names="Berta",
                            documents=[{"type": "pe_cpp", "number": "CPP555666",
                                        "authorises_work": True}])
-    assert (await route.refer(a, "pe-empleo", "ong-cupos")).status_code == 201
+    made_a = await route.refer(a, "pe-empleo", "ong-cupos")
+    assert made_a.status_code == 201
     full = await route.refer(b, "pe-empleo", "ong-cupos")
     assert full.status_code == 409, full.text
     assert full.json()["type"] == "/problems/provider-at-capacity"
+    # at capacity, a second referral of the same person is still told it is already open
+    twice = await route.refer(a, "pe-empleo", "ong-cupos")
+    assert twice.json()["type"] == "/problems/referral-already-open", twice.text
+    assert twice.json()["existing_referral_id"] == made_a.json()["id"]
 
 
 # --- lists -----------------------------------------------------------------------------------
@@ -471,3 +478,31 @@ async def test_idempotent_create_replays_and_refuses_another_body(
         count = len((await uow.session.scalars(
             select(Referral.id).where(Referral.profile_id == pid))).all())
     assert count == 1
+
+
+async def test_a_referral_is_written_without_looking_for_an_open_one_first(
+    route: Route, referrals_app: FastAPI
+) -> None:
+    """The open key's unique index refuses a second open referral; the happy path does not
+    query the person's open referrals first (a round trip of every referral, issue 22). The
+    409's existing id is read only when refused."""
+    pid = await route.person(consents_for=("mtpe-empleo",))
+    engine = referrals_app.state.db.engine.sync_engine
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        first = await route.referral(pid, *EMPLEO)
+        made = list(seen)
+        seen.clear()
+        again = await route.refer(pid, *EMPLEO)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    reads_of_referrals = [s for s in made if s.startswith("SELECT") and "FROM referrals" in s]
+    assert reads_of_referrals == [], reads_of_referrals
+    assert again.status_code == 409
+    assert again.json()["existing_referral_id"] == first["id"]
+    assert any(s.startswith("SELECT") and "FROM referrals" in s for s in seen)
