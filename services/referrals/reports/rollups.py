@@ -24,10 +24,11 @@ build), then merges: counts and sums add, medians are taken over
 the union of the facts and the raw values. The result equals the raw aggregate at any moment,
 whatever the state of the rollups; the rollups only decide how fast it is.
 
-Changes are noticed where they are written: ORM events on referrals and on the projection
-of people (``projection.store_attributes``) insert a ``report_rollup_dirty`` row for the
-months they touch (a person's change: their registration month and the months of their
-referrals, so statistics oppositions and changes of region, sex... move the cells). Rows are
+Changes are noticed where they are written: a trigger on ``referrals`` (any insert, update or
+delete, bulk ones included) and ORM events on the projection of people
+(``projection.store_attributes``) insert a ``report_rollup_dirty`` row for the months they
+touch (a person's change: their registration month and the months of their referrals, so
+statistics oppositions and changes of region, sex... move the cells). Rows are
 only ever inserted, never updated, so concurrent writers never wait on each other; a rebuild
 (``refresh``, ``ruta refresh-report-rollups``, or the service's periodic job) deletes exactly
 the markers it saw, in the same snapshot as the rows it aggregated (REPEATABLE READ on
@@ -146,13 +147,6 @@ def _mark(connection: Any, months: set[date]) -> None:
         connection.execute(insert(DIRTY), [{"month": m} for m in sorted(months)])
 
 
-def _referral_changed(_mapper: Any, connection: Any, target: Referral) -> None:
-    months = {month_of(target.created_at or utcnow())}
-    months |= {month_of(v) for v in inspect(target).attrs.created_at.history.deleted or ()
-               if v is not None}
-    _mark(connection, months)
-
-
 _PERSON_FIELDS = ("organisation_id", "country", "region", "sex", "birth_year", "age_band",
                   "nationality", "population_type", "registered_at", "statistics_opt_out",
                   "erased", "profile_id")
@@ -175,8 +169,9 @@ def _person_changed(_mapper: Any, connection: Any, target: ReportPerson) -> None
     _mark(connection, months)
 
 
-for _name in ("after_insert", "after_update", "after_delete"):
-    event.listen(Referral, _name, _referral_changed)
+# A referral's own writes are marked by a trigger in its database (migration
+# ref0012_rollup_marks_by_trigger): no second statement in the writer's round trips, and
+# bulk writes are seen too.
 event.listen(ReportPerson, "after_insert", _person_changed)
 event.listen(ReportPerson, "before_update", _person_changed)
 event.listen(ReportPerson, "after_delete", _person_changed)

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from services.referrals.models import (
     Programme,
@@ -292,3 +292,45 @@ async def test_the_grouping_sets_in_branches_give_the_same_cells(
         for branches in (2, 3, 6):
             assert await cells_postgres(uow.session, inner, measures,
                                         branches=branches) == one, branches
+
+
+async def test_every_write_of_a_referral_marks_its_month_even_in_bulk(
+        dbs: dict[str, Database]) -> None:
+    """The referrals' trigger (migration ref0012): an insert, an update (both months when
+    the creation moves) and a delete each mark their months, bulk statements the ORM never
+    sees included; so a rollup is never used over a changed month."""
+    db = dbs["referrals"]
+    await _seed(db, seed=3, people=40)
+    await rollups.refresh(db, now=NOW)
+    assert await _dirty(db) == 0
+
+    async def marked(*, clear: bool = True) -> set[date]:
+        async with db.uow() as uow:
+            got = {rollups.as_month(m) for m in (await uow.session.scalars(
+                select(report_rollup_dirty.c.month))).all()}
+            if clear:  # as if rebuilt, to see the next write's marks alone
+                await uow.session.execute(delete(report_rollup_dirty))
+                await uow.commit()
+        return got
+
+    async with db.uow() as uow:
+        ref = (await uow.session.scalars(select(Referral).where(
+            Referral.created_at >= datetime(2025, 3, 1, tzinfo=UTC),
+            Referral.created_at < datetime(2025, 4, 1, tzinfo=UTC)).limit(1))).one()
+        ref_id = ref.id
+    async with db.uow() as uow:  # a bulk UPDATE, no ORM object
+        await uow.session.execute(update(Referral).where(Referral.id == ref_id)
+                                  .values(notes="x"))
+        await uow.commit()
+    assert await marked() == {date(2025, 3, 1)}
+    async with db.uow() as uow:  # its creation moved to another month: both months
+        await uow.session.execute(update(Referral).where(Referral.id == ref_id).values(
+            created_at=datetime(2025, 7, 9, 8, 0, tzinfo=UTC)))
+        await uow.commit()
+    assert await marked() == {date(2025, 3, 1), date(2025, 7, 1)}
+    async with db.uow() as uow:
+        await uow.session.execute(delete(Referral).where(Referral.id == ref_id))
+        await uow.commit()
+    assert await marked(clear=False) == {date(2025, 7, 1)}
+    rolled, raw = await _both(db, Filters(date(2025, 6, 3), date(2025, 12, 31)))
+    assert rolled == raw  # July from the raw rows: the referral is gone from it
