@@ -17,6 +17,9 @@ import structlog
 from shared.tracing import log_ids
 
 _configured = False
+# The level configure_logging set, for callers that skip building a line nobody will write
+# (``enabled``); below it structlog's filtering logger drops the line anyway.
+_min_level = logging.NOTSET
 
 # Keys that must never reach a log line whatever a caller passes.
 _FORBIDDEN_KEYS = {"body", "input", "password", "secret", "token", "authorization",
@@ -154,9 +157,17 @@ class JsonFormatter(SafeFormatter):
         return orjson.dumps(_scrub(None, "", event), default=str).decode()
 
 
+def enabled(level: int) -> bool:
+    """Whether a line at ``level`` would be written. Asking first skips structlog's lazy
+    logger, which binds a new logger at every call even for a line it then drops (1.5% of
+    the gateway's CPU per forwarded request, py-spy 2026-12-05)."""
+    return level >= _min_level
+
+
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
-    global _configured
+    global _configured, _min_level
     lvl = getattr(logging, level.upper(), logging.INFO)
+    _min_level = lvl
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import random
 import re
 import time
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import problem_response
 from shared.i18n import Text, negotiate, set_language, status_title
+from shared.logging import enabled
 from shared.metrics import ROUTE_HEADER, exposition, note_route, open_route_slot, route_label
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -140,10 +142,12 @@ class RequestContextMiddleware:
             _counted(self.service, method, template, status).inc()
             _timed(self.service, method, template).observe(elapsed)
             # the relay's polling of /internal/* would drown the access log at INFO
-            emit = access_log.debug if scope["path"].startswith("/internal/") and (
-                status < 400 or status == CANCELLED) else access_log.info
-            emit("request", service=self.service, method=method, route=template,
-                 status=status, duration_ms=round(elapsed * 1000, 2))
+            quiet = scope["path"].startswith("/internal/") and (
+                status < 400 or status == CANCELLED)
+            if enabled(logging.DEBUG if quiet else logging.INFO):
+                (access_log.debug if quiet else access_log.info)(
+                    "request", service=self.service, method=method, route=template,
+                    status=status, duration_ms=round(elapsed * 1000, 2))
 
 
 ReadinessCheck = Callable[[], Awaitable[None]]
