@@ -226,20 +226,20 @@ async def build_month(db: Database, m: date, *, now: datetime | None = None) -> 
                 "dim", "value"]
         columns = ["people_registered", *[rollup_column(x.name) for x in sums],
                    "m_referrals_overdue"]
+        reg_day = utc_day(RP.registered_at, dialect)
+        ref_day = utc_day(Referral.created_at, dialect)
+        aggs: list[Any] = [
+            func.coalesce(func.count(x.expr) if x.agg == "count" else func.sum(x.expr), 0)
+            for x in sums]
+        aggs.append(func.count(case((_overdue_from() < now, 1), else_=None)))
         for dim, expr in _build_dims():
             value = expr if expr is not None else literal("")
             group = [RP.region, RP.country] + ([expr] if expr is not None else [])
-            reg_day = utc_day(RP.registered_at, dialect)
             people = (select(literal(m), RP.region, RP.country, literal(""), literal(""),
                              reg_day, literal("p"), literal(dim), value, func.count())
                       .where(keep, RP.registered_at >= lo, RP.registered_at < hi)
                       .group_by(*group, reg_day))
             await s.execute(insert(DAY_CELLS).from_select([*keys, "people_registered"], people))
-            aggs: list[Any] = [
-                func.coalesce(func.count(x.expr) if x.agg == "count" else func.sum(x.expr), 0)
-                for x in sums]
-            aggs.append(func.count(case((_overdue_from() < now, 1), else_=None)))
-            ref_day = utc_day(Referral.created_at, dialect)
             refs = (select(literal(m), RP.region, RP.country, Referral.programme_id,
                            Referral.provider_id, ref_day, literal("r"), literal(dim), value,
                            *aggs)
@@ -261,7 +261,7 @@ async def build_month(db: Database, m: date, *, now: datetime | None = None) -> 
         facts = (select(literal(m), RP.region, RP.country, Referral.programme_id,
                         Referral.provider_id, RP.sex, RP.birth_year, RP.age_band,
                         RP.nationality, RP.population_type, later,
-                        *[x.expr for x in medians], utc_day(Referral.created_at, dialect))
+                        *[x.expr for x in medians], ref_day)
                  .select_from(Referral).join(RP, RP.profile_id == Referral.profile_id)
                  .where(keep, Referral.created_at >= lo, Referral.created_at < hi,
                         or_(_overdue_from() >= now,

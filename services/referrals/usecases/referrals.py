@@ -196,24 +196,31 @@ async def _check_capacity(uow: UnitOfWork, identity: Identity, profile_id: str,
     vacancy, its own key); at capacity, that refusal is still the one given."""
     if provider.capacity is None:
         return
+    repo = ReferralRepository(uow.session)
     # one referral at a time per limited provider (PostgreSQL row lock; SQLite has one
     # writer): the count below cannot be overtaken
     await ProviderRepository(uow.session).get(provider.id, for_update=True)
-    taken = await ReferralRepository(uow.session).open_count(provider.id)
+    taken = await repo.open_count(provider.id)
     if taken >= provider.capacity:
-        if not application and await ReferralRepository(uow.session).open_for(
-                profile_id, programme.id) is not None:
-            raise _AlreadyOpen()
+        existing = None if application else await repo.open_for(profile_id, programme.id)
+        if existing is not None:
+            raise _open_referral_conflict(identity, existing)
         raise ProviderAtCapacity(open=taken, capacity=provider.capacity)
 
 
 async def _already_open(db: Database, identity: Identity, profile_id: str,
                         programme_id: str, *, application: bool) -> ReferralAlreadyOpen:
-    """The 409, with the open referral's id for a caller who may see it."""
+    """The 409 once the open key refused the referral (read after its rollback)."""
     if application:
         return ReferralAlreadyOpen()
     async with db.reading() as uow:
         existing = await ReferralRepository(uow.session).open_for(profile_id, programme_id)
+    return _open_referral_conflict(identity, existing)
+
+
+def _open_referral_conflict(identity: Identity, existing: Referral | None
+                            ) -> ReferralAlreadyOpen:
+    """The 409, with the open referral's id for a caller who may see it."""
     return ReferralAlreadyOpen(extra={"existing_referral_id": existing.id}
                                if existing is not None and can_see_referral(identity, existing)
                                else None)
