@@ -109,7 +109,7 @@ def serve(
     uvicorn.run(f"ruta.asgi:{factory}", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=workers, loop="uvloop", http="httptools",
                 access_log=False, log_level=settings.log_level.lower(), proxy_headers=False,
-                log_config=None)
+                log_config=None, server_header=False)  # no "server: uvicorn" banner
 
 
 # Each room may contribute its own commands (``COMMANDS`` in ``<room>/cli.py``), so domain

@@ -76,7 +76,8 @@ class DistributedSystem:
     def start_one(self, name: str) -> None:
         cmd = [sys.executable, "-m", "uvicorn", "--factory", f"ruta.asgi:{name}",
                "--host", "127.0.0.1", "--port", str(self.ports[name]), "--loop", "uvloop",
-               "--http", "httptools", "--no-access-log", "--workers", str(self.workers),
+               "--http", "httptools", "--no-access-log", "--no-server-header",
+               "--workers", str(self.workers),
                "--log-level", "warning"]
         with contextlib.ExitStack() as stack:
             out: Any = subprocess.DEVNULL

@@ -65,6 +65,8 @@ async def test_requests_reach_every_service_through_the_gateway(
         read = await c.get(f"/v1/profiles/{profile_id}", headers=auth())
         assert read.status_code == 200 and read.headers["etag"] == '"v1"'
         assert read.headers["x-request-id"]
+        # the gateway's own Date, once (the service's was passed on too), and no banner
+        assert len(read.headers.get_list("date")) == 1 and "server" not in read.headers
 
         programmes = await c.get("/v1/programs", params={"country": "EC"}, headers=auth())
         assert programmes.status_code == 200

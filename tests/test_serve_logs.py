@@ -35,6 +35,7 @@ def _serve(tmp_path: Path, extra: dict[str, str]) -> list[dict[str, Any]]:
             "authorization": f"Bearer {token}",
             "traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"})
         assert resp.status_code == 200, resp.text
+        assert "server" not in resp.headers  # no banner naming the software and version
         time.sleep(0.5)  # the relay's long polls are waiting when the server stops
     lines = log_path.read_text().splitlines()
     assert lines

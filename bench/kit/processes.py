@@ -94,7 +94,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1",
                "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
-               "--no-access-log", "--workers", "1", "--log-level", "warning"]
+               "--no-access-log", "--no-server-header", "--workers", "1",
+               "--log-level", "warning"]
         if factory:
             cmd.insert(4, "--factory")
         if app_dir is not None:

@@ -30,6 +30,9 @@ HOP_BY_HOP = {
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
     b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length",
 }
+# A service's answer without the headers its own server wrote: the gateway's server writes
+# its own Date (a second one would make two different dates in one answer) and no Server.
+DROPPED_FROM_ANSWER = (HOP_BY_HOP - {b"content-length"}) | {b"date", b"server"}
 
 
 class Upstream(Protocol):
@@ -178,7 +181,7 @@ class HTTPUpstream:
                 data=bytes(body) if body else None, allow_redirects=False,
             ) as resp:
                 out_headers = [(k.lower(), v) for k, v in resp.raw_headers
-                               if k.lower() not in HOP_BY_HOP or k.lower() == b"content-length"]
+                               if k.lower() not in DROPPED_FROM_ANSWER]
                 length = resp.content_length
                 if length is not None and length <= SMALL_BODY:
                     # the usual answer: read whole, passed on as one message (each message
