@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -136,3 +137,24 @@ async def test_gateway_counts_forwarded_requests_under_the_service_template(
             or 'service="gateway",method="GET",route="/v1/profiles/{profile_id}"' in exposed)
     assert 'route="/v1/profiles/{profile_id}",service="gateway",status="401"' in exposed
     assert "{rest:path}" not in exposed
+
+
+async def test_concurrent_reads_are_each_in_the_audit_trail_once(
+    system: DistributedSystem, auth: TokenFactory
+) -> None:
+    """Reads in flight together have their audit rows written together (decision 0020): each
+    answered read is in the person's audit trail, once, under its own request id."""
+    async with contract_client(base_url=system.url("gateway"), timeout=10) as c:
+        created = await c.post("/v1/profiles", json=profile_payload(), headers=auth())
+        assert created.status_code == 201, created.text
+        profile_id = created.json()["id"]
+        ids = [f"read-together-{i}" for i in range(30)]
+        reads = await asyncio.gather(*(
+            c.get(f"/v1/profiles/{profile_id}", headers=auth(**{"X-Request-ID": rid}))
+            for rid in ids))
+        assert [r.status_code for r in reads] == [200] * len(ids)
+        trail = await c.get(f"/v1/profiles/{profile_id}/audit", params={"limit": 100},
+                            headers=auth(role="coordinator"))
+        assert trail.status_code == 200, trail.text
+    read_ids = [e["request_id"] for e in trail.json()["items"] if e["action"] == "read"]
+    assert sorted(read_ids) == sorted(ids)
