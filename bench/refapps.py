@@ -36,19 +36,6 @@ PK_SQL = (
     " FROM profiles WHERE id = $1"
 )
 
-# The floor's read and its audit row in one statement (the system's own form until decision
-# 0020, which appends the audit rows of concurrent reads together instead)
-READ_AUDITED = (
-    "WITH p AS (SELECT * FROM profiles WHERE id = $1),"
-    " audited AS (INSERT INTO audit_log (profile_id, at, action, actor_subject, actor_role,"
-    " actor_organisation_id, fields, request_id) SELECT p.id, $2::timestamptz, 'read',"
-    " $3::varchar, $4::varchar, $5::varchar, $6::json, $7::varchar FROM p"
-    " WHERE p.status = 'active' RETURNING 1)"
-    " SELECT p.*, (SELECT count(*) FROM audited) AS audited, d.id AS d_id,"
-    " d.doc_type AS d_type, d.number AS d_number"
-    " FROM p LEFT OUTER JOIN identity_documents d ON d.profile_id = p.id"
-    " ORDER BY d.created_at, d.id")
-
 
 def _health(app: FastAPI) -> None:
     @app.get("/healthz")
@@ -240,8 +227,8 @@ def mix_floor() -> FastAPI:
     async def read(profile_id: str) -> Response:
         now = dt.datetime.now(dt.UTC)
         rows = await pools["registry"].fetch(
-            READ_AUDITED, profile_id, now, "floor", "caseworker", CALLER_ORG,
-            '["identity","contact"]', None)
+            system.PG_READ_AUDITED, profile_id, now, "floor", "caseworker", CALLER_ORG,
+            '["identity","contact"]', None, [])
         if not rows:
             return json_response({"status": 404}, 404)
         body = dict(rows[0])

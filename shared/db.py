@@ -8,7 +8,7 @@ must share the business transaction live: idempotency records and the event outb
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +29,6 @@ from sqlalchemy.pool import NullPool
 from shared import idempotency
 from shared.errors import ServiceUnavailable, is_database_outage
 from shared.fairgate import FairGate, FairQueuePool
-from shared.groupcommit import GroupCommit
 from shared.idempotency import IdempotencyKey, StoredResponse
 from shared.metrics import POOLS
 from shared.outbox import Event, OutboxSignal, insert_events
@@ -148,7 +147,6 @@ class Database:
         self._direct: Any = None
         self._direct_lock = asyncio.Lock()
         self._direct_gate = FairGate(pool_size, patience=POOL_TIMEOUT_SECONDS)
-        self._appenders: dict[str, GroupCommit] = {}
         self.outbox_signal = OutboxSignal()
         own_engine = engine is None
         if engine is None:
@@ -262,15 +260,6 @@ class Database:
                 raise ServiceUnavailable(headers={"Retry-After": "2"}) from exc
             raise
 
-    async def connect_driver(self, *, application_name: str) -> Any:
-        """A driver (asyncpg) connection of its own, outside every pool."""
-        import asyncpg
-
-        url = self.url.set(drivername="postgresql")
-        return await asyncpg.connect(url.render_as_string(hide_password=False),
-                                     command_timeout=30, timeout=POOL_TIMEOUT_SECONDS,
-                                     server_settings={"application_name": application_name})
-
     async def _direct_pool(self) -> Any:
         if self._direct is None:
             async with self._direct_lock:
@@ -290,62 +279,11 @@ class Database:
         async with self.sessionmaker() as session:
             await session.execute(text("SELECT 1"))
 
-    async def append(self, sql: str, row: Sequence[Any]) -> None:
-        """Appends ``row`` with ``sql`` — a multi-row ``INSERT`` taking one array per column
-        (``… SELECT * FROM unnest($1::type[], …)``) — together with the rows other requests
-        append with the same ``sql`` (shared/groupcommit.py, PostgreSQL only). Returns once
-        the row is committed. Bound to a test's transaction, the row is written at once
-        inside it, alone."""
-        if self._bind is not None:
-            async with self.statement() as conn:
-                await conn.execute(sql, *_columns([row]))
-            return
-        root = self.root
-        appender = root._appenders.get(sql)
-        if appender is None:
-            appender = root._appenders[sql] = GroupCommit(_Appender(root, sql))
-        await appender.append(row)
-
     async def dispose(self) -> None:
-        for appender in self._appenders.values():
-            await appender.drain()
-            await appender.close()
         if self._direct is not None:
             pool, self._direct = self._direct, None
             await pool.close()
         await self.engine.dispose()
-
-
-def _columns(rows: list[Sequence[Any]]) -> list[list[Any]]:
-    return [list(column) for column in zip(*rows, strict=True)]
-
-
-class _Appender:
-    """Writes one :class:`GroupCommit`'s batches on a connection of its own, outside the
-    statement pool: a batch that queued for a connection behind the reads waiting for its
-    commit would hold them all back (decision 0020). Opened when first needed, and again
-    after it breaks; an outage is the retryable 503, as for :meth:`Database.statement`."""
-
-    def __init__(self, db: Database, sql: str) -> None:
-        self._db = db
-        self._sql = sql
-        self._conn: Any = None
-
-    async def __call__(self, rows: list[Sequence[Any]]) -> None:
-        try:
-            if self._conn is None or self._conn.is_closed():
-                self._conn = await self._db.connect_driver(application_name="ruta-append")
-            await self._conn.execute(self._sql, *_columns(rows))
-        except Exception as exc:
-            if _is_driver_outage(exc) or isinstance(exc, (OSError, TimeoutError)):
-                await self.close()
-                raise ServiceUnavailable(headers={"Retry-After": "2"}) from exc
-            raise
-
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.terminate()
 
 
 async def _keep_session(_connection: Any) -> None:

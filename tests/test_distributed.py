@@ -142,8 +142,8 @@ async def test_gateway_counts_forwarded_requests_under_the_service_template(
 async def test_concurrent_reads_are_each_in_the_audit_trail_once(
     system: DistributedSystem, auth: TokenFactory
 ) -> None:
-    """Reads in flight together have their audit rows written together (decision 0020): each
-    answered read is in the person's audit trail, once, under its own request id."""
+    """Every answered read is in the person's audit trail, once, under its own request id,
+    however many are in flight together."""
     async with contract_client(base_url=system.url("gateway"), timeout=10) as c:
         created = await c.post("/v1/profiles", json=profile_payload(), headers=auth())
         assert created.status_code == 201, created.text

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from services.registry import search as registry_search
     from services.registry import synthetic as registry_synthetic
     from services.registry import watch as registry_watch
-    from services.registry.hot_reads import PG_BY_DOCUMENT_AUDITED
+    from services.registry.hot_reads import PG_BY_DOCUMENT_AUDITED, PG_READ_AUDITED
     from services.registry.synthetic import SyntheticPeople
     from shared.clock import utcnow
     from shared.crypto import Sealer
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     # what this module hands out: the imports above are for the type checker only
     __all__ = [
         "ASSERTION_HEADER", "DATABASES", "NO_NATIVE_TELEMETRY", "PG_BY_DOCUMENT_AUDITED",
-        "SCOPES_BY_ROLE", "AssertionSigner", "Database",
+        "PG_READ_AUDITED", "SCOPES_BY_ROLE", "AssertionSigner", "Database",
         "DistributedSystem", "EventEnvelope", "HTTPUpstream", "Identity", "KeyStore", "Role",
         "Sealer", "Settings", "SyntheticPeople", "TokenVerifier", "WebhookSubscription",
         "configure_logging", "free_port", "mint_dev_token", "new_secret", "prepare_databases",
@@ -72,6 +72,7 @@ NAMES: dict[str, str] = {
     "prepare_databases": "ruta.distributed",
     "wait_healthy": "ruta.distributed",
     "PG_BY_DOCUMENT_AUDITED": "services.registry.hot_reads",
+    "PG_READ_AUDITED": "services.registry.hot_reads",
     "SyntheticPeople": "services.registry.synthetic",
     "Sealer": "shared.crypto",
     "Database": "shared.db",

@@ -1,9 +1,8 @@
 """The two hot reads as single raw statements on the asyncpg pool (docs/decisions/0003):
-one profile, and the lookup by document. The lookup writes its audit rows in a CTE of the
-read itself; the profile read's row is appended with the other reads' rows in flight
-(decision 0020), and the read answers once it is committed. Both audit only the rows the
-caller may see; their visibility fragments come from services.registry.access, beside the
-rule's other forms (keep the text byte-stable: asyncpg caches the statements prepared).
+one profile, and the lookup by document. Each writes its audit rows in a CTE of the read
+itself, and only for the rows the caller may see; their visibility fragments come from
+services.registry.access, beside the rule's other forms (keep the text byte-stable: asyncpg
+caches the statements prepared).
 """
 
 from __future__ import annotations
@@ -36,27 +35,20 @@ _AUDIT_COLUMNS = ("INSERT INTO audit_log (profile_id, at, action, actor_subject,
                   " actor_organisation_id, fields, request_id)")
 # $2 at, $3 subject, $4 role, $5 organisation, $6 fields (json), $7 request id,
 # $8 regions the caller is limited to ({} = none)
-# The profile read (the call made most): the profile and its documents, and whether it is
-# the caller's organisation's active profile (``owned``). Its audit row is not written here
-# but appended (AUDIT_APPEND) with the other reads in flight: written by this statement, each
-# row was a transaction of its own (decision 0020). $1 id, $2 organisation, $3 regions the
-# caller is limited to ({} = none)
-PG_READ_OWNED = (
-    "SELECT p.*, (p.status = 'active' AND "
-    + owner_sql(org="$2::varchar", regions="$3::varchar[]") + ") AS owned,"
-    " d.id AS d_id, d.doc_type AS d_type, d.number AS d_number,"
-    " d.issuing_country AS d_country, d.expiry_date AS d_expiry,"
-    " d.verification AS d_verification, d.authorises_work AS d_authorises_work,"
-    " d.created_at AS d_created_at"
-    " FROM (SELECT profiles.*, " + imported_from_sql("profiles.id") +
-    " FROM profiles WHERE id = $1) p"
-    " LEFT OUTER JOIN identity_documents d ON d.profile_id = p.id"
+PG_READ_AUDITED = (
+    "WITH p AS (SELECT profiles.*, " + imported_from_sql("profiles.id") +
+    " FROM profiles WHERE id = $1),"
+    " audited AS (" + _AUDIT_COLUMNS +
+    " SELECT p.id, $2::timestamptz, 'read', $3::varchar, $4::varchar, $5::varchar, $6::json,"
+    " $7::varchar FROM p WHERE p.status = 'active' AND "
+    + owner_sql(org="$5::varchar", regions="$8::varchar[]") +
+    " RETURNING 1)"
+    " SELECT p.*, (SELECT count(*) FROM audited) AS audited, d.id AS d_id,"
+    " d.doc_type AS d_type, d.number AS d_number, d.issuing_country AS d_country,"
+    " d.expiry_date AS d_expiry, d.verification AS d_verification,"
+    " d.authorises_work AS d_authorises_work, d.created_at AS d_created_at"
+    " FROM p LEFT OUTER JOIN identity_documents d ON d.profile_id = p.id"
     " ORDER BY d.created_at, d.id")
-# Audit rows of many requests in one statement (shared.db.Database.append): one array per
-# column, in _audit_tuple's order
-AUDIT_APPEND = (
-    _AUDIT_COLUMNS + " SELECT * FROM unnest($1::varchar[], $2::timestamptz[],"
-    " $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::json[], $8::varchar[])")
 # The consent check of a person the caller's organisation registered (an NGO about to refer
 # her: once per referral), audited in the same statement when the profile is active and the
 # caller's (in their regions); the person's consents come with it. Parameters as the read's.
@@ -115,21 +107,13 @@ def _audit_args(audit: dict[str, Any]) -> tuple[Any, ...]:
             audit["request_id"])
 
 
-async def read_owned(conn: Any, *, profile_id: str, organisation_id: str | None,
-                     regions: Collection[str]) -> list[Record]:
-    """The profile joined with its documents; ``owned`` says whether it is active and owned
-    by the reader's organisation (in their regions): only then is this read the whole answer
-    (with :func:`audit_appended`). Anything else (shared, merged, erased) is left to the
-    general path."""
+async def read_audited(conn: Any, *, profile_id: str, audit: dict[str, Any],
+                       regions: Collection[str]) -> list[Record]:
+    """The profile joined with its documents, audited in the same statement when it is
+    active and owned by the reader's organisation (in their regions): ``audited`` says so.
+    Anything else (shared, merged, erased) is left to the general path."""
     return [profile_record(rec) for rec in await conn.fetch(
-        PG_READ_OWNED, profile_id, organisation_id, sorted(regions))]
-
-
-async def audit_appended(db: Database, audit: dict[str, Any]) -> None:
-    """``audit`` (usecases.records.audit_row) written with the other requests' audit rows;
-    returns once it is committed."""
-    await db.append(AUDIT_APPEND, (audit["profile_id"], audit["at"], audit["action"],
-                                   *_audit_args(audit)[1:]))
+        PG_READ_AUDITED, profile_id, *_audit_args(audit), sorted(regions))]
 
 
 async def consent_check_audited(conn: Any, *, profile_id: str, audit: dict[str, Any],

@@ -8,7 +8,7 @@ from typing import Any
 
 from services.registry.access import Access
 from services.registry.crypto import SensitiveCipher
-from services.registry.hot_reads import audit_appended, owner_statement_serves, read_owned
+from services.registry.hot_reads import owner_statement_serves, read_audited
 from services.registry.presenters import (
     READ_GROUPS,
     document_dict,
@@ -33,9 +33,7 @@ from shared.identity import Identity, Permission
 async def read_profile(*, db: Database, identity: Identity, cipher: SensitiveCipher,
                        profile_id: str) -> tuple[bytes, int]:
     """The hot path. On PostgreSQL the common case (the owner reads an active profile) is
-    one statement that reads, and its audit row appended with those of the other reads in
-    flight (decision 0020): the answer waits until the row is committed, and a failed write
-    answers 503 with nothing disclosed. Everything else, and SQLite, goes through a unit
+    one statement that reads and audits; everything else, and SQLite, goes through a unit
     of work: one joined SELECT, a consent lookup for a reader outside the owner, one audit
     INSERT. An id that answers nothing in one statement takes the general path too, so a
     missing person costs what one outside scope does (usecases.scope)."""
@@ -43,17 +41,15 @@ async def read_profile(*, db: Database, identity: Identity, cipher: SensitiveCip
     now = utcnow()
     rows: Sequence[Any]
     if owner_statement_serves(db, identity):  # READERS has no system caller
-        # the common case: the owner's organisation reads an active profile
+        # the common case in one statement: the owner's organisation reads an active profile
+        sensitive = identity.has(Permission.SENSITIVE_READ)
+        audit = audit_row(identity, profile_id, "read", _read_groups(sensitive), now)
         async with db.statement() as conn:
-            rows = await read_owned(conn, profile_id=profile_id,
-                                    organisation_id=identity.organisation_id,
-                                    regions=identity.regions)
-        if rows and rows[0].owned:
-            sensitive = identity.has(Permission.SENSITIVE_READ)
-            body = _read_body(cipher, rows, Access(owner=True, sensitive=sensitive), now)
-            await audit_appended(db, audit_row(identity, profile_id, "read",
-                                               _read_groups(sensitive), now))
-            return body, rows[0].version
+            rows = await read_audited(conn, profile_id=profile_id, audit=audit,
+                                      regions=identity.regions)
+        if rows and rows[0].audited:
+            return _read_body(cipher, rows, Access(owner=True, sensitive=sensitive),
+                              now), rows[0].version
     async with db.uow() as uow:
         repo = ProfileRepository(uow.session)
         rows = await repo.get_with_documents(profile_id)
