@@ -108,7 +108,7 @@ class FrontDoor:
 
         body = await _bounded(receive, self.max_body, declared)
         if route.upstream == "gateway":
-            scope[IDENTITY_SCOPE_KEY] = identity
+            scope[IDENTITY_SCOPE_KEY] = _with_request_id(identity)
             await self._own(scope, body, send)
             return
         upstream = self.upstreams.get(route.upstream)
@@ -117,8 +117,9 @@ class FrontDoor:
             return
         if identity is not None:
             if upstream.in_process:
-                scope[IDENTITY_SCOPE_KEY] = identity  # shared/identity.py says why
-            else:
+                # shared/identity.py says why
+                scope[IDENTITY_SCOPE_KEY] = _with_request_id(identity)
+            else:  # the request id travels in its own header
                 headers.append((ASSERTION_HEADER_B, self.signer.sign(identity)))
         await upstream.forward(scope, body, send)
 
@@ -174,8 +175,6 @@ class FrontDoor:
             raise RouteForbidden()
         quota = self.quotas["read" if scope["method"] in ("GET", "HEAD") else "write"]
         await self._limit(identity.subject, quota, extra_headers)
-        if (rid := current_request_id()) is not None:
-            identity = replace(identity, request_id=rid)
         return identity
 
     async def _limit(self, key: str, quota: Quota, extra_headers: list[tuple[bytes, bytes]]
@@ -191,6 +190,14 @@ class FrontDoor:
     def _client_ip(scope: Scope) -> str:
         client = scope.get("client")
         return str(client[0]) if client else "unknown"
+
+
+def _with_request_id(identity: Identity | None) -> Identity | None:
+    """The identity handed on in-process carries this request's id (the audit rows'), as a
+    service reached over HTTP takes it from its own request context."""
+    if identity is None or (rid := current_request_id()) is None:
+        return identity
+    return replace(identity, request_id=rid)
 
 
 async def _bounded(receive: Receive, limit: int, declared: bool) -> Receive:

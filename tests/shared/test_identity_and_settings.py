@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import base64
+from dataclasses import replace
+
 import pytest
 from pydantic import ValidationError
 
@@ -37,6 +40,37 @@ def test_expired_and_foreign_assertions_are_refused() -> None:
         signer.verify(token, now=1_000_061)
     with pytest.raises(Unauthenticated):
         AssertionSigner("t" * 40).verify(signer.sign(ALICE))
+
+
+def test_a_callers_assertion_is_signed_once_without_the_request_id_and_renewed_at_half_life(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    signer = AssertionSigner("s" * 40, ttl_seconds=60)
+    clock = [1_000_000.0]
+    monkeypatch.setattr("shared.identity.time.time", lambda: clock[0])
+    first = signer.sign(replace(ALICE, request_id="req-1"))
+    assert signer.sign(replace(ALICE, request_id="req-2")) == first  # the same caller
+    assert b"req-1" not in base64.urlsafe_b64decode(first.split(b".")[1] + b"==")
+    assert signer.verify(first).request_id is None  # the service's context gives it
+    clock[0] += 29
+    assert signer.sign(ALICE) == first
+    clock[0] += 2  # past half of its lifetime: a new one, valid for a whole ttl again
+    renewed = signer.sign(ALICE)
+    assert renewed != first
+    clock[0] += 59
+    assert signer.verify(renewed) == ALICE
+    with pytest.raises(Unauthenticated):
+        signer.verify(first)  # remembered as checked, but expired
+
+
+def test_a_checked_assertion_is_remembered_byte_for_byte_only() -> None:
+    signer = AssertionSigner("s" * 40, ttl_seconds=60)
+    token = signer.sign(ALICE, now=1_000_000)
+    assert signer.verify(token, now=1_000_001) == ALICE
+    forged = token[:-3] + (b"AAA" if token[-3:] != b"AAA" else b"BBB")
+    with pytest.raises(Unauthenticated):
+        signer.verify(forged, now=1_000_001)
+    with pytest.raises(Unauthenticated):
+        signer.verify(token, now=1_000_061)  # the remembered one expires too
 
 
 def test_production_refuses_default_or_missing_secrets() -> None:
