@@ -123,9 +123,7 @@ class AssertionSigner:
         payload = _b64(orjson.dumps(claims))
         token = b"v1." + payload + b"." + _b64(self._mac(payload))
         if now is None:
-            if len(self._signed) >= self.CACHE_SIZE:
-                self._signed.clear()
-            self._signed[caller] = (token, at + self._ttl / 2)
+            self._remember(self._signed, caller, (token, at + self._ttl / 2))
         return token
 
     def _mac(self, payload: bytes) -> bytes:
@@ -156,10 +154,15 @@ class AssertionSigner:
             identity = Identity.from_claims(claims)
         except (ValueError, KeyError, TypeError):
             raise Unauthenticated(_BAD_ASSERTION) from None
-        if len(self._verified) >= self.CACHE_SIZE:
-            self._verified.clear()
-        self._verified[raw] = (identity, exp)
+        self._remember(self._verified, raw, (identity, exp))
         return identity
+
+    def _remember(self, cache: dict[Any, Any], key: Any, value: Any) -> None:
+        """Kept until the cache is full, then the cache starts again (no LRU to keep up:
+        callers and assertions renew within minutes anyway)."""
+        if len(cache) >= self.CACHE_SIZE:
+            cache.clear()
+        cache[key] = value
 
 
 _NO_ASSERTION = Text(

@@ -74,13 +74,20 @@ def parse_quotas(raw: str) -> dict[str, Quota]:
 
 def _decide(tokens: float, quota: Quota) -> Decision:
     if tokens >= 1:
-        tokens -= 1
-        allowed = True
-    else:
-        allowed = False
+        return _decision(quota, True, tokens - 1)
+    return _decision(quota, False, tokens)
+
+
+def _decision(quota: Quota, allowed: bool, tokens: float) -> Decision:
+    """The answer to one hit, ``tokens`` left for the caller after it."""
     reset = math.ceil((quota.capacity - tokens) / quota.rate)
     retry = 0 if allowed else max(1, math.ceil((1 - tokens) / quota.rate))
     return Decision(allowed, int(tokens), reset, retry)
+
+
+def _bucket(key: str, quota: Quota) -> str:
+    """A caller's bucket of one route class (in memory, and in Redis after its prefix)."""
+    return f"{quota.name}:{key}"
 
 
 class Limiter(Protocol):
@@ -99,7 +106,7 @@ class MemoryLimiter:
 
     def hit_sync(self, key: str, quota: Quota) -> Decision:
         now = time.monotonic()
-        full_key = f"{quota.name}:{key}"
+        full_key = _bucket(key, quota)
         tokens, ts = self._buckets.get(full_key, (float(quota.capacity), now))
         tokens = min(float(quota.capacity), tokens + (now - ts) * quota.rate)
         decision = _decide(tokens, quota)
@@ -188,10 +195,10 @@ class RedisLimiter:
         self._sending: set[asyncio.Task[None]] = set()
 
     async def hit(self, key: str, quota: Quota) -> Decision:
-        lease = self._leases.get(f"{quota.name}:{key}")
+        lease = self._leases.get(_bucket(key, quota))
         if lease is not None and lease.tokens > 0:
             lease.tokens -= 1
-            return _allowed(quota, lease.remaining + lease.tokens)
+            return _decision(quota, True, lease.remaining + lease.tokens)
         loop = asyncio.get_running_loop()
         decided: asyncio.Future[Decision] = loop.create_future()
         self._pending.append((key, quota, decided))
@@ -224,7 +231,7 @@ class RedisLimiter:
         # one entry per bucket: its hits in this batch, and tokens to take ahead
         buckets: dict[str, tuple[Quota, list[asyncio.Future[Decision]], str]] = {}
         for key, quota, decided in batch:
-            bucket = f"{quota.name}:{key}"
+            bucket = _bucket(key, quota)
             if bucket in buckets:
                 buckets[bucket][1].append(decided)
             else:
@@ -253,8 +260,8 @@ class RedisLimiter:
             lease.tokens += taken - allowed  # taken ahead: spent here by the next hits
             left = tokens + lease.tokens
             for n, decided in enumerate(hits):
-                decision = _allowed(quota, left + allowed - n - 1) if n < allowed \
-                    else _refused(quota, left)
+                decision = _decision(quota, True, left + allowed - n - 1) if n < allowed \
+                    else _decision(quota, False, left)
                 if not decided.done():  # a request cancelled meanwhile still spent its token
                     decided.set_result(decision)
 
@@ -266,17 +273,6 @@ class RedisLimiter:
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
         await self._redis.aclose()
-
-
-def _allowed(quota: Quota, tokens: float) -> Decision:
-    """Allowed, ``tokens`` left for the caller (in Redis and taken ahead here)."""
-    reset = math.ceil((quota.capacity - tokens) / quota.rate)
-    return Decision(True, int(tokens), reset, 0)
-
-
-def _refused(quota: Quota, tokens: float) -> Decision:
-    reset = math.ceil((quota.capacity - tokens) / quota.rate)
-    return Decision(False, int(tokens), reset, max(1, math.ceil((1 - tokens) / quota.rate)))
 
 
 def make_limiter(redis_url: str | None) -> Limiter:
