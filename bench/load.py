@@ -15,7 +15,7 @@ file's ``client`` mode — aiohttp — for the mix). Each run measures, in this 
           consent lookup then the referral, history, outbox and idempotency inserts in one
           transaction; update + history + outbox; a feed page)
   D       the distributed shape (ruta.distributed.DistributedSystem, Redis rate limits):
-          the registry called directly, through a bare aiohttp proxy (refapps:proxy, the
+          the registry called directly, through a bare proxy (refapps:proxy, the
           hop's floor), and through the gateway; then the mix on D
   mix     caseworker profile reads and searches, NGO referral posts with an Idempotency-Key
           (some retried: replays), provider transitions (accept), event-feed polling — each

@@ -336,7 +336,7 @@ def mix_floor() -> FastAPI:
 # --------------------------------------------------------------------------- the bare proxy
 def proxy() -> Any:
     """The hop's floor (issue 22): the gateway's own forwarding (gateway.edge.upstreams.
-    HTTPUpstream: aiohttp, keep-alive pool, same settings) as a bare ASGI app — no front
+    HTTPUpstream: its HTTP/1.1 client, keep-alive pool, same settings) as a bare ASGI app — no front
     door (authentication, policy, limits), no middleware — to ``RUTA_BENCH_UPSTREAM``; the
     caller's headers pass through unchanged."""
     settings = system.Settings()

@@ -3,12 +3,14 @@
 Off (the default) nothing is instrumented, no SDK is imported and no span is made: a request
 costs what it cost before. On, spans come from OpenTelemetry's own instrumentations (FastAPI
 apps, SQLAlchemy engines, the httpx client of :mod:`shared.peers`, the aiohttp client of the
-gateway's upstreams and webhooks) and go to an OTLP/HTTP collector by the standard variables
+gateway's webhooks; the gateway's own client to its services makes its span here,
+:func:`client_span`) and go to an OTLP/HTTP collector by the standard variables
 (``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``, ``OTEL_SERVICE_NAME``, ``OTEL_TRACES_SAMPLER``,
 ``OTEL_BSP_*``...). A caller's W3C ``traceparent`` is honoured and carried on: in-process
-(embedded) a service's span nests in the gateway's; over sockets (distributed) the aiohttp
-and httpx instrumentations send it to services and peers; and every outbox event keeps it
-(:func:`current_traceparent`), so its consumers and webhook deliveries continue the trace.
+(embedded) a service's span nests in the gateway's; over sockets (distributed) the
+gateway's client and the httpx instrumentation send it to services and peers; and every
+outbox event keeps it (:func:`current_traceparent`), so its consumers and webhook deliveries
+continue the trace.
 
 Spans never carry a query string or a client address: search terms are names and document
 numbers, an address is personal data. SQL spans carry the statement, never its parameters.
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from shared.db import Database
 
 TRACEPARENT = "traceparent"
+UPSTREAM_SCOPE = "ruta.gateway.upstreams"  # the gateway's client spans (client_span)
 _VALID_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 # Routes whose spans would only be noise: probes, scrapes and the relay's long polls.
 _EXCLUDED = "/healthz,/readyz,/metrics,/internal/outbox"
@@ -211,6 +214,48 @@ def continued(traceparent: str | None, name: str, **attributes: Any) -> Iterator
     finally:
         if token is not None:
             otel_context.detach(token)
+
+
+class ClientCall:
+    """A request sent by a client of our own (gateway.edge.http1): the headers that carry
+    the trace on, and its answer's status for the span."""
+
+    __slots__ = ("_span", "headers")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]], span: Any = None) -> None:
+        self.headers = headers
+        self._span = span
+
+    def answered(self, status: int) -> None:
+        if self._span is not None:
+            self._span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                self._span.set_status(trace.StatusCode.ERROR)
+
+
+_UNTRACED_CALL = ClientCall([])
+
+
+@contextmanager
+def client_span(method: str, url: str) -> Iterator[ClientCall]:
+    """A client span around a request to ``url`` (no query: see the module's note), as
+    OpenTelemetry's client instrumentations make, with the ``traceparent`` to send; when
+    off, no span and no header."""
+    if _provider is None:
+        yield _UNTRACED_CALL
+        return
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    if not is_instrumentation_enabled():  # inside untraced()
+        yield _UNTRACED_CALL
+        return
+    attributes = {"http.request.method": method, "url.full": url.split("?", 1)[0]}
+    with tracer(UPSTREAM_SCOPE).start_as_current_span(
+            method, kind=trace.SpanKind.CLIENT, attributes=attributes) as span:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        yield ClientCall([(k.encode("latin-1"), v.encode("latin-1"))
+                          for k, v in carrier.items()], span)
 
 
 @contextmanager
