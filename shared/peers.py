@@ -60,7 +60,13 @@ class Peers:
                 url = self._settings.upstream_url(name)
                 if url is None:
                     raise ServiceUnavailable()
-                self._clients[name] = httpx.AsyncClient(base_url=url, timeout=timeout)
+                # idle connections let go before the peer's own keep-alive timeout closes
+                # them (see Settings.upstream_keepalive_seconds)
+                limits = httpx.Limits(  # httpx's defaults but the expiry
+                    max_connections=100, max_keepalive_connections=20,
+                    keepalive_expiry=self._settings.upstream_keepalive_seconds)
+                self._clients[name] = httpx.AsyncClient(base_url=url, timeout=timeout,
+                                                        limits=limits)
         return self._clients[name]
 
     async def request(

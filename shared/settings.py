@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     upstream_timeout_seconds: float = Field(10.0, gt=0, le=120)
     upstream_connect_timeout_seconds: float = Field(2.0, gt=0, le=30)
     upstream_pool_size: int = Field(100, ge=1, le=2000)
+    # How long the gateway keeps an idle connection to a service: shorter than the service's
+    # own keep-alive timeout (uvicorn's 5 s), so that the gateway, not the service, closes
+    # it, and a request never leaves on a connection the service is closing.
+    upstream_keepalive_seconds: float = Field(4.0, gt=0, le=300)
 
     # Secrets. The internal secret signs the gateway's identity assertion to the services;
     # the cursor secret makes pagination cursors tamper-evident.

@@ -14,8 +14,9 @@ from the caller's, and an answer is the parser's callbacks filling a list.
 
 What it does:
 - one exchange at a time per connection; at most ``size`` connections per service, the
-  idle ones kept for ``keepalive`` seconds (the service may close them sooner: a connection
-  the peer closed is never reused);
+  idle ones kept for ``keepalive`` seconds: less than the service keeps them (uvicorn's
+  5 s), so that a request does not leave on a connection the service is closing; one the
+  service closed anyway is never reused;
 - ``Content-Length`` or chunked answers; a 1xx interim answer is skipped; an answer to HEAD
   ends at its head (the connection is not reused: the parser would wait for a body);
 - a large or unbounded body is read chunk by chunk, the socket paused while more than
@@ -266,7 +267,7 @@ class Pool:
     """Keep-alive connections to one service (``host``:``port``), at most ``size``."""
 
     def __init__(self, host: str, port: int, *, size: int, connect_timeout: float,
-                 keepalive: float = 30.0) -> None:
+                 keepalive: float = 4.0) -> None:
         self.host = host
         self.port = port
         self.authority = (host if port in (80,) else f"{host}:{port}").encode("latin-1")

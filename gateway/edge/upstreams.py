@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
+import structlog
 from fastapi import FastAPI
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -26,6 +27,8 @@ from shared.metrics import note_route
 from shared.observability import RequestContextMiddleware
 from shared.settings import SERVICES, Settings
 from shared.tracing import client_span
+
+log = structlog.get_logger("ruta.gateway.upstreams")
 
 SMALL_BODY = 256 * 1024
 # a service down, starting or restarting: its callers are told to come back shortly
@@ -142,9 +145,10 @@ class HTTPUpstream:
     in_process = False
 
     def __init__(self, name: str, base_url: str, *, timeout: float, connect_timeout: float,
-                 pool_size: int) -> None:
+                 pool_size: int, keepalive: float = 4.0) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
+        self._keepalive = keepalive
         parts = urlsplit(self.base_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"{name}: a service's URL is http://host[:port][/prefix]")
@@ -157,7 +161,7 @@ class HTTPUpstream:
 
     async def startup(self) -> None:
         self._pool = Pool(self._host, self._port, size=self._pool_size,
-                          connect_timeout=self._connect_timeout)
+                          connect_timeout=self._connect_timeout, keepalive=self._keepalive)
 
     async def shutdown(self) -> None:
         if self._pool is not None:
@@ -210,12 +214,15 @@ class HTTPUpstream:
                     await send({"type": "http.response.body", "body": b"",
                                 "more_body": False})
         except TimeoutError:
+            log.warning("upstream_timeout", service=self.name, answering=started)
             if started:
                 raise
             await render_error(UpstreamTimeout())(scope, receive, send)
-        except OSError:  # UpstreamClosed too
+        except OSError as exc:  # UpstreamClosed too
             # refused, reset, closed before answering or in the middle of the body: the
             # service is stopping or starting; once our own answer has begun it cannot change
+            log.warning("upstream_unavailable", service=self.name, error=type(exc).__name__,
+                        answering=started)
             if started:
                 raise
             await render_error(ServiceUnavailable(headers=RETRY_AFTER))(scope, receive, send)
@@ -246,5 +253,6 @@ def http_upstreams(settings: Settings) -> dict[str, Upstream]:
             out[name] = HTTPUpstream(
                 name, url, timeout=settings.upstream_timeout_seconds,
                 connect_timeout=settings.upstream_connect_timeout_seconds,
-                pool_size=settings.upstream_pool_size)
+                pool_size=settings.upstream_pool_size,
+                keepalive=settings.upstream_keepalive_seconds)
     return out

@@ -245,3 +245,16 @@ async def test_a_large_body_is_paused_at_the_socket_until_the_caller_reads() -> 
         assert held < 2 * BUFFERED
         got = b"".join([c async for c in a.chunks()])
     assert got == big
+
+
+async def test_a_connection_idle_longer_than_the_pool_keeps_it_is_not_reused() -> None:
+    """The pool lets go of an idle connection before the service would (its keep-alive
+    timeout is longer), so a request never leaves on one the service is closing."""
+    server = Server(ok)
+    async with server as pool:
+        pool.keepalive = 0.05
+        assert await get(pool) == (200, b'{"n": 1}')
+        assert await get(pool) == (200, b'{"n": 2}')  # at once: reused
+        await asyncio.sleep(0.1)
+        assert await get(pool) == (200, b'{"n": 3}')
+    assert server.connections == 2
