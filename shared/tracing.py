@@ -2,13 +2,13 @@
 
 Off (the default) nothing is instrumented, no SDK is imported and no span is made: a request
 costs what it cost before. On, spans come from OpenTelemetry's own instrumentations (FastAPI
-apps, SQLAlchemy engines, the httpx client of :mod:`shared.peers`, the aiohttp client of the
-gateway's webhooks; the gateway's own client to its services makes its span here,
-:func:`client_span`) and go to an OTLP/HTTP collector by the standard variables
+apps, SQLAlchemy engines, the httpx client of :mod:`shared.peers` in process, the aiohttp
+client of the gateway's webhooks; our own client between processes, shared.http1, makes its
+spans here, :func:`client_span`) and go to an OTLP/HTTP collector by the standard variables
 (``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``, ``OTEL_SERVICE_NAME``, ``OTEL_TRACES_SAMPLER``,
 ``OTEL_BSP_*``...). A caller's W3C ``traceparent`` is honoured and carried on: in-process
-(embedded) a service's span nests in the gateway's; over sockets (distributed) the
-gateway's client and the httpx instrumentation send it to services and peers; and every
+(embedded) a service's span nests in the gateway's; over sockets (distributed) our client
+sends it to services and peers; and every
 outbox event keeps it (:func:`current_traceparent`), so its consumers and webhook deliveries
 continue the trace.
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from shared.db import Database
 
 TRACEPARENT = "traceparent"
-UPSTREAM_SCOPE = "ruta.gateway.upstreams"  # the gateway's client spans (client_span)
+CLIENT_SCOPE = "ruta.http.client"  # spans of our own client (client_span, shared.http1)
 _VALID_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 # Routes whose spans would only be noise: probes, scrapes and the relay's long polls.
 _EXCLUDED = "/healthz,/readyz,/metrics,/internal/outbox"
@@ -217,7 +217,7 @@ def continued(traceparent: str | None, name: str, **attributes: Any) -> Iterator
 
 
 class ClientCall:
-    """A request sent by a client of our own (gateway.edge.http1): the headers that carry
+    """A request sent by a client of our own (shared.http1): the headers that carry
     the trace on, and its answer's status for the span."""
 
     __slots__ = ("_span", "headers")
@@ -250,7 +250,7 @@ def client_span(method: str, url: str) -> Iterator[ClientCall]:
         yield _UNTRACED_CALL
         return
     attributes = {"http.request.method": method, "url.full": url.split("?", 1)[0]}
-    with tracer(UPSTREAM_SCOPE).start_as_current_span(
+    with tracer(CLIENT_SCOPE).start_as_current_span(
             method, kind=trace.SpanKind.CLIENT, attributes=attributes) as span:
         carrier: dict[str, str] = {}
         propagate.inject(carrier)

@@ -15,7 +15,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ruta.distributed import DistributedSystem, free_port
-from shared.tracing import UPSTREAM_SCOPE
+from shared.tracing import CLIENT_SCOPE
 from tests.support.contract import contract_client
 from tests.support.referrals import Route
 from tests.support.tokens import TokenFactory
@@ -25,8 +25,7 @@ from tests.test_distributed import auth, dist_keys, distributed_urls
 __all__ = ["auth", "dist_keys", "distributed_urls"]  # the fixtures
 
 pytestmark = pytest.mark.slow
-FORWARDS = {("ruta-gateway", UPSTREAM_SCOPE),
-            ("ruta-referrals", "opentelemetry.instrumentation.httpx")}
+FORWARDS = {("ruta-gateway", CLIENT_SCOPE), ("ruta-referrals", CLIENT_SCOPE)}
 
 
 class Collector:
@@ -106,10 +105,9 @@ async def test_a_referral_is_one_trace_across_processes(
             ours = [s for s in received.spans if s["trace"] == CALLER_TRACE]
         services = {s["service"] for s in ours}
         sql = {s["service"] for s in ours if s["scope"].endswith("sqlalchemy")}
-        # the gateway's own client (gateway.edge.http1) forwards the request; the referrals
-        # service calls the registry with httpx
-        clients = {(s["service"], s["scope"]) for s in ours
-                   if s["scope"] == UPSTREAM_SCOPE or "httpx" in s["scope"]}
+        # our own client (shared.http1): the gateway forwards the request with it, the
+        # referrals service calls the registry with it
+        clients = {(s["service"], s["scope"]) for s in ours if s["scope"] == CLIENT_SCOPE}
         if (services >= wanted and sql >= {"ruta-referrals", "ruta-registry"}
                 and clients >= FORWARDS) \
                 or time.monotonic() > deadline:

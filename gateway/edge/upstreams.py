@@ -1,7 +1,7 @@
 """How the gateway reaches a service: in-process ASGI (embedded) or pooled HTTP (distributed).
 
 Embedded: the ASGI call is handed to the service app directly — no serialisation, no socket.
-Distributed: the gateway's own HTTP/1.1 client with a keep-alive pool (gateway.edge.http1).
+Distributed: the gateway's own HTTP/1.1 client with a keep-alive pool (shared.http1).
 httpx kept only 5-7% of direct throughput here under 50 connections, aiohttp about half (see
 docs/decisions/0001); a bare proxy forwarding profile reads with aiohttp's client took 149 µs
 of CPU per read, with this one 82 µs (docs/decisions/0021).
@@ -20,9 +20,9 @@ from fastapi import FastAPI
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.edge.http1 import Pool
 from shared.db import Database
 from shared.errors import ServiceUnavailable, UpstreamTimeout, render_error
+from shared.http1 import Pool
 from shared.metrics import note_route
 from shared.observability import RequestContextMiddleware
 from shared.settings import SERVICES, Settings
@@ -140,7 +140,7 @@ def in_process_databases(upstreams: dict[str, Upstream]) -> dict[str, Database]:
 
 
 class HTTPUpstream:
-    """A service over HTTP/1.1 keep-alive connections (gateway.edge.http1)."""
+    """A service over HTTP/1.1 keep-alive connections (shared.http1)."""
 
     in_process = False
 

@@ -13,6 +13,7 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 
 from gateway.edge.upstreams import inner_stack
+from services.registry.fast_lane import ProfileReadLane
 from shared.errors import Conflict
 from shared.observability import RequestContextMiddleware
 from tests.support.logs import production_logs, served
@@ -39,9 +40,11 @@ def test_the_forward_skips_only_the_layers_the_gateway_ran(app: FastAPI) -> None
     stack = service.build_middleware_stack()
     assert isinstance(stack, ServerErrorMiddleware)
     inner = inner_stack(service)
-    # the service's own 500 handler, then its exception handlers: the problems it answers
+    # the service's own 500 handler, then its profile-read lane (services/registry/
+    # fast_lane.py) and its exception handlers: the problems it answers
     assert isinstance(inner, ServerErrorMiddleware) and inner.handler is stack.handler
-    assert isinstance(inner.app, ExceptionMiddleware)
+    assert isinstance(inner.app, ProfileReadLane)
+    assert isinstance(inner.app.app, ExceptionMiddleware)
     layer = service.middleware_stack.app
     skipped = []
     while layer is not inner.app:

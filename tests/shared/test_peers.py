@@ -3,17 +3,20 @@ profile's 308 is followed once to the survivor, 404/410 mean absent, anything el
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Response
+import uvicorn
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout
-from shared.identity import Identity, Role
+from shared.identity import ASSERTION_HEADER, AssertionSigner, Identity, Role
 from shared.peers import NOT_VISIBLE, PeerAnswerUnexpected, Peers
 from shared.settings import Settings
+from tests.support.live import free_port
 
 CALLER = Identity(subject="svc-test", role=Role.SYSTEM, organisation_id=None)
 
@@ -50,16 +53,38 @@ def registry_double() -> tuple[FastAPI, list[str]]:
             return PlainTextResponse("<html>", status_code=200)
         return JSONResponse({"id": pid, "granted": True})
 
+    @app.post("/echo")
+    async def echo(request: Request) -> Response:
+        return JSONResponse({"query": request.url.query, "body": await request.json(),
+                             "assertion": request.headers.get(ASSERTION_HEADER)})
+
     return app, asked
 
 
-@pytest.fixture
-async def peers() -> AsyncIterator[tuple[Peers, list[str]]]:
+@pytest.fixture(params=["in-process", "over-http"])
+async def peers(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Peers, list[str]]]:
+    """The same peer in process (embedded shape: httpx's ASGI transport) and served by
+    uvicorn on loopback (distributed shape: shared.http1)."""
     app, asked = registry_double()
-    p = Peers(Settings())
-    p.bind_apps({"registry": app})
-    yield p, asked
-    await p.close()
+    if request.param == "in-process":
+        p = Peers(Settings())
+        p.bind_apps({"registry": app})
+        yield p, asked
+        await p.close()
+        return
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    p = Peers(Settings(registry_url=f"http://127.0.0.1:{port}"))
+    try:
+        yield p, asked
+    finally:
+        await p.close()
+        server.should_exit = True
+        await serving
 
 
 async def get(peers: Peers, path: str, **kw: Any) -> Any:
@@ -141,3 +166,29 @@ async def test_a_credential_filed_under_a_merged_id_lands_on_the_survivor(
         "issued_on": "2015-07-20"})
     assert resp.status_code == 201, resp.text
     assert resp.json()["profile_id"] == survivor
+
+
+async def test_a_call_carries_the_callers_identity_query_and_body(
+    peers: tuple[Peers, list[str]],
+) -> None:
+    """What the sibling receives, the same in process and over the network: the caller's
+    identity asserted, the query encoded as httpx encodes it, the JSON body."""
+    resp = await peers[0].request(
+        "registry", "POST", "/echo", identity=CALLER,
+        params={"purpose": "referral", "n": 2, "ok": True}, json={"note": "Peña"})
+    assert resp.status_code == 200
+    seen = resp.json()
+    assert seen["query"] == "purpose=referral&n=2&ok=true"
+    assert seen["body"] == {"note": "Peña"}
+    settings = Settings()
+    signer = AssertionSigner(settings.internal_secret, settings.identity_assertion_ttl_seconds)
+    assert signer.verify(seen["assertion"]).subject == CALLER.subject
+
+
+async def test_a_sibling_not_listening_is_503() -> None:
+    p = Peers(Settings(registry_url=f"http://127.0.0.1:{free_port()}"))
+    try:
+        with pytest.raises(ServiceUnavailable):
+            await get(p, "/v1/profiles/anyone")
+    finally:
+        await p.close()

@@ -1,13 +1,14 @@
-"""The gateway's HTTP/1.1 client to its services: keep-alive connections on asyncio
-protocols, answers parsed by httptools (llhttp, the parser uvicorn already uses for the
-gateway's own requests).
+"""Our HTTP/1.1 client between our own processes (the gateway forwarding to a service,
+:mod:`shared.peers` calling a sibling): keep-alive connections on asyncio protocols,
+answers parsed by httptools (llhttp, the parser uvicorn already uses for every request we
+serve).
 
 Why not aiohttp's client, which the gateway used until 2026-12-05 (docs/decisions/0001,
 0021): for a forwarded profile read, aiohttp's request machinery (request and response
 objects, URL handling, timers, stream readers, header multidicts) was about half of the
 gateway's CPU per request (py-spy), and the gateway's CPU a third of the distributed read's.
 A bare proxy forwarding the read took 149 µs of CPU per request with aiohttp, 82 µs with
-this client. The
+this client. Peers used httpx, slower still (decision 0001). The
 gateway needs a small part of it: one method, an already-encoded target, headers that are
 already bytes, a whole answer or its chunks. Here a request is one ``write`` of bytes built
 from the caller's, and an answer is the parser's callbacks filling a list.

@@ -1,4 +1,4 @@
-"""The gateway's HTTP/1.1 client (gateway.edge.http1) against scripted servers on loopback:
+"""Our HTTP/1.1 client between processes (shared.http1) against scripted servers on loopback:
 what it reuses, what it never reuses, what it retries, and answers of every framing."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from gateway.edge.http1 import BUFFERED, Pool, UpstreamClosed
+from shared.http1 import BUFFERED, Pool, UpstreamClosed
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 
