@@ -50,6 +50,11 @@ class UpstreamClosed(ConnectionError):
     complete."""
 
 
+class UpstreamUnreachable(ConnectionError):
+    """No connection within the connect timeout: the service is down or unreachable (a
+    503 to retry, not the 504 of a service that took too long to answer)."""
+
+
 class Connection(asyncio.Protocol):
     """One keep-alive connection to a service and the answer being read on it."""
 
@@ -310,9 +315,12 @@ class Pool:
 
     async def connect(self) -> Connection:
         loop = asyncio.get_running_loop()
-        _transport, conn = await asyncio.wait_for(
-            loop.create_connection(Connection, self.host, self.port),
-            self.connect_timeout)
+        try:
+            _transport, conn = await asyncio.wait_for(
+                loop.create_connection(Connection, self.host, self.port),
+                self.connect_timeout)
+        except TimeoutError:
+            raise UpstreamUnreachable(f"no connection in {self.connect_timeout} s") from None
         return conn
 
     def put_back(self, conn: Connection) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -37,6 +38,20 @@ DEV_CURSOR_SECRET = "dev-cursor-secret-not-for-production-000000000000"
 # 32-byte AES key (base64) for sensitive data at rest in development only.
 DEV_DATA_KEYS = '{"dev-1": "ZGV2LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24tMDAwMDA="}'
 DEV_SECRETS = {DEV_INTERNAL_SECRET, DEV_CURSOR_SECRET}
+
+
+def _service_url_ok(url: str | None) -> bool:
+    """A service's base URL as the gateway and the peers can use it (shared.http1 speaks
+    plain HTTP/1.1: TLS between pods is the mesh's or the network's), or unset."""
+    if url is None:
+        return True
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    return (parts.scheme == "http" and bool(parts.hostname) and not parts.query
+            and not parts.fragment and not parts.username and (port is None or port > 0))
 
 
 class Settings(BaseSettings):
@@ -191,6 +206,9 @@ class Settings(BaseSettings):
         also without bounds) and, in production, development defaults."""
         problems = issuer_problems(self.oidc_issuers, production=self.is_production)
         problems += peer_problems(self.peer_deployments)
+        problems += [f"RUTA_{name.upper()}_URL must be http://host[:port][/path]: the "
+                     "services are reached over plain HTTP inside the deployment"
+                     for name in SERVICES if not _service_url_ok(getattr(self, f"{name}_url"))]
         if self.is_production:
             problems += self._production_problems()
         if problems:

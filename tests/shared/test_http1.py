@@ -4,11 +4,13 @@ what it reuses, what it never reuses, what it retries, and answers of every fram
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
 
-from shared.http1 import BUFFERED, Pool, UpstreamClosed
+from shared.http1 import BUFFERED, Pool, UpstreamClosed, UpstreamUnreachable
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 
@@ -258,3 +260,27 @@ async def test_a_connection_idle_longer_than_the_pool_keeps_it_is_not_reused() -
         await asyncio.sleep(0.1)
         assert await get(pool) == (200, b'{"n": 3}')
     assert server.connections == 2
+
+
+async def test_no_connection_within_the_connect_timeout_is_unreachable_not_a_timeout() -> None:
+    """A service whose accept queue is full (down, overloaded, unreachable): the pool gives
+    up after its connect timeout with UpstreamUnreachable, a 503 to retry, not the
+    TimeoutError (504) of a service that took too long to answer."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)  # never accepted: the queue fills and further SYNs are dropped
+    port = listener.getsockname()[1]
+    filling = []
+    for _ in range(8):
+        s = socket.socket()
+        s.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            s.connect(("127.0.0.1", port))
+        filling.append(s)
+    pool = Pool("127.0.0.1", port, size=2, connect_timeout=0.2)
+    try:
+        with pytest.raises(UpstreamUnreachable):
+            await get(pool)
+    finally:
+        for s in [*filling, listener]:
+            s.close()

@@ -93,6 +93,21 @@ def test_production_refuses_default_or_missing_secrets() -> None:
                  allow_private_webhook_targets=True)
 
 
+@pytest.mark.parametrize("url", ["https://registry:8443", "registry:8000", "http://",
+                                 "http://registry:notaport", "http://u:p@registry:8000",
+                                 "http://registry:8000/?x=1"])
+def test_a_services_url_must_be_plain_http(url: str) -> None:
+    """The gateway and the peers speak plain HTTP/1.1 to the services (shared.http1): any
+    other base URL is refused when the process starts, with the variable named, never
+    found at the first request."""
+    with pytest.raises(ValidationError, match="RUTA_REGISTRY_URL must be http://"):
+        Settings(registry_url=url)
+    assert Settings(registry_url="http://registry:8000").upstream_url("registry") == \
+        "http://registry:8000"
+    assert Settings(referrals_url="http://10.0.0.7/ruta/").upstream_url("referrals") == \
+        "http://10.0.0.7/ruta"
+
+
 def test_settings_honour_the_operator_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUTA_HOST", "0.0.0.0")
     monkeypatch.setenv("RUTA_PORT", "9001")
