@@ -37,12 +37,30 @@ import collections
 import time
 from collections.abc import AsyncIterator
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import httptools
 
 BUFFERED = 256 * 1024
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS"})
 WITH_BODY = frozenset({b"POST", b"PUT", b"PATCH"})
+# Headers Pool.request writes itself: a caller's are left out
+WRITTEN_BY_POOL = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection"})
+
+
+def parse_base_url(url: str) -> tuple[str, int, str]:
+    """``http://host[:port][/path]`` as (host, port, path prefix); anything else (another
+    scheme, credentials, a query or fragment, a bad port) is a ValueError. The one rule for
+    a service's base URL: Settings refuses to start with one that fails it."""
+    parts = urlsplit(url.rstrip("/"))
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{url!r}: not a port") from None
+    if (parts.scheme != "http" or not parts.hostname or parts.query or parts.fragment
+            or parts.username is not None or port == 0):
+        raise ValueError(f"{url!r}: a service's URL is http://host[:port][/path]")
+    return parts.hostname, port or 80, parts.path
 
 
 class UpstreamClosed(ConnectionError):
@@ -68,6 +86,7 @@ class Connection(asyncio.Protocol):
 
     def _reset(self, *, head_only: bool) -> None:
         self.status = 0
+        self.length: int | None = None  # Content-Length, when announced
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
         self.buffered = 0
@@ -77,7 +96,7 @@ class Connection(asyncio.Protocol):
         self.error: Exception | None = None
         self.head_only = head_only
         self._interim = False
-        self._until_close = False
+        self._until_close = False  # neither a length nor chunks: the body ends with the socket
         self._paused = False
         self._head: asyncio.Future[None] = self.loop.create_future()
         self._more: asyncio.Future[None] | None = None
@@ -129,8 +148,16 @@ class Connection(asyncio.Protocol):
             self.headers = []
             return
         self.status = status
-        self._until_close = not any(
-            name in (b"content-length", b"transfer-encoding") for name, _ in self.headers)
+        chunked = False
+        for name, value in self.headers:
+            if name == b"content-length":
+                try:
+                    self.length = int(value)
+                except ValueError:
+                    self.length = None
+            elif name == b"transfer-encoding":
+                chunked = True
+        self._until_close = self.length is None and not chunked
         if self.head_only:  # no body follows, whatever Content-Length says
             self.complete = True
             self.keep_alive = False
@@ -191,14 +218,7 @@ class Answer:
         self._conn = conn
         self.status = conn.status
         self.headers = conn.headers
-        self.length: int | None = None
-        for name, value in conn.headers:
-            if name == b"content-length":
-                try:
-                    self.length = int(value)
-                except ValueError:
-                    self.length = None
-                break
+        self.length = conn.length
 
     async def read(self) -> bytes:
         conn = self._conn
@@ -276,12 +296,22 @@ class Pool:
                  keepalive: float = 4.0) -> None:
         self.host = host
         self.port = port
-        self.authority = (host if port in (80,) else f"{host}:{port}").encode("latin-1")
+        self.authority = (host if port == 80 else f"{host}:{port}").encode("latin-1")
         self.size = size
         self.connect_timeout = connect_timeout
         self.keepalive = keepalive
         self._idle: collections.deque[Connection] = collections.deque()
         self._slots: asyncio.Semaphore | None = None
+
+    @classmethod
+    def for_url(cls, base_url: str, *, size: int, connect_timeout: float,
+                keepalive: float = 4.0) -> tuple[Pool, bytes]:
+        """A pool to the service at ``base_url`` (parse_base_url) and the path prefix its
+        requests' targets start with."""
+        host, port, prefix = parse_base_url(base_url)
+        pool = cls(host, port, size=size, connect_timeout=connect_timeout,
+                   keepalive=keepalive)
+        return pool, prefix.encode("latin-1")
 
     @property
     def slots(self) -> asyncio.Semaphore:
@@ -292,8 +322,7 @@ class Pool:
     def request(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]],
                 body: bytes = b"") -> Exchange:
         """``target`` is the path and query as sent (already encoded); ``headers`` must not
-        hold Host, Content-Length, Transfer-Encoding or Connection (the pool writes its
-        own)."""
+        hold any of WRITTEN_BY_POOL (the pool writes its own)."""
         verb = method.encode("ascii")
         parts = [verb, b" ", target, b" HTTP/1.1\r\nhost: ", self.authority, b"\r\n"]
         for name, value in headers:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
 from starlette.types import ASGIApp
 
 from shared.errors import AppError, ServiceUnavailable, UpstreamTimeout
-from shared.http1 import Pool
+from shared.http1 import WRITTEN_BY_POOL, Pool
 from shared.i18n import current_language
 from shared.identity import ASSERTION_HEADER, AssertionSigner, Identity
 from shared.observability import REQUEST_ID_HEADER, current_request_id
@@ -34,8 +33,6 @@ ABSENT = frozenset({404, 410})
 # A person's data asked as the caller: a role that may not read it at all (403) is, for the
 # asking service, the same as a person outside the caller's scope.
 NOT_VISIBLE = ABSENT | {403}
-# Headers the pool writes itself (shared.http1.Pool.request)
-_POOL_WRITES = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection"})
 
 
 class PeerAnswerUnexpected(ServiceUnavailable):
@@ -70,17 +67,14 @@ class Peers:
         """A sibling over the network (distributed shape): its base URL and keep-alive
         connections (shared.http1; httpx's client cost several times more CPU per call)."""
         if name not in self._pools:
-            url = self._settings.upstream_url(name)
+            url = self._settings.upstream_url(name)  # checked by Settings (parse_base_url)
             if url is None:
                 raise ServiceUnavailable()
-            base = url.rstrip("/")
-            parts = urlsplit(base)
-            if parts.scheme != "http" or not parts.hostname:
-                raise ServiceUnavailable()
-            self._pools[name] = (base, Pool(
-                parts.hostname, parts.port or 80, size=self._settings.upstream_pool_size,
+            pool, _prefix = Pool.for_url(
+                url, size=self._settings.upstream_pool_size,
                 connect_timeout=self._settings.upstream_connect_timeout_seconds,
-                keepalive=self._settings.upstream_keepalive_seconds))
+                keepalive=self._settings.upstream_keepalive_seconds)
+            self._pools[name] = (url, pool)  # the prefix is in url: requests start from it
         return self._pools[name]
 
     async def request(
@@ -105,7 +99,7 @@ class Peers:
         # httpx encodes the query and the JSON body as before; the pool sends them
         request = httpx.Request(method, base + path, params=params, json=json, headers=hdrs)
         body = request.read()
-        sent = [(k, v) for k, v in request.headers.raw if k.lower() not in _POOL_WRITES]
+        sent = [(k, v) for k, v in request.headers.raw if k.lower() not in WRITTEN_BY_POOL]
         try:
             with client_span(method, str(request.url)) as call:
                 async with asyncio.timeout(self._settings.upstream_timeout_seconds), \

@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from shared.http1 import parse_base_url
 from shared.oidc_issuers import issuer_problems
 from shared.peer_deployments import peer_problems
 from shared.secret_files import (
@@ -41,17 +41,15 @@ DEV_SECRETS = {DEV_INTERNAL_SECRET, DEV_CURSOR_SECRET}
 
 
 def _service_url_ok(url: str | None) -> bool:
-    """A service's base URL as the gateway and the peers can use it (shared.http1 speaks
-    plain HTTP/1.1: TLS between pods is the mesh's or the network's), or unset."""
+    """Unset, or a base URL the gateway and the peers can use (shared.http1 speaks plain
+    HTTP/1.1: TLS between pods is the mesh's or the network's)."""
     if url is None:
         return True
-    parts = urlsplit(url)
     try:
-        port = parts.port
+        parse_base_url(url)
     except ValueError:
         return False
-    return (parts.scheme == "http" and bool(parts.hostname) and not parts.query
-            and not parts.fragment and not parts.username and (port is None or port > 0))
+    return True
 
 
 class Settings(BaseSettings):

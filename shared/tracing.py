@@ -8,9 +8,8 @@ spans here, :func:`client_span`) and go to an OTLP/HTTP collector by the standar
 (``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``, ``OTEL_SERVICE_NAME``, ``OTEL_TRACES_SAMPLER``,
 ``OTEL_BSP_*``...). A caller's W3C ``traceparent`` is honoured and carried on: in-process
 (embedded) a service's span nests in the gateway's; over sockets (distributed) our client
-sends it to services and peers; and every
-outbox event keeps it (:func:`current_traceparent`), so its consumers and webhook deliveries
-continue the trace.
+sends it to services and peers; and every outbox event keeps it (:func:`current_traceparent`),
+so its consumers and webhook deliveries continue the trace.
 
 Spans never carry a query string or a client address: search terms are names and document
 numbers, an address is personal data. SQL spans carry the statement, never its parameters.

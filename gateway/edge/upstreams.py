@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import orjson
 import structlog
@@ -148,31 +147,17 @@ class HTTPUpstream:
                  pool_size: int, keepalive: float = 4.0) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
-        self._keepalive = keepalive
-        parts = urlsplit(self.base_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"{name}: a service's URL is http://host[:port][/prefix]")
-        self._host, self._port = parts.hostname, parts.port or 80
-        self._prefix = parts.path.encode("latin-1")
         self._timeout = timeout
-        self._connect_timeout = connect_timeout
-        self._pool_size = pool_size
-        self._pool: Pool | None = None
+        # connections are opened on first use, in the serving loop
+        self.pool, self._prefix = Pool.for_url(self.base_url, size=pool_size,
+                                               connect_timeout=connect_timeout,
+                                               keepalive=keepalive)
 
     async def startup(self) -> None:
-        self._pool = Pool(self._host, self._port, size=self._pool_size,
-                          connect_timeout=self._connect_timeout, keepalive=self._keepalive)
+        pass
 
     async def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-
-    @property
-    def pool(self) -> Pool:
-        if self._pool is None:
-            raise RuntimeError("upstream used before startup")
-        return self._pool
+        self.pool.close()
 
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = bytearray()
